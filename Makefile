@@ -1,0 +1,26 @@
+# Everything a fresh machine needs: `make demo` runs the main job on the bundled samples,
+# `make test` runs the tests. Both create .venv in the project root first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) cli.py resize samples -o out/demo --scale 0.5 --method lanczos --overwrite
+	@echo "wrote out/demo/"
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) bench/resample.py
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,123 @@
+"""``rescale()``: one call for every image type, scale and classical filter."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from .alpha import premultiply, unpremultiply
+from .filters import Filter, get_filter
+from .image import from_tensor, to_tensor
+from .resample import resample
+from .tables import EDGES
+
+__all__ = ["rescale", "output_size", "MAX_OUTPUT_PIXELS"]
+
+#: Largest output (width x height, per image) ``rescale`` produces unless told otherwise.
+MAX_OUTPUT_PIXELS = 1 << 28
+
+
+def output_size(width: int, height: int, sx: float, sy: float | None = None) -> tuple[int, int]:
+    """The size rule: ``(max(1, floor(width * sx + 0.5)), max(1, floor(height * sy + 0.5)))``."""
+    sx = _check_scale(sx, "sx")
+    sy = sx if sy is None else _check_scale(sy, "sy")
+    return max(1, math.floor(width * sx + 0.5)), max(1, math.floor(height * sy + 0.5))
+
+
+def rescale(
+    img,
+    sx: float | None = None,
+    sy: float | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+    method: "str | Filter" = "bicubic",
+    antialias: bool = True,
+    edge: str = "renormalize",
+    backend: str = "auto",
+    alpha: bool | None = None,
+    max_pixels: int | None = None,
+):
+    """Rescale an image by ``sx`` horizontally and ``sy`` vertically (``sy`` defaults to ``sx``).
+
+    Args:
+        img: a PIL image (L, LA, RGB, RGBA, I;16, F), a numpy array HxW or HxWxC (uint8, uint16,
+            float32, float64) or a torch tensor CxHxW / NxCxHxW (uint8, float16, bfloat16,
+            float32, float64) on any device. The result is of the same kind, dtype, layout and
+            device.
+        sx, sy: positive finite scale factors; the output is ``round(in * s)`` pixels, at least 1
+            (see :func:`output_size`). Or give ``size`` instead.
+        size: ``(width, height)`` of the output, in Pillow's order.
+        method: a registered filter name (``rescale.filters.available()``) or a
+            :class:`rescale.filters.Filter`, e.g. ``rescale.filters.bicubic(a=-0.75)``.
+        antialias: widen the filter by ``1/s`` when downscaling (Pillow); ``False`` interpolates
+            without prefiltering (torch / OpenCV).
+        edge: taps past the border are dropped and the rest renormalised (``"renormalize"``,
+            Pillow), mirrored (``"symmetric"``, MATLAB ``imresize``) or clamped (``"clamp"``,
+            OpenCV's replicate).
+        backend: ``"auto"`` (Triton on CUDA, the CPU kernels on CPU), ``"cpu"``, ``"torch"``
+            (reference gathers) or ``"triton"``.
+        alpha: whether the last channel is alpha, resampled premultiplied. ``None``: yes for PIL
+            LA/RGBA and numpy arrays with 2 or 4 channels, no for tensors.
+        max_pixels: refuse outputs larger than this many pixels per image
+            (default :data:`MAX_OUTPUT_PIXELS`).
+
+    Differentiable with respect to float inputs on every backend.
+    """
+    if size is None:
+        if sx is None:
+            raise TypeError("give a scale (sx, sy) or size=(width, height)")
+    elif sx is not None or sy is not None:
+        raise TypeError("give either a scale (sx, sy) or size=(width, height), not both")
+    if edge not in EDGES:
+        raise ValueError(f"unknown edge mode {edge!r}; expected one of {EDGES}")
+    filt = get_filter(method)
+
+    x, src = to_tensor(img, alpha)
+    in_h, in_w = x.shape[-2:]
+    if size is None:
+        out_w, out_h = output_size(in_w, in_h, sx, sy)
+    else:
+        out_w, out_h = _check_size(size)
+    limit = MAX_OUTPUT_PIXELS if max_pixels is None else max_pixels
+    if out_w * out_h > limit:
+        raise ValueError(f"output of {out_w}x{out_h} pixels exceeds the limit of {limit} (max_pixels=)")
+    if x.dtype.is_floating_point and not _all_finite(x):
+        raise ValueError("image contains NaN or infinite values")
+
+    # Same size: no pass runs, so skip the (lossy for uint8) premultiply round trip, as Pillow does.
+    same_size = (out_h, out_w) == (in_h, in_w)
+    use_alpha = src.has_alpha and not filt.nearest and x.shape[1] > 1 and not same_size
+    if use_alpha and x.dtype == torch.uint16:
+        raise TypeError("16-bit images with alpha are not supported; convert to float first")
+    if use_alpha:
+        x = premultiply(x)
+    y = resample(x, out_h, out_w, filt, antialias=antialias, edge=edge, backend=backend)
+    if use_alpha:
+        y = unpremultiply(y)
+    return from_tensor(y, src)
+
+
+def _check_scale(s, name: str) -> float:
+    if isinstance(s, bool) or not isinstance(s, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(s).__name__}")
+    s = float(s)
+    if not math.isfinite(s) or s <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {s}")
+    return s
+
+
+def _check_size(size) -> tuple[int, int]:
+    try:
+        w, h = size
+    except (TypeError, ValueError):
+        raise TypeError(f"size must be (width, height), got {size!r}") from None
+    for v, name in ((w, "width"), (h, "height")):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"output {name} must be a positive integer, got {v!r}")
+    return int(w), int(h)
+
+
+def _all_finite(x: torch.Tensor) -> bool:
+    return bool(torch.isfinite(x).all())

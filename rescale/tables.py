@@ -1,0 +1,154 @@
+"""Per-axis coefficient tables: the one place where resampling weights are computed.
+
+Every backend (torch reference, CPU kernels, Triton) consumes the same :class:`AxisTable`, computed
+once per ``(in_size, out_size, filter, antialias, edge)`` and cached. Resampling one axis is then
+the gather ``out[o] = sum_k weight[o, k] * in[index[o, k]]`` (Pillow's precompute_coeffs, with the
+taps written out as explicit indices so that reflected edges need no special case in the kernels).
+
+Geometry (Pillow's, which is also MATLAB's): input pixel ``i`` covers ``[i, i + 1)``; output pixel
+``o`` is centred at ``(o + 0.5) * in_size / out_size``; when downscaling with ``antialias`` the
+filter is stretched by ``in_size / out_size``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from .filters import Filter
+
+__all__ = ["AxisTable", "axis_table", "EDGES", "PRECISION_BITS"]
+
+#: How taps past the border are treated.
+EDGES = ("renormalize", "symmetric", "clamp")
+
+#: Pillow's fixed-point precision for 8-bit images: 32 bits - 8 bits of pixel - 2 bits of headroom.
+PRECISION_BITS = 32 - 8 - 2
+
+
+@dataclass(frozen=True, eq=False)
+class AxisTable:
+    """Resampling of one axis from ``in_size`` to ``out_size`` samples.
+
+    ``index``: int32 ``[out_size, taps]``, input index of each tap (always in range; padding taps
+    repeat a valid index with weight 0). ``weight``: float64 ``[out_size, taps]``, each row sums to 1
+    (unless the filter vanishes everywhere).
+    """
+
+    in_size: int
+    out_size: int
+    index: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def taps(self) -> int:
+        return self.index.shape[1]
+
+    @cached_property
+    def weight_fixed(self) -> np.ndarray:
+        """int32 weights in Pillow's fixed point (normalize_coeffs_8bpc: round half away from zero)."""
+        scaled = self.weight * (1 << PRECISION_BITS)
+        return np.trunc(np.where(self.weight < 0, scaled - 0.5, scaled + 0.5)).astype(np.int32)
+
+    @cached_property
+    def transposed(self) -> "AxisTable":
+        """The adjoint resampling (``out_size -> in_size``), used by every backward pass:
+        ``grad_in[i] = sum over (o, k) with index[o, k] == i of weight[o, k] * grad_out[o]``."""
+        o = np.repeat(np.arange(self.out_size, dtype=np.int64), self.taps)
+        i = self.index.reshape(-1).astype(np.int64)
+        w = self.weight.reshape(-1)
+        keep = w != 0
+        o, i, w = o[keep], i[keep], w[keep]
+        order = np.argsort(i, kind="stable")
+        o, i, w = o[order], i[order], w[order]
+        counts = np.bincount(i, minlength=self.in_size)
+        taps = max(1, int(counts.max()) if counts.size else 1)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(i.size) - starts[i]
+        index = np.zeros((self.in_size, taps), np.int32)
+        weight = np.zeros((self.in_size, taps), np.float64)
+        index[i, slot] = o
+        weight[i, slot] = w
+        return AxisTable(self.out_size, self.in_size, index, weight)
+
+    def torch(self, device, fixed: bool = False):
+        """``(index, weight)`` as torch tensors on ``device`` (cached per device). Weights are
+        float64, or int32 fixed point when ``fixed``."""
+        import torch
+
+        key = (str(device), fixed)
+        cache = self.__dict__.setdefault("_torch_cache", {})
+        if key not in cache:
+            w = self.weight_fixed if fixed else self.weight
+            cache[key] = (
+                torch.from_numpy(self.index).to(device),
+                torch.from_numpy(w).to(device),
+            )
+        return cache[key]
+
+
+@lru_cache(maxsize=512)
+def axis_table(in_size: int, out_size: int, filt: Filter, antialias: bool = True, edge: str = "renormalize") -> AxisTable:
+    """The cached table resampling ``in_size`` samples to ``out_size`` with ``filt``."""
+    if in_size < 1 or out_size < 1:
+        raise ValueError(f"axis sizes must be positive, got {in_size} -> {out_size}")
+    if edge not in EDGES:
+        raise ValueError(f"unknown edge mode {edge!r}; expected one of {EDGES}")
+    if filt.nearest:
+        return _nearest_table(in_size, out_size, accumulate="direct" not in filt.params)
+
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0) if antialias else 1.0
+    support = filt.support * filterscale
+    ss = 1.0 / filterscale
+    rows = []
+    for o in range(out_size):
+        center = (o + 0.5) * scale
+        # Pillow rounds the tap range with (int)(x + 0.5); floor is the same for x >= 0 and
+        # gives the right taps past the left border when they are kept (symmetric, clamp).
+        lo = math.floor(center - support + 0.5)
+        hi = math.floor(center + support + 0.5)
+        if edge == "renormalize":
+            lo, hi = max(lo, 0), min(hi, in_size)
+        taps = np.arange(lo, max(hi, lo + 1))
+        w = np.array([filt((x - center + 0.5) * ss) for x in taps.tolist()], np.float64)
+        total = w.sum()
+        if total != 0.0:
+            w /= total
+        rows.append((taps, w))
+
+    width = max(len(t) for t, _ in rows)
+    index = np.zeros((out_size, width), np.int64)
+    weight = np.zeros((out_size, width), np.float64)
+    for o, (taps, w) in enumerate(rows):
+        index[o, : len(taps)] = taps
+        index[o, len(taps) :] = taps[-1]
+        weight[o, : len(w)] = w
+    index = _fold(index, in_size, edge)
+    return AxisTable(in_size, out_size, index.astype(np.int32), weight)
+
+
+def _fold(index: np.ndarray, n: int, edge: str) -> np.ndarray:
+    """Map tap positions outside ``[0, n)`` back inside."""
+    if edge == "symmetric":  # MATLAB: ... 1 0 | 0 1 2 ... n-1 | n-1 n-2 ...
+        period = 2 * n
+        j = np.mod(index, period)
+        return np.where(j >= n, period - 1 - j, j)
+    return np.clip(index, 0, n - 1)
+
+
+def _nearest_table(in_size: int, out_size: int, accumulate: bool) -> AxisTable:
+    # Pillow's ImagingScaleAffine (8-bit and float images) accumulates the source coordinate in
+    # double precision, x = 0.5 * s, then x += s per output pixel, and truncates it; its generic
+    # transform (16-bit images) computes floor((o + 0.5) * s) directly. They differ where the
+    # accumulated sum falls just short of an integer.
+    s = in_size / out_size
+    index = np.empty((out_size, 1), np.int64)
+    x = s * 0.5
+    for o in range(out_size):
+        index[o, 0] = min(int(x if accumulate else (o + 0.5) * s), in_size - 1)
+        x += s
+    return AxisTable(in_size, out_size, index.astype(np.int32), np.ones((out_size, 1)))
