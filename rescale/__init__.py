@@ -6,8 +6,9 @@
 """
 
 from . import filters
-from .api import output_size, rescale
+from .api import down, output_size, rescale, up
 from .filters import Filter
+from .methods import Method, get_method, register_method
 
-__all__ = ["rescale", "output_size", "filters", "Filter"]
+__all__ = ["rescale", "down", "up", "output_size", "filters", "Filter", "Method", "get_method", "register_method"]
 __version__ = "0.1.0"

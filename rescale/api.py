@@ -9,11 +9,12 @@ import torch
 
 from .alpha import premultiply, unpremultiply
 from .filters import Filter, get_filter
-from .image import from_tensor, to_tensor
+from .image import from_tensor, from_unit, to_tensor, to_unit
+from .methods import get_method, is_method
 from .resample import resample
 from .tables import EDGES
 
-__all__ = ["rescale", "output_size", "MAX_OUTPUT_PIXELS"]
+__all__ = ["rescale", "down", "up", "output_size", "MAX_OUTPUT_PIXELS"]
 
 #: Largest output (width x height, per image) ``rescale`` produces unless told otherwise.
 MAX_OUTPUT_PIXELS = 1 << 28
@@ -72,19 +73,16 @@ def rescale(
         raise TypeError("give either a scale (sx, sy) or size=(width, height), not both")
     if edge not in EDGES:
         raise ValueError(f"unknown edge mode {edge!r}; expected one of {EDGES}")
+    if is_method(method):  # a learned method: downscaling runs its down direction, else its up
+        x, _ = to_tensor(img, alpha)
+        out_w, out_h = _target_size(x, sx, sy, size, max_pixels)
+        shrink = out_w * out_h < x.shape[-1] * x.shape[-2]
+        return (down if shrink else up)(img, size=(out_w, out_h), method=method)
     filt = get_filter(method)
 
     x, src = to_tensor(img, alpha)
     in_h, in_w = x.shape[-2:]
-    if size is None:
-        out_w, out_h = output_size(in_w, in_h, sx, sy)
-    else:
-        out_w, out_h = _check_size(size)
-    limit = MAX_OUTPUT_PIXELS if max_pixels is None else max_pixels
-    if out_w * out_h > limit:
-        raise ValueError(f"output of {out_w}x{out_h} pixels exceeds the limit of {limit} (max_pixels=)")
-    if x.dtype.is_floating_point and not _all_finite(x):
-        raise ValueError("image contains NaN or infinite values")
+    out_w, out_h = _target_size(x, sx, sy, size, max_pixels)
 
     # Same size: no pass runs, so skip the (lossy for uint8) premultiply round trip, as Pillow does.
     same_size = (out_h, out_w) == (in_h, in_w)
@@ -97,6 +95,65 @@ def rescale(
     if use_alpha:
         y = unpremultiply(y)
     return from_tensor(y, src)
+
+
+def down(img, sx: float | None = None, sy: float | None = None, *, size=None, method="irn", refine: str | None = None, **params):
+    """Downscale with a method's learned (or classical) down direction.
+
+    ``sx``, ``sy`` are reduction factors (>= 1: ``down(img, 2)`` halves the image), or give
+    ``size=(width, height)``. Returns the same kind as ``img``; 8-bit inputs give 8-bit outputs,
+    quantised exactly as they will be saved. ``refine="hcd"`` optimises the low-resolution image
+    for the method's own upscaler (invertible methods only).
+    """
+    return _directional(img, sx, sy, size, method, params, "down", refine)
+
+
+def up(lr, sx: float | None = None, sy: float | None = None, *, size=None, method="irn", **params):
+    """Upscale with a method's learned (or classical) up direction. ``sx``, ``sy`` are enlargement
+    factors (>= 1), or give ``size=(width, height)`` (e.g. the original size)."""
+    return _directional(lr, sx, sy, size, method, params, "up", None)
+
+
+def _directional(img, sx, sy, size, method, params, direction: str, refine):
+    m = get_method(method, **params)
+    x, src = to_tensor(img, alpha=False)
+    if size is None:
+        if sx is None:
+            raise TypeError("give a factor (sx, sy) or size=(width, height)")
+        fx = _check_scale(sx, "sx")
+        fy = fx if sy is None else _check_scale(sy, "sy")
+        if fx < 1 or fy < 1:
+            raise ValueError(f"{direction}() takes factors >= 1 (e.g. 2 for {'half' if direction == 'down' else 'double'} size), got {fx}, {fy}")
+        if direction == "down":
+            fx, fy = 1 / fx, 1 / fy
+        size = output_size(x.shape[-1], x.shape[-2], fx, fy)
+    out_w, out_h = _target_size(x, None, None, size, None)
+    unit = to_unit(x)
+    if direction == "down":
+        y = m.down(unit, (out_w, out_h))
+        if refine is not None:
+            from .refine import refine_down
+
+            y = refine_down(m, unit, y, refine, quantize=x.dtype == torch.uint8)
+    else:
+        if refine is not None:
+            raise TypeError("refine applies to down() only")
+        y = m.up(unit, (out_w, out_h))
+    return from_tensor(from_unit(y.clamp(0, 1) if not x.dtype.is_floating_point else y, x.dtype), src)
+
+
+def _target_size(x: torch.Tensor, sx, sy, size, max_pixels) -> tuple[int, int]:
+    """Validated output (width, height) for input ``x``, checked against the pixel limit."""
+    if size is None:
+        out_w, out_h = output_size(x.shape[-1], x.shape[-2], sx, sy)
+    else:
+        out_w, out_h = _check_size(size)
+    limit = MAX_OUTPUT_PIXELS if max_pixels is None else max_pixels
+    if out_w * out_h > limit:
+        raise ValueError(f"output of {out_w}x{out_h} pixels exceeds the limit of {limit} (max_pixels=)")
+    if x.dtype.is_floating_point and not _all_finite(x):
+        raise ValueError("image contains NaN or infinite values")
+    return out_w, out_h
 
 
 def _check_scale(s, name: str) -> float:

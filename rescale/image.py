@@ -115,3 +115,21 @@ def _check_size(hw) -> None:
     h, w = int(hw[0]), int(hw[1])
     if h < 1 or w < 1:
         raise ValueError(f"empty image: {w}x{h} pixels")
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Pixels as float32 in ``[0, 1]`` (uint8 / 255, uint16 / 65535; floats are taken as they are)."""
+    if x.dtype == torch.uint8:
+        return x.float() / 255
+    if x.dtype == torch.uint16:
+        return x.to(torch.float32) / 65535
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def from_unit(y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Inverse of :func:`to_unit`: integer types are rounded and clamped, exactly as saved."""
+    if dtype == torch.uint8:
+        return (y * 255).round_().clamp_(0, 255).to(torch.uint8)
+    if dtype == torch.uint16:
+        return (y * 65535).round_().clamp_(0, 65535).to(torch.int32).to(torch.uint16)
+    return y.to(dtype)

@@ -90,6 +90,7 @@ def resample(
     fn, wrap = _kernel(backend)
     wrap = wrap and x.requires_grad and torch.is_grad_enabled()
     _, _, h, w = x.shape
+    source, fmt = x, _memory_format(x)
     passes = [(3, w, out_w), (2, h, out_h)]
     if vertical_first(w, h, out_w, out_h):
         passes.reverse()
@@ -98,7 +99,15 @@ def resample(
             continue
         table = axis_table(n_in, n_out, filt, antialias, edge)
         x = _ResampleAxis.apply(x, table, dim, fn) if wrap else fn(x, table, dim)
-    return x
+    # Always a new tensor (never the input, which callers may then modify through the result), in
+    # the input's memory format (not the strides a backend's gathers happen to leave).
+    return x.clone(memory_format=fmt) if x is source else x.contiguous(memory_format=fmt)
+
+
+def _memory_format(x: torch.Tensor) -> torch.memory_format:
+    if x.shape[1] > 1 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def vertical_first(w: int, h: int, out_w: int, out_h: int) -> bool:

@@ -1,0 +1,109 @@
+"""Registry of rescaling methods, classical and learned, each with a down and an up direction.
+
+A :class:`Method` works on float tensors in ``[0, 1]`` of shape ``[N, C, H, W]``:
+``down(x, size)`` returns the low-resolution image, ``up(lr, size)`` the high-resolution one, with
+``size = (width, height)`` of the result. The user-facing :func:`rescale.down` / :func:`rescale.up`
+wrap them for every image kind (see ``api.py``).
+
+- classical filters (every name in :mod:`rescale.filters`) resample in both directions;
+- upscalers (SR networks such as ESPCN) learn ``up``; their ``down`` is MATLAB-style bicubic, the
+  degradation they were trained for;
+- rescalers (IRN and relatives) learn both directions together.
+
+Learned methods are registered by import path and only imported when first asked for, so
+``import rescale`` stays light. Register one with ``register_method("name", "module:factory")``;
+``factory(**params)`` returns a :class:`Method`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+import torch
+
+from .filters import Filter, available, get_filter
+from .resample import resample
+
+__all__ = ["Method", "Classical", "register_method", "get_method", "learned_methods", "is_method"]
+
+KINDS = ("classical", "upscaler", "rescaler")
+
+
+class Method:
+    """Base class: a named pair of directions over float ``[N, C, H, W]`` tensors in ``[0, 1]``."""
+
+    name: str = "method"
+    kind: str = "classical"
+
+    def down(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def up(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, kind={self.kind!r})"
+
+
+class Classical(Method):
+    """A resampling filter used for both directions."""
+
+    kind = "classical"
+
+    def __init__(self, filt: "str | Filter" = "bicubic", *, antialias: bool = True, edge: str = "renormalize", backend: str = "auto"):
+        self.filter = get_filter(filt)
+        self.name = self.filter.name
+        self.antialias, self.edge, self.backend = antialias, edge, backend
+
+    def _apply(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        w, h = size
+        return resample(x, h, w, self.filter, antialias=self.antialias, edge=self.edge, backend=self.backend)
+
+    down = up = _apply
+
+
+def matlab_bicubic(backend: str = "auto") -> Classical:
+    """MATLAB ``imresize`` bicubic (antialiased, symmetric edges): how SR papers make LR images."""
+    return Classical("bicubic", antialias=True, edge="symmetric", backend=backend)
+
+
+#: name -> "module:factory" for learned methods (imported on first use).
+_LEARNED: dict[str, str] = {}
+
+
+def register_method(name: str, target: "str | Callable[..., Method]") -> None:
+    """Register a learned method by import path ("package.module:factory") or factory."""
+    _LEARNED[name.lower()] = target
+
+
+def learned_methods() -> list[str]:
+    return sorted(_LEARNED)
+
+
+def is_method(name) -> bool:
+    """Whether ``name`` names a learned method (as opposed to a plain filter)."""
+    return isinstance(name, str) and name.lower() in _LEARNED
+
+
+def get_method(name: "str | Method | Filter", **params) -> Method:
+    """Resolve a method: a :class:`Method` passes through, a learned name is built from its factory,
+    anything else is a filter used classically (``params`` go to :class:`Classical`)."""
+    if isinstance(name, Method):
+        return name
+    if is_method(name):
+        target = _LEARNED[name.lower()]
+        if isinstance(target, str):
+            module, _, attr = target.partition(":")
+            target = getattr(importlib.import_module(module), attr)
+        return target(**params)
+    if isinstance(name, str) and name.lower() not in available():
+        raise ValueError(
+            f"unknown method {name!r}; filters: {', '.join(available())}; learned: {', '.join(learned_methods()) or 'none'}"
+        )
+    return Classical(name, **params)
+
+
+# Learned methods, imported on first use.
+register_method("espcn", "rescale.models.espcn:load")
+register_method("irn", "rescale.models.irn:load")

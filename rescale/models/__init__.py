@@ -1,0 +1,1 @@
+"""Learned rescaling models (each registered by name in :mod:`rescale.methods`)."""

@@ -1,0 +1,12 @@
+"""Training of the learned methods: ``python -m rescale.train MODEL [options]``.
+
+Each trainer is a module ``rescale.train.<model>`` with ``add_arguments(parser)`` and
+``main(args) -> int``; the shared pieces (patch sampling, checkpoints, logs, weight export) live in
+:mod:`rescale.train.patches` and :mod:`rescale.train.run`.
+"""
+
+#: model name -> trainer module
+TRAINERS = {
+    "espcn": "rescale.train.espcn",
+    "irn": "rescale.train.irn",
+}
