@@ -1,0 +1,371 @@
+"""``rescale eval``: score a rescaling method on image sets the way the SR literature does.
+
+Protocol, per HR image and scale ``s`` (``sx``, ``sy``), by the method's ``kind``:
+
+- every kind: ``HR`` is cropped to a multiple of ``s`` (:func:`rescale.data.scaled_sizes`); the
+  reference ``bicubic LR`` is MATLAB ``imresize(HR, 1/s, 'bicubic')`` on uint8
+  (:func:`rescale.data.imresize_uint8`);
+- ``upscaler`` (SR networks): ``LR = bicubic LR``, ``SR = method.up(LR)``;
+- ``rescaler`` (IRN family): ``LR = method.down(HR)`` rounded to uint8, as it would be saved;
+  ``SR = method.up(LR)``;
+- ``classical`` filters: down and up with the filter, both MATLAB ``imresize`` style (antialiased,
+  mirrored edges, uint8 after every pass) whatever edge mode the filter has elsewhere, so
+  ``--method bicubic`` is the literature's "Bicubic & Bicubic" baseline;
+- ``--jpeg Q``: the LR goes through a Pillow JPEG file at quality ``Q`` (4:2:0) before ``up``.
+
+``SR`` is rounded to uint8, then scored against ``HR`` with :mod:`rescale.metrics`: PSNR and SSIM on
+Y (greyscale files: on their grey level, as the MATLAB scripts) and on RGB with ``ceil(max(sx, sy))``
+border pixels cropped, LPIPS (AlexNet, same crop) where its weights are present. Methods that make their own LR (rescalers, classical) also get the PSNR of
+their LR against the bicubic LR (no crop, as IRN's test script). Seconds per image time the
+method's own passes only (not loading or scoring).
+
+    python -m rescale.evaluate --method bicubic --scale 2 --scale 4 --sets Set5,Set14,BSD100
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import metrics
+from .data import ImageFolder, default_data_root, imresize_uint8, resolve_set, scaled_sizes
+from .methods import Classical, Method, get_method
+
+__all__ = ["add_parser", "run", "main", "evaluate", "prepare_method", "upscale_pair", "format_table"]
+
+DEFAULT_SETS = "Set5,Set14,BSD100"
+
+#: How many images per set and scale the HTML report shows.
+REPORT_IMAGES = 2
+
+
+# --- one image -----------------------------------------------------------------------------------
+
+
+def prepare_method(name: "str | Method", device: "str | torch.device" = "cpu") -> Method:
+    """The method to evaluate: learned ones from the registry (moved to ``device`` when they can
+    be), classical filters rebuilt MATLAB style (antialiased, mirrored edges, float64 reference
+    kernels, which :func:`rescale.data.imresize_uint8` needs)."""
+    method = get_method(name)
+    if method.kind == "classical":
+        return Classical(method.filter, antialias=True, edge="symmetric", backend="torch")
+    if method.kind not in ("upscaler", "rescaler"):
+        raise ValueError(f"method {method.name!r} has unknown kind {method.kind!r}")
+    if callable(getattr(method, "to", None)):  # nn.Module-like methods
+        method = method.to(device) or method
+    if callable(getattr(method, "eval", None)):
+        method.eval()
+    return method
+
+
+def jpeg_roundtrip(x: torch.Tensor, quality: int) -> torch.Tensor:
+    """uint8 ``[1, 3, H, W]`` through a Pillow JPEG file at ``quality`` (default 4:2:0 chroma)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(x[0].permute(1, 2, 0).cpu().numpy()).save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as img:
+        arr = torch.from_numpy(np.asarray(img.convert("RGB")).copy())
+    return arr.permute(2, 0, 1).unsqueeze(0).to(x.device)
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return metrics.quantize(x).to(torch.uint8)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@dataclass
+class Pair:
+    """One image's results: uint8 ``[1, 3, H, W]`` tensors on the CPU."""
+
+    hr: torch.Tensor  #: HR cropped to a multiple of the scale
+    lr: torch.Tensor  #: the LR the method upscaled (after JPEG if any)
+    bicubic_lr: torch.Tensor  #: MATLAB bicubic LR of ``hr``
+    sr: torch.Tensor  #: the method's reconstruction
+    seconds: float  #: time in the method's own passes
+
+
+def upscale_pair(method: Method, hr: torch.Tensor, sx: float, sy: float, *, jpeg: int | None = None, device="cpu") -> Pair:
+    """Run the protocol of the module docstring on one uint8 ``[1, 3, H, W]`` image."""
+    device = torch.device(device)
+    (w, h), lr_size = scaled_sizes(hr.shape[-1], hr.shape[-2], sx, sy)
+    hr = hr[..., :h, :w]
+    bicubic = imresize_uint8(hr, lr_size)
+    classical = method.kind == "classical"
+    _sync(device)
+    start = time.perf_counter()
+    if classical:
+        lr = imresize_uint8(hr.to(device), lr_size, method)
+    elif method.kind == "rescaler":
+        lr = _to_uint8(method.down(hr.to(device, torch.float32) / 255, lr_size))
+    else:
+        lr = bicubic.to(device)
+    elapsed = time.perf_counter() - start
+    if jpeg is not None:
+        lr = jpeg_roundtrip(lr, jpeg)
+    start = time.perf_counter()
+    if classical:
+        sr = imresize_uint8(lr, (w, h), method)
+    else:
+        sr = _to_uint8(method.up(lr.to(torch.float32) / 255, (w, h)))
+    _sync(device)
+    elapsed += time.perf_counter() - start
+    if sr.shape != hr.shape or lr.shape[-2:] != (lr_size[1], lr_size[0]):
+        raise ValueError(f"{method.name}: LR {tuple(lr.shape)} / SR {tuple(sr.shape)} do not fit HR {tuple(hr.shape)} at scale {sx}x{sy}")
+    return Pair(hr, lr.cpu(), bicubic, sr.cpu(), elapsed)
+
+
+def score_pair(pair: Pair, crop: int, *, grey: bool = False, own_lr: bool = True, lpips=None) -> dict[str, float | None]:
+    """Metrics of one :class:`Pair` (see :mod:`rescale.metrics`); ``own_lr``: the method made its LR."""
+    hr, sr = pair.hr.double(), pair.sr.double()
+    y_hr, y_sr = metrics.rgb_to_y(hr, grey=grey), metrics.rgb_to_y(sr, grey=grey)
+    scores = {
+        "psnr_y": metrics.psnr(y_hr, y_sr, crop=crop).item(),
+        "ssim_y": metrics.ssim(y_hr, y_sr, crop=crop).item(),
+        "psnr_rgb": metrics.psnr(hr, sr, crop=crop).item(),
+        "ssim_rgb": metrics.ssim(hr, sr, crop=crop).item(),
+        "lr_psnr_y": None,
+        "lr_psnr_rgb": None,
+        "lpips": None,
+    }
+    if own_lr:
+        lr, ref = pair.lr.double(), pair.bicubic_lr.double()
+        scores["lr_psnr_y"] = metrics.psnr(metrics.rgb_to_y(ref, grey=grey), metrics.rgb_to_y(lr, grey=grey)).item()
+        scores["lr_psnr_rgb"] = metrics.psnr(ref, lr).item()
+    if lpips is not None:
+        unit = lambda t: metrics.crop_border(t, crop).float() / 255  # noqa: E731
+        scores["lpips"] = lpips(unit(pair.hr), unit(pair.sr)).item()
+    return scores
+
+
+# --- sets and scales -----------------------------------------------------------------------------
+
+
+@dataclass
+class SetResult:
+    set: str
+    scale: tuple[float, float]
+    images: list[dict] = field(default_factory=list)  #: per image: name + scores + seconds
+    samples: list[dict] = field(default_factory=list)  #: report material (HR, bicubic SR, method SR)
+
+    def summary(self) -> dict:
+        keys = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "lr_psnr_y", "lr_psnr_rgb", "lpips", "bicubic_psnr_y", "seconds")
+        out = {"set": self.set, "scale_x": self.scale[0], "scale_y": self.scale[1], "images": len(self.images)}
+        for k in keys:
+            vals = [im[k] for im in self.images if im.get(k) is not None]
+            out[k if k != "seconds" else "seconds_per_image"] = sum(vals) / len(vals) if vals and len(vals) == len(self.images) else None
+        return out
+
+
+def evaluate(
+    method: "str | Method",
+    sets: list[str],
+    scales: list[tuple[float, float]],
+    *,
+    data: "str | Path | None" = None,
+    jpeg: int | None = None,
+    limit: int | None = None,
+    device: "str | torch.device" = "cpu",
+    lpips=None,
+    report_images: int = 0,
+    log=None,
+) -> list[SetResult]:
+    """Score ``method`` on every set (names under ``data`` or folders) at every ``(sx, sy)``.
+
+    ``lpips``: a scorer from :func:`rescale.metrics.load_lpips` or None. ``report_images``: keep the
+    first that many images per set and scale (and score bicubic on all) for the HTML report.
+    """
+    method = prepare_method(method, device)
+    bicubic = prepare_method("bicubic")
+    folders = [(name, ImageFolder(resolve_set(name, data), limit=limit)) for name in sets]
+    results = []
+    with torch.inference_mode():
+        for sx, sy in scales:
+            crop = math.ceil(max(sx, sy))
+            for name, folder in folders:
+                res = SetResult(name, (sx, sy))
+                for i, sample in enumerate(folder):
+                    pair = upscale_pair(method, sample.image, sx, sy, jpeg=jpeg, device=device)
+                    scores = score_pair(pair, crop, grey=sample.grey, own_lr=method.kind != "upscaler", lpips=lpips)
+                    entry = {"name": sample.name, **scores, "seconds": pair.seconds}
+                    if report_images:
+                        base = upscale_pair(bicubic, sample.image, sx, sy, jpeg=jpeg) if method.name != "bicubic" or method.kind != "classical" else pair
+                        y = lambda t: metrics.rgb_to_y(t.double(), grey=sample.grey)  # noqa: E731
+                        entry["bicubic_psnr_y"] = metrics.psnr(y(base.hr), y(base.sr), crop=crop).item()
+                        if i < report_images:
+                            res.samples.append({"name": sample.name, "hr": pair.hr, "bicubic": base.sr, "method": pair.sr})
+                    res.images.append(entry)
+                results.append(res)
+                if log is not None:
+                    s = res.summary()
+                    log(f"{name} x{_fmt_scale(sx, sy)}: {s['images']} images, Y-PSNR {s['psnr_y']:.2f} dB")
+    return results
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def _fmt_scale(sx: float, sy: float) -> str:
+    f = lambda v: f"{v:g}"  # noqa: E731
+    return f(sx) if sx == sy else f"{f(sx)}x{f(sy)}"
+
+
+def _fmt(v, digits: int) -> str:
+    if v is None:
+        return "n/a"
+    return "inf" if math.isinf(v) else f"{v:.{digits}f}"
+
+
+def format_table(results: list[SetResult], lpips_note: str | None = None) -> str:
+    """Markdown table, one row per set and scale."""
+    rows = [
+        "| set | scale | images | Y-PSNR | Y-SSIM | RGB-PSNR | RGB-SSIM | LR Y-PSNR vs bicubic | LPIPS | s/img |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        s = r.summary()
+        lr = _fmt(s["lr_psnr_y"], 2) if s["lr_psnr_y"] is not None else "-"
+        rows.append(
+            f"| {s['set']} | x{_fmt_scale(s['scale_x'], s['scale_y'])} | {s['images']} | {_fmt(s['psnr_y'], 2)} | "
+            f"{_fmt(s['ssim_y'], 4)} | {_fmt(s['psnr_rgb'], 2)} | {_fmt(s['ssim_rgb'], 4)} | {lr} | "
+            f"{_fmt(s['lpips'], 4)} | {_fmt(s['seconds_per_image'], 3)} |"
+        )
+    if lpips_note:
+        rows.append(f"\nLPIPS n/a: {lpips_note}")
+    return "\n".join(rows)
+
+
+def _jsonable(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # "inf": an LR identical to the bicubic one; strict JSON has no Infinity
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def to_json(method: Method, results: list[SetResult], args: dict, lpips_note: str | None) -> dict:
+    return _jsonable(
+        {
+            "method": method.name,
+            "kind": method.kind,
+            "protocol": {
+                "lr": {"upscaler": "MATLAB bicubic of modcropped HR, uint8", "rescaler": "method.down, rounded to uint8",
+                       "classical": "MATLAB imresize with the filter, uint8"}[method.kind],
+                "jpeg_quality": args.get("jpeg"),
+                "y": "MATLAB rgb2ycbcr on uint8 output, float Y; greyscale files scored on their grey level",
+                "crop": "ceil(max(scale)) px from each HR border; none for LR PSNR",
+                "ssim": "Gaussian 11x11, sigma 1.5, valid windows",
+                "lpips": lpips_note or "alex, same crop",
+            },
+            "args": args,
+            "results": [{**r.summary(), "per_image": r.images} for r in results],
+        }
+    )
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def _scales(args) -> list[tuple[float, float]]:
+    sx = args.scale or [2.0]
+    if args.scale_y is None:
+        return [(s, s) for s in sx]
+    if len(args.scale_y) not in (1, len(sx)):
+        raise ValueError(f"give one --scale-y or one per --scale ({len(sx)}), got {len(args.scale_y)}")
+    sy = args.scale_y * len(sx) if len(args.scale_y) == 1 else args.scale_y
+    return list(zip(sx, sy))
+
+
+def _quality(v: str) -> int:
+    q = int(v)
+    if not 1 <= q <= 100:
+        raise argparse.ArgumentTypeError(f"JPEG quality must be 1..100, got {q}")
+    return q
+
+
+def _positive(v: str) -> int:
+    n = int(v)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {n}")
+    return n
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="bicubic", help="filter name or learned method (default: bicubic)")
+    p.add_argument("--scale", type=float, action="append", help="reduction factor; repeat for several (default: 2)")
+    p.add_argument("--scale-y", type=float, action="append", help="vertical factor if different (one, or one per --scale)")
+    p.add_argument("--data", type=Path, default=None, help=f"folder holding the sets (default: $RESCALE_DATA or {default_data_root()})")
+    p.add_argument("--sets", default=DEFAULT_SETS, help=f"comma-separated set names under --data, or folders (default: {DEFAULT_SETS})")
+    p.add_argument("--jpeg", type=_quality, default=None, metavar="Q", help="store the LR as JPEG at quality Q before upscaling")
+    p.add_argument("--report", type=Path, default=None, metavar="DIR", help="write an HTML report with crops and a PSNR-vs-scale plot")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results (per image too) as JSON")
+    p.add_argument("--device", default="auto", help="torch device for the method (default: cuda if available, else cpu)")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="only the first N images of each set")
+    p.add_argument("--lpips-weights", type=Path, default=None, metavar="PATH",
+                   help=f"torchvision AlexNet weight file or folder for LPIPS (default: ${metrics.LPIPS_WEIGHTS_ENV} or the torch hub cache)")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``eval`` on an ``argparse`` subparsers object; the handler is :func:`run`."""
+    p = subparsers.add_parser("eval", help="score a method on image sets (PSNR, SSIM, LPIPS)", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``eval`` for parsed ``args``; prints the table, writes JSON / report. Returns the exit code."""
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        scales = _scales(args)
+        sets = [s.strip() for s in args.sets.split(",") if s.strip()]
+        method = prepare_method(args.method, device)
+        try:
+            lpips, lpips_note = metrics.load_lpips(weights=args.lpips_weights, device=device), None
+        except metrics.LpipsUnavailable as err:
+            lpips, lpips_note = None, str(err)
+        results = evaluate(method, sets, scales, data=args.data, jpeg=args.jpeg, limit=args.limit, device=device,
+                           lpips=lpips, report_images=REPORT_IMAGES if args.report else 0, log=log)
+    except (ValueError, FileNotFoundError) as err:
+        log(f"rescale eval: error: {err}")
+        return 1
+    print(format_table(results, lpips_note))
+    plain = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(to_json(method, results, plain, lpips_note), indent=1) + "\n")
+        log(f"wrote {args.json}")
+    if args.report is not None:
+        from .report import write_report
+
+        log(f"wrote {write_report(args.report, method, results, format_table(results, lpips_note))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m rescale.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
