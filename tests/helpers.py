@@ -1,0 +1,56 @@
+"""Shared test utilities: the CPU backends every behavioural test runs on, and test images."""
+
+from __future__ import annotations
+
+import importlib
+import zlib
+
+import numpy as np
+import pytest
+
+
+def _missing(module: str) -> str | None:
+    """Why ``module`` cannot be used, or None. Only a missing module (ImportError) skips: a module
+    that exists but is broken is left to fail loudly inside the tests that use it."""
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        return f"{module} is not importable ({e})"
+    except Exception:  # noqa: BLE001 - broken, not missing
+        return None
+    return None
+
+
+_CPU_MISSING = _missing("rescale.kernels.cpu")
+
+#: ``backend=`` values of the CPU implementations: the torch reference always, the fast CPU
+#: kernels when they exist. Use as ``@pytest.mark.parametrize("backend", CPU_BACKENDS)``.
+CPU_BACKENDS = [
+    pytest.param("torch", id="torch"),
+    pytest.param("cpu", id="cpu", marks=pytest.mark.skipif(_CPU_MISSING is not None, reason=_CPU_MISSING or "")),
+]
+
+
+def rng_for(*key) -> np.random.Generator:
+    """A generator seeded from ``key`` (the test's parameters), so that each case has its own
+    reproducible image."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def noise_u8(rng: np.random.Generator, h: int, w: int, c: int | None = None) -> np.ndarray:
+    """uint8 image, HxW or HxWxC: random noise over the full range with a few flat regions of 0
+    and 255, so that clipping of overshooting filters is exercised."""
+    shape = (h, w) if c is None else (h, w, c)
+    x = rng.integers(0, 256, shape, dtype=np.uint8)
+    x[: h // 3, : w // 3] = 0
+    x[h - h // 3 :, w - w // 3 :] = 255
+    return x
+
+
+def with_alpha_u8(rng: np.random.Generator, h: int, w: int, colors: int) -> np.ndarray:
+    """HxWx(colors + 1) uint8 image whose alpha has regions of 0, of 255 and of random values."""
+    x = rng.integers(0, 256, (h, w, colors + 1), dtype=np.uint8)
+    a = x[..., -1]
+    a[:, : w // 3] = 0
+    a[: h // 2, w - w // 3 :] = 255
+    return x
