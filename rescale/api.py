@@ -87,13 +87,17 @@ def rescale(
     # Same size: no pass runs, so skip the (lossy for uint8) premultiply round trip, as Pillow does.
     same_size = (out_h, out_w) == (in_h, in_w)
     use_alpha = src.has_alpha and not filt.nearest and x.shape[1] > 1 and not same_size
-    if use_alpha and x.dtype == torch.uint16:
-        raise TypeError("16-bit images with alpha are not supported; convert to float first")
+    # 16-bit with alpha has no Pillow counterpart: premultiply in float64, round back at the end.
+    wide = use_alpha and x.dtype == torch.uint16
+    if wide:
+        x = x.to(torch.float64)
     if use_alpha:
         x = premultiply(x)
     y = resample(x, out_h, out_w, filt, antialias=antialias, edge=edge, backend=backend)
     if use_alpha:
         y = unpremultiply(y)
+    if wide:
+        y = y.round_().clamp_(0, 65535).to(torch.int32).to(torch.uint16)
     return from_tensor(y, src)
 
 

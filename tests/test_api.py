@@ -44,17 +44,21 @@ def test_pil_in_pil_out(mode, backend):
 def test_numpy_in_numpy_out(dtype, channels, backend):
     shape = (9, 13) if channels is None else (9, 13, channels)
     arr = (rng_for(dtype, channels).uniform(0, 200, shape)).astype(dtype)
-    alpha = False if dtype == np.uint16 else None  # 16-bit alpha is refused, see below
-    out = rescale.rescale(arr, 1.5, 0.5, backend=backend, alpha=alpha)
+    out = rescale.rescale(arr, 1.5, 0.5, backend=backend)
     assert isinstance(out, np.ndarray) and out.dtype == dtype
     assert out.shape == ((5, 20) if channels is None else (5, 20, channels))
     assert out.flags.c_contiguous
 
 
-def test_16_bit_alpha_is_refused():
-    """uint16 with 2 or 4 channels is taken as having alpha, which has no 16-bit premultiply."""
-    with pytest.raises(TypeError, match="16-bit images with alpha are not supported"):
-        rescale.rescale(np.zeros((4, 4, 4), np.uint16), 2)
+def test_16_bit_alpha_is_premultiplied():
+    """uint16 RGBA: transparent pixels do not bleed colour, as in float with premultiplied alpha."""
+    arr = np.zeros((4, 8, 4), np.uint16)
+    arr[:, :4] = (65535, 0, 0, 65535)  # opaque red
+    arr[:, 4:] = (0, 65535, 0, 0)  # transparent green: its colour must not show
+    out = rescale.rescale(arr, 0.5, method="bilinear")
+    expect = rescale.rescale(arr.astype(np.float64) / 65535, 0.5, method="bilinear") * 65535
+    np.testing.assert_array_equal(out, np.round(expect).astype(np.uint16))
+    assert out[..., 1].max() == 0
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
