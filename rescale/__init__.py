@@ -5,10 +5,34 @@
 >>> wide = rescale.rescale(img, 1.5, 1.0, method="lanczos")  # asymmetric
 """
 
-from . import filters
-from .api import down, output_size, rescale, up
-from .filters import Filter
-from .methods import Method, get_method, register_method
+import importlib.util as _util
+import sys as _sys
+from pathlib import Path as _Path
+
+
+def _map_checkout_folders() -> None:
+    """``kernels/`` and ``weights/`` sit beside this package in the repository and install as
+    ``rescale.kernels`` / ``rescale.weights``. Running from a source checkout (``PYTHONPATH=.``,
+    nothing installed, e.g. on a GPU machine), map them in the same way."""
+    root = _Path(__file__).resolve().parent.parent
+    for sub in ("kernels", "weights"):
+        name = f"{__name__}.{sub}"
+        init = root / sub / "__init__.py"
+        if name in _sys.modules or _util.find_spec(name) is not None or not init.is_file():
+            continue
+        spec = _util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+        module = _util.module_from_spec(spec)
+        _sys.modules[name] = module
+        spec.loader.exec_module(module)
+        globals()[sub] = module
+
+
+_map_checkout_folders()
+
+from . import filters  # noqa: E402
+from .api import down, output_size, rescale, up  # noqa: E402
+from .filters import Filter  # noqa: E402
+from .methods import Method, get_method, register_method  # noqa: E402
 
 __all__ = ["rescale", "down", "up", "output_size", "filters", "Filter", "Method", "get_method", "register_method"]
 __version__ = "0.1.0"

@@ -27,7 +27,7 @@ def main() -> None:
             out = dst / (src.stem + ".webp")
             if not out.exists():
                 with Image.open(src) as im:
-                    im.convert("RGB").save(out, lossless=True, quality=100, method=6)
+                    im.convert("RGB").save(out, lossless=True, quality=50, method=1)
             total += out.stat().st_size
     print(f"{args.out}: {total / 2**20:.1f} MiB")
 

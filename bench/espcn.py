@@ -1,0 +1,76 @@
+"""ESPCN frames per second for a 1080p OUTPUT (1920x1080) at x2, x3, x4, beside the paper's K2 GPU.
+
+    .venv/bin/python bench/espcn.py [--device cpu|cuda] [--frames 5] [--threads N]
+
+Per scale, an RGB frame of 1920/r x 1080/r goes through:
+
+- ``network``: the Y network alone (what the paper times: 0.038 s/frame at x3 and 0.029 s/frame at
+  x4 on an NVIDIA K2, i.e. about 26 and 34 fps);
+- ``method``: the whole ``up`` (YCbCr, network on Y, bicubic Cb/Cr, back to RGB), as
+  ``rescale.up(..., method="espcn")`` runs it, without the uint8 conversions.
+
+Speed does not depend on the weights, so randomly initialised networks are timed (no trained
+weights needed). Median of ``--frames`` frames after one warm-up frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the checkout
+
+from rescale.models.espcn import load, rgb_to_ycbcr  # noqa: E402
+
+OUT_W, OUT_H = 1920, 1080
+#: fps of the paper (Shi et al. 2016, section 3.5) on a K2 GPU for 1080p output.
+PAPER_K2_FPS = {3: 1 / 0.038, 4: 1 / 0.029}
+
+
+def _time(fn, device: torch.device, frames: int) -> float:
+    fn()  # warm-up (cuDNN algorithm choice, table caches)
+    times = []
+    for _ in range(frames):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--frames", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    method = load(pretrained=False, device=device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"ESPCN, 1920x1080 output, {where}, median of {args.frames} frames")
+    print(f"{'scale':>5} {'input':>9} {'network fps':>12} {'method fps':>11} {'paper K2 fps':>13}")
+    torch.manual_seed(0)
+    for r in (2, 3, 4):
+        frame = torch.rand(1, 3, OUT_H // r, OUT_W // r, device=device)
+        y = rgb_to_ycbcr(frame)[:, :1]
+        net = method.nets[r]
+        with torch.inference_mode():
+            t_net = _time(lambda: net(y), device, args.frames)
+            t_all = _time(lambda: method.up(frame, (OUT_W, OUT_H)), device, args.frames)
+        paper = f"{PAPER_K2_FPS[r]:.0f}" if r in PAPER_K2_FPS else "-"
+        print(f"{'x' + str(r):>5} {f'{OUT_W // r}x{OUT_H // r}':>9} {1 / t_net:>12.1f} {1 / t_all:>11.1f} {paper:>13}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
