@@ -34,5 +34,13 @@ from .api import down, output_size, rescale, up  # noqa: E402
 from .filters import Filter  # noqa: E402
 from .methods import Method, get_method, register_method  # noqa: E402
 
-__all__ = ["rescale", "down", "up", "output_size", "filters", "Filter", "Method", "get_method", "register_method"]
+__all__ = ["rescale", "down", "up", "output_size", "filters", "Filter", "Method", "get_method", "register_method", "Rescale"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "Rescale":  # the pipeline stage imports torchvision: only when asked for
+        from .transforms import Rescale
+
+        return Rescale
+    raise AttributeError(f"module 'rescale' has no attribute {name!r}")

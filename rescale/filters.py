@@ -38,6 +38,22 @@ class Filter:
     def __call__(self, x: float) -> float:
         return self.fn(x)
 
+    def __reduce__(self):
+        # ``fn`` is a closure that pickle cannot carry: rebuild from the registry (for DataLoader
+        # workers started with "spawn").
+        return (_rebuild, (self.name, self.params))
+
+
+def _rebuild(name: str, params: tuple) -> "Filter":
+    if name == "box":
+        return get_filter("box")
+    if name in ("bilinear", "hamming"):
+        return get_filter(name)
+    if name == "lanczos":
+        return lanczos(int(params[0]))
+    factories = {"nearest": _nearest, "bicubic": bicubic, "mitchell": mitchell, "gaussian": gaussian}
+    return factories[name](*params)
+
 
 _REGISTRY: dict[str, Callable[..., Filter]] = {}
 

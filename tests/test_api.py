@@ -345,3 +345,14 @@ def test_gradcheck(method, edge, sx, sy, backend):
 
     assert torch.autograd.gradcheck(f, (x,))
     assert torch.autograd.gradgradcheck(f, (x,))
+
+
+@pytest.mark.parametrize("filt", [*rescale.filters.available(), "bicubic(a=-0.75)", "lanczos(2)", "gaussian(0.7)"])
+def test_filters_pickle(filt):
+    """Filters hold closures; they pickle by name and params (DataLoader workers started by spawn)."""
+    import pickle
+
+    f = eval(f"rescale.filters.{filt}") if "(" in filt else rescale.filters.get_filter(filt)
+    g = pickle.loads(pickle.dumps(f))
+    assert g == f
+    assert [g(x / 7) for x in range(-30, 30)] == [f(x / 7) for x in range(-30, 30)]
