@@ -39,6 +39,7 @@ def rescale(
     backend: str = "auto",
     alpha: bool | None = None,
     max_pixels: int | None = None,
+    **params,
 ):
     """Rescale an image by ``sx`` horizontally and ``sy`` vertically (``sy`` defaults to ``sx``).
 
@@ -63,6 +64,7 @@ def rescale(
             LA/RGBA and numpy arrays with 2 or 4 channels, no for tensors.
         max_pixels: refuse outputs larger than this many pixels per image
             (default :data:`MAX_OUTPUT_PIXELS`).
+        params: options of a learned method (e.g. ``weights=`` for ``method="muller"``).
 
     Differentiable with respect to float inputs on every backend.
     """
@@ -77,7 +79,9 @@ def rescale(
         x, _ = to_tensor(img, alpha)
         out_w, out_h = _target_size(x, sx, sy, size, max_pixels)
         shrink = out_w * out_h < x.shape[-1] * x.shape[-2]
-        return (down if shrink else up)(img, size=(out_w, out_h), method=method)
+        return (down if shrink else up)(img, size=(out_w, out_h), method=method, **params)
+    if params:
+        raise TypeError(f"unexpected options {sorted(params)} for filter {method!r} (only learned methods take options)")
     filt = get_filter(method)
 
     x, src = to_tensor(img, alpha)

@@ -107,3 +107,4 @@ def get_method(name: "str | Method | Filter", **params) -> Method:
 # Learned methods, imported on first use.
 register_method("espcn", "rescale.models.espcn:load")
 register_method("irn", "rescale.models.irn:load")
+register_method("muller", "rescale.muller:load")

@@ -9,4 +9,5 @@ Each trainer is a module ``rescale.train.<model>`` with ``add_arguments(parser)`
 TRAINERS = {
     "espcn": "rescale.train.espcn",
     "irn": "rescale.train.irn",
+    "muller": "rescale.train.muller",
 }
