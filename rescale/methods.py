@@ -108,3 +108,4 @@ def get_method(name: "str | Method | Filter", **params) -> Method:
 register_method("espcn", "rescale.models.espcn:load")
 register_method("irn", "rescale.models.irn:load")
 register_method("muller", "rescale.muller:load")
+register_method("screentone", "rescale.screentone.retarget:load")

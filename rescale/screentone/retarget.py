@@ -1,0 +1,285 @@
+"""Screentone-preserving retargeting: rescale the structure, re-synthesise each screen at 1:1 pitch.
+
+After Xie, Xia, Liu, Wong, "Screentone-Preserved Manga Retargeting" (arXiv 2203.03396), without the
+learned proposal selection (RPSM). Screened regions come from :func:`analysis.analyze`; their
+outlines and the strokes drawn over them are structure. The target is tiled by hierarchical grids
+of cells (coarse to fine); each cell's anchor maps to the source point ``anchor / scale``.
+Proposals are source patches copied 1:1 (no interpolation, hence no aliasing: pitch, angle and
+bitonality are kept) from offsets within ``search`` px of that point, restricted to shifts on the
+screen's lattice (so copies continue each other's phase). Per region in a cell, the proposal chosen
+is the one whose pixels (a) lie in the same source region and (b) agree best with the pixels
+already synthesised around the cell (image quilting, Efros & Freeman 2001, restricted to anchor
+neighbourhoods). Everything else (line art, paper, solid ink, strokes) is resampled with an
+antialiased filter, re-binarised if the page is bitonal, and laid over the screens.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import ndimage
+from scipy.signal import fftconvolve
+
+from ..filters import get_filter
+from ..methods import Method
+from ..resample import resample
+from .analysis import analyze
+
+__all__ = ["retarget", "Screentone", "load"]
+
+
+def _is_bitonal(img: np.ndarray, tol: float = 0.25, share: float = 0.9) -> bool:
+    """Whether at least ``share`` of the pixels are within ``tol`` of ink or paper (JPEG renders of
+    bitonal art are, up to compression noise)."""
+    return bool((np.abs(img - 0.5) > 0.5 - tol).mean() >= share)
+
+
+def _nearest_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Region map at the target size: each target pixel centre takes the source pixel under it."""
+    iy = np.minimum(((np.arange(height) + 0.5) * labels.shape[0] / height).astype(int), labels.shape[0] - 1)
+    ix = np.minimum(((np.arange(width) + 0.5) * labels.shape[1] / width).astype(int), labels.shape[1] - 1)
+    return labels[np.ix_(iy, ix)]
+
+
+def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int) -> np.ndarray:
+    """The regions without their outlines. A detected region ends at the outer edge of its outline
+    (if it has one); the outline is the run of rings, counted inward, that are mostly ink, more so
+    than the screen inside."""
+    ink = grey < 0.5
+    out = np.zeros_like(labels)
+    for k, box in enumerate(ndimage.find_objects(labels), 1):
+        if box is None:
+            continue
+        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)  # keep the outside ring
+        region, sub_ink, sub_out = labels[box] == k, ink[box], out[box]
+        dist = np.rint(ndimage.distance_transform_edt(region))
+        core = dist > max_border + 2
+        screen_ink = sub_ink[core].mean() if core.any() else sub_ink[region].mean()
+        width = 0
+        for d in range(1, max_border + 1):
+            ring = dist == d
+            if not ring.any() or sub_ink[ring].mean() <= (1 + screen_ink) / 2:
+                break
+            width = d
+        sub_out[region & (dist > width)] = k
+    return out
+
+
+def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarray:
+    """Line art drawn over screens: ink blobs inside a region far larger than one screen dot.
+
+    A screen's ink comes in dot-sized pieces (or, for dark screens, one network spanning the
+    region, which is the screen itself); a stroke is a larger piece. Strokes belong to the
+    structure, to be rescaled rather than copied.
+    """
+    ink = (grey < 0.5) & (interior > 0)
+    comps, n = ndimage.label(ink, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros(grey.shape, dtype=bool)
+    area = ndimage.sum(ink, comps, np.arange(1, n + 1))
+    region = ndimage.maximum(interior, comps, np.arange(1, n + 1)).astype(int)
+    region_ink = ndimage.sum(ink, interior, np.arange(1, interior.max() + 1))
+    # Largest screen piece: two dot cells. Only dot screens are split: noise clusters grow large
+    # near percolation and the lines of a line screen are as long as strokes.
+    piece = np.array([2 * s.period**2 if s.kind == "dots" else np.inf for s in screens])
+    is_stroke = (area > piece[region - 1]) & (area < 0.5 * region_ink[region - 1])
+    return np.concatenate([[False], is_stroke])[comps]
+
+
+def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``out[d] = sum_p a[d + p] * k[p]`` over the valid offsets (FFT correlation)."""
+    return fftconvolve(a, k[::-1, ::-1], mode="valid")
+
+
+def _on_lattice(screen, dy: np.ndarray, dx: np.ndarray, tol: float) -> np.ndarray:
+    """Whether integer shifts ``(dy, dx)`` map the screen onto itself to within ``tol`` px: copies
+    made with such shifts continue each other's phase, so cells copied with different shifts join
+    without seams. Any shift qualifies for noise (it has no phase)."""
+    if screen.kind == "noise" or screen.period <= 0:
+        return np.ones(dy.shape, dtype=bool)
+    th = np.deg2rad(screen.angle)
+    ok = np.ones(dy.shape, dtype=bool)
+    axes = [th, th + np.pi / 2] if screen.kind == "dots" else [th]
+    for a in axes:
+        u = (dx * np.cos(a) + dy * np.sin(a)) / screen.period
+        ok &= np.abs(u - np.round(u)) * screen.period <= tol
+    return ok
+
+
+def _synthesise(
+    src: np.ndarray,
+    src_labels: np.ndarray,
+    tgt_labels: np.ndarray,
+    tgt_interior: np.ndarray,
+    screens: list,
+    sy: float,
+    sx: float,
+    cells: tuple,
+    band: int,
+    search: int,
+    tol: float,
+) -> np.ndarray:
+    """Screen pixels for every labelled target pixel, copied 1:1 from the source.
+
+    Hierarchical anchors: the target is first tiled with the largest cells, whose proposals keep
+    the screen intact; pixels a proposal could not fill from inside its region (near borders) are
+    left to the next, finer grid, whose proposals must also agree with the pixels already filled
+    around and inside their cells. The finest grid fills whatever remains.
+
+    Args:
+        src: ``[C, H, W]`` source; src_labels: ``[H, W]`` screened-region interiors (0 none).
+        tgt_labels: ``[h, w]`` the regions at the target, outlines included; tgt_interior: the
+            same without outlines (the outlines will be inked over, so only the interior's
+            proposals must come from the region); screens: the regions' ScreenParams;
+            sy, sx: target/source scale per axis; cells: cell sizes, coarse to fine;
+            tol: see :func:`_on_lattice`.
+
+    Returns:
+        ``[C, h, w]``, valid where ``tgt_labels > 0``.
+    """
+    c_, h, w = src.shape[0], *tgt_labels.shape
+    pad = max(cells) + band + search + 1
+    srcp = np.pad(src, ((0, 0), (pad, pad), (pad, pad)), constant_values=1.0)
+    labp = np.pad(src_labels, pad, constant_values=-1)
+    grey = srcp.mean(0)
+    out = np.ones((c_, h, w))
+    filled = np.zeros((h, w), dtype=bool)
+    dy, dx = np.mgrid[-search : search + 1, -search : search + 1]
+    for level, cell in enumerate(cells):
+        last = level == len(cells) - 1
+        ext = cell + 2 * band
+        core = np.zeros((ext, ext), dtype=bool)
+        core[band : band + cell, band : band + cell] = True
+        for ty in range(0, h, cell):
+            for tx in range(0, w, cell):
+                todo = (tgt_labels[ty : ty + cell, tx : tx + cell] > 0) & ~filled[ty : ty + cell, tx : tx + cell]
+                if not todo.any():
+                    continue
+                # The cell with its band, in target coordinates (clipped to the page).
+                y0, x0 = ty - band, tx - band
+                ys, xs = slice(max(y0, 0), min(y0 + ext, h)), slice(max(x0, 0), min(x0 + ext, w))
+                inner = (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
+                lab = np.zeros((ext, ext), dtype=tgt_labels.dtype)
+                lab[inner] = tgt_labels[ys, xs]
+                labi = np.zeros((ext, ext), dtype=tgt_interior.dtype)
+                labi[inner] = tgt_interior[ys, xs]
+                done = np.zeros((ext, ext), dtype=bool)
+                done[inner] = filled[ys, xs]
+                tval = np.ones((ext, ext))
+                tval[inner] = out[:, ys, xs].mean(0)
+                # Source window: proposals within `search` of the anchor's source position.
+                wy = int(round((ty + cell / 2) / sy - ext / 2)) - search + pad
+                wx = int(round((tx + cell / 2) / sx - ext / 2)) - search + pad
+                size = ext + 2 * search
+                win = grey[wy : wy + size, wx : wx + size]
+                for k in np.unique(lab[core & (lab > 0) & ~done]):
+                    need = (core & (labi == k) & ~done).astype(float)
+                    ref = (done & (lab == k)).astype(float)
+                    inside = labp[wy : wy + size, wx : wx + size] == k
+                    # Wrong-region pixels cost more than a mismatched pixel of the overlap.
+                    cost = 4.0 * (need.sum() - _correlate(inside.astype(float), need))
+                    if ref.any():
+                        t = tval * ref
+                        cost += (t**2).sum() - 2 * _correlate(win, t) + _correlate(win**2, ref)
+                    # Proposals off the screen's lattice would break its phase at the cell's edges.
+                    on = _on_lattice(screens[k - 1], wy - pad - y0 + search + dy, wx - pad - x0 + search + dx, tol)
+                    if on.any():
+                        cost = np.where(on, cost, np.inf)
+                    cost += 1e-3 * (dy**2 + dx**2)  # among equals, the proposal nearest the anchor
+                    iy, ix = np.unravel_index(np.argmin(cost), cost.shape)
+                    qy, qx = wy + iy, wx + ix  # top-left of the chosen proposal in padded source
+                    sel = core & (lab == k) & ~done
+                    if not last:  # leave interior pixels the proposal cannot fill from its region
+                        from_region = inside[iy : iy + ext, ix : ix + ext]
+                        sel &= from_region | (labi != k)
+                    py, px = np.nonzero(sel)
+                    out[:, py + y0, px + x0] = srcp[:, qy + py, qx + px]
+                    filled[py + y0, px + x0] = True
+    return out
+
+
+def retarget(
+    page: np.ndarray,
+    size: tuple[int, int],
+    *,
+    cells: tuple = (32, 16, 8),
+    band: int = 4,
+    search: int = 16,
+    tol: float = 0.25,
+    max_border: int = 6,
+    structure_filter: str = "lanczos",
+    analysis: tuple | None = None,
+) -> np.ndarray:
+    """Rescale a greyscale (or bitonal) page to ``size = (width, height)`` keeping its screentones.
+
+    Args:
+        page: ``[H, W]`` or ``[C, H, W]`` float in [0, 1] (0 ink, 1 paper); channels share one
+            analysis (of their mean) and one choice of proposals.
+        cells: target cell sizes (px) of the hierarchical anchor grids, coarse to fine: coarse
+            cells make few seams, fine ones follow region borders.
+        band: width (px) of the already-synthesised band each proposal must agree with.
+        search: proposals are taken within this many px of the anchor's source point; it should
+            exceed the largest screen period so a phase-continuing proposal exists.
+        tol: largest phase error (px) of a proposal's shift against its screen's lattice.
+        max_border: the widest outline (px) looked for along a region's rim; the outline is left
+            to the structure pass and never copied into screens.
+        structure_filter: the antialiased filter for the structure.
+        analysis: ``(labels, params)`` from :func:`rescale.screentone.analysis.analyze` to reuse.
+
+    Returns:
+        ``[h, w]`` or ``[C, h, w]`` float64 in [0, 1].
+    """
+    page = np.asarray(page, dtype=np.float64)
+    squeeze = page.ndim == 2
+    if squeeze:
+        page = page[None]
+    if page.ndim != 3:
+        raise ValueError(f"expected an [H, W] or [C, H, W] page, got shape {page.shape}")
+    width, height = size
+    if width < 1 or height < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    grey = page.mean(0)
+    labels, screens = analysis if analysis is not None else analyze(grey)
+    interior = _interiors(grey, labels, max_border)
+    strokes = _strokes(grey, interior, screens)
+    # Structure: the page with screen interiors (but not the strokes over them) turned to paper,
+    # resampled with antialiasing. Proposals avoid the strokes; screens are still synthesised
+    # under them, and the rescaled strokes are laid over.
+    flat = np.where((interior > 0) & ~strokes, 1.0, page)
+    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
+    structure = resample(torch.from_numpy(flat)[None], height, width, get_filter(structure_filter)).numpy()[0]
+    structure = np.clip(structure, 0.0, 1.0)
+    if _is_bitonal(grey):
+        structure = (structure >= 0.5).astype(np.float64)
+    # Screens fill the whole region (outline included) from proposals inside the source interiors;
+    # the structure's ink (the outline) is then laid over them.
+    tgt_labels = _nearest_labels(labels, height, width)
+    if tgt_labels.any():
+        sy, sx = height / page.shape[1], width / page.shape[2]
+        tgt_interior = _nearest_labels(interior, height, width)
+        synth = _synthesise(page, sources, tgt_labels, tgt_interior, screens, sy, sx, cells, band, search, tol)
+        structure = np.where(tgt_interior[None] > 0, np.minimum(synth, structure), structure)
+    return structure[0] if squeeze else structure
+
+
+class Screentone(Method):
+    """:func:`retarget` as a :class:`rescale.methods.Method` (both directions retarget)."""
+
+    name = "screentone"
+    kind = "classical"
+
+    def __init__(self, **params):
+        self.params = params
+
+    def _apply(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        if x.ndim != 4:
+            raise ValueError(f"expected [N, C, H, W], got shape {tuple(x.shape)}")
+        out = [torch.from_numpy(retarget(img.detach().cpu().double().numpy(), size, **self.params)) for img in x]
+        return torch.stack(out).to(x.device, x.dtype)
+
+    down = up = _apply
+
+
+def load(**params) -> Screentone:
+    """Registry factory: ``register_method("screentone", "rescale.screentone.retarget:load")``."""
+    return Screentone(**params)
