@@ -34,12 +34,22 @@ def _bicubic(scale: int):
     return matlab_bicubic(), "-"
 
 
+def _espcn(scale: int):
+    from rescale.models.espcn import load
+
+    return load(), "shipped"  # down is MATLAB bicubic; up is the network (the paper's fps case)
+
+
 #: (name, scale, factory(scale) -> (Method, weights note))
 MODELS = [
     ("bicubic", 2, _bicubic),
     ("irn", 2, _irn),
+    ("espcn", 2, _espcn),
+    ("bicubic", 3, _bicubic),
+    ("espcn", 3, _espcn),
     ("bicubic", 4, _bicubic),
     ("irn", 4, _irn),
+    ("espcn", 4, _espcn),
 ]
 
 
