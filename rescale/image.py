@@ -92,7 +92,7 @@ def from_tensor(x: torch.Tensor, src: Source):
     if src.kind == "torch":
         return x if src.ndim == 4 else x[0]
     arr = x[0].permute(1, 2, 0)  # HxWxC
-    arr = arr.contiguous().numpy() if arr.requires_grad is False else arr.detach().contiguous().numpy()
+    arr = arr.detach().contiguous().numpy()
     if src.ndim == 2:
         arr = arr[:, :, 0]
     if src.kind == "numpy":
