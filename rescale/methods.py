@@ -82,8 +82,8 @@ def learned_methods() -> list[str]:
 
 
 def is_method(name) -> bool:
-    """Whether ``name`` names a learned method (as opposed to a plain filter)."""
-    return isinstance(name, str) and name.lower() in _LEARNED
+    """Whether ``name`` is a :class:`Method` or names a learned one (as opposed to a plain filter)."""
+    return isinstance(name, Method) or (isinstance(name, str) and name.lower() in _LEARNED)
 
 
 def get_method(name: "str | Method | Filter", **params) -> Method:
@@ -107,5 +107,6 @@ def get_method(name: "str | Method | Filter", **params) -> Method:
 # Learned methods, imported on first use.
 register_method("espcn", "rescale.models.espcn:load")
 register_method("irn", "rescale.models.irn:load")
+register_method("iarn", "rescale.models.iarn:load")
 register_method("muller", "rescale.muller:load")
 register_method("screentone", "rescale.screentone.retarget:load")

@@ -1,4 +1,4 @@
-"""Exactly invertible building blocks for rescaling networks (IRN now, IARN later).
+"""Exactly invertible building blocks for rescaling networks (IRN, IARN).
 
 Every block maps ``[N, C, H, W] -> [N, C', H', W']`` with ``forward`` and undoes it with ``inverse``;
 the first ``c_lr`` (= 3) channels are the low-resolution image, the rest the latent ``z``.
@@ -13,7 +13,9 @@ the first ``c_lr`` (= 3) channels are the low-resolution image, the rest the lat
 - :class:`InvBlock`: IRN's affine coupling ``lr += F(z); z = z * exp(s(lr)) + G(lr)`` with
   ``s = clamp * tanh(h / 2)`` (= IRN's ``clamp * (2 sigmoid(h) - 1)``). ``s`` and ``G`` share one
   dense subnet (half the kernels of IRN's separate ``H`` and ``G``). Last convs start at zero, so a
-  fresh block is the identity.
+  fresh block is the identity. With ``c_cond > 0`` every subnet also sees a condition ``[N, c_cond,
+  H, W]`` (IARN's scale encoding); the coupling stays exactly invertible because the condition is
+  known in both directions.
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ def haar_inverse(y: torch.Tensor) -> torch.Tensor:
 
 class DenseBlock(nn.Module):
     """ESRGAN/IRN dense subnet: ``convs`` 3x3 convs, each fed the input and all earlier outputs,
-    LeakyReLU(0.2) between, the last conv zero-initialised. ``[N, cin, H, W] -> [N, cout, H, W]``."""
+    LeakyReLU(0.2) between, the last conv zero-initialised. ``[N, cin, H, W] -> [N, cout, H, W]``;
+    with ``ccond > 0`` a condition ``[N, ccond, H, W]`` is appended to the input."""
 
-    def __init__(self, cin: int, cout: int, growth: int = 32, convs: int = 5):
+    def __init__(self, cin: int, cout: int, growth: int = 32, convs: int = 5, ccond: int = 0):
         super().__init__()
         if convs < 2:
             raise ValueError(f"a dense block needs at least 2 convs, got {convs}")
+        cin += ccond
         self.convs = nn.ModuleList(nn.Conv2d(cin + k * growth, growth, 3, padding=1) for k in range(convs - 1))
         self.last = nn.Conv2d(cin + (convs - 1) * growth, cout, 3, padding=1)
         for conv in self.convs:
@@ -67,7 +71,9 @@ class DenseBlock(nn.Module):
         nn.init.zeros_(self.last.weight)
         nn.init.zeros_(self.last.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if cond is not None:
+            x = torch.cat([x, cond.to(x.dtype)], 1)
         if torch.is_autocast_enabled(x.device.type):  # concatenate in the low precision, not float32
             x = x.to(torch.get_autocast_dtype(x.device.type))
         feats = [x]
@@ -79,27 +85,27 @@ class DenseBlock(nn.Module):
 class InvBlock(nn.Module):
     """Affine coupling on ``[N, c_lr + c_z, H, W]`` (see the module docstring)."""
 
-    def __init__(self, c_lr: int, c_z: int, growth: int = 32, convs: int = 5, clamp: float = 1.0):
+    def __init__(self, c_lr: int, c_z: int, growth: int = 32, convs: int = 5, clamp: float = 1.0, c_cond: int = 0):
         super().__init__()
         self.c_lr, self.c_z, self.clamp = c_lr, c_z, clamp
-        self.f = DenseBlock(c_z, c_lr, growth, convs)
-        self.sg = DenseBlock(c_lr, 2 * c_z, growth, convs)
+        self.f = DenseBlock(c_z, c_lr, growth, convs, c_cond)
+        self.sg = DenseBlock(c_lr, 2 * c_z, growth, convs, c_cond)
 
-    def _scale_shift(self, lr: torch.Tensor):
-        h, g = self.sg(lr).float().chunk(2, 1)  # float: the trunk stays float32 under autocast
+    def _scale_shift(self, lr: torch.Tensor, cond):
+        h, g = self.sg(lr, cond).float().chunk(2, 1)  # float: the trunk stays float32 under autocast
         return self.clamp * torch.tanh(0.5 * h), g
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         lr, z = x[:, : self.c_lr], x[:, self.c_lr :]
-        lr = lr + self.f(z).float()
-        s, g = self._scale_shift(lr)
+        lr = lr + self.f(z, cond).float()
+        s, g = self._scale_shift(lr, cond)
         return torch.cat([lr, z * torch.exp(s) + g], 1)
 
-    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+    def inverse(self, y: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         lr, z = y[:, : self.c_lr], y[:, self.c_lr :]
-        s, g = self._scale_shift(lr)
+        s, g = self._scale_shift(lr, cond)
         z = (z - g) * torch.exp(-s)
-        return torch.cat([lr - self.f(z).float(), z], 1)
+        return torch.cat([lr - self.f(z, cond).float(), z], 1)
 
 
 class Lift(nn.Module):

@@ -8,6 +8,7 @@ Each trainer is a module ``rescale.train.<model>`` with ``add_arguments(parser)`
 #: model name -> trainer module
 TRAINERS = {
     "espcn": "rescale.train.espcn",
+    "iarn": "rescale.train.iarn",
     "irn": "rescale.train.irn",
     "muller": "rescale.train.muller",
 }
