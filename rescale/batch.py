@@ -23,7 +23,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -31,10 +31,15 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from .io import KEEP_SUFFIXES, ImageError, Metadata, output_format, read_image, write_image
+from .provenance import Provenance, ProvenanceError, from_metadata, strip_exif
 
-__all__ = ["Target", "Job", "Options", "Result", "Plan", "plan_jobs", "run_jobs", "process_file", "Batcher", "FITS"]
+__all__ = ["Target", "Job", "Options", "Result", "Plan", "plan_jobs", "run_jobs", "process_file", "file_options", "Batcher", "FITS", "DIRECTIONS"]
 
 FITS = ("contain", "cover", "fill")
+#: ``Options.direction``: ``rescale down`` / ``rescale up``.
+DIRECTIONS = ("down", "up")
+#: The method of ``rescale up`` for a file that names none (as :func:`rescale.up`).
+DEFAULT_UP_METHOD = "irn"
 #: Modes the batched (GPU) path resamples; the rest (16-bit) are done whole on a CPU thread, since
 #: rescale() takes no uint16 tensors.
 BATCHED_MODES = ("L", "LA", "RGB", "RGBA", "F")
@@ -105,13 +110,22 @@ class Job:
 
 @dataclass(frozen=True)
 class Options:
-    """Everything a worker needs besides the job (picklable)."""
+    """Everything a worker needs besides the job (picklable).
 
-    target: Target
-    method: str = "bicubic"
+    ``direction`` ``None`` (``rescale resize``) resamples with :func:`rescale.rescale`. ``"down"``
+    and ``"up"`` run that direction of the method (:func:`rescale.down` / :func:`rescale.up` for
+    learned methods; filters resample antialiased either way): ``"down"`` refuses to enlarge and
+    records the original size and the method in the output (:mod:`rescale.provenance`); ``"up"``
+    refuses to shrink, takes ``target=None`` (the recorded original size) and ``method=None`` (the
+    recorded method, else :data:`DEFAULT_UP_METHOD`) per file, and leaves the record out.
+    """
+
+    target: Target | None
+    method: str | None = "bicubic"
     antialias: bool = True
     quality: int | None = None
     max_pixels: int | None = None  # None: Pillow's MAX_IMAGE_PIXELS; 0: no limit
+    direction: str | None = None
 
 
 @dataclass
@@ -126,6 +140,7 @@ class Result:
     mode: str | None = None  # of the output file
     converted: str | None = None  # mode conversion on reading, e.g. "P -> RGBA"
     seconds: float = 0.0
+    method: str | None = None  # the method rescale down / up used (resize: None, left out of the JSON)
 
     @property
     def megapixels(self) -> float:
@@ -142,7 +157,7 @@ class Result:
             "mode": self.mode,
             "converted": self.converted,
             "seconds": round(self.seconds, 4),
-        }
+        } | ({"method": self.method} if self.method is not None else {})
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -283,30 +298,91 @@ def process_file(job: Job, opts: Options) -> Result:
     try:
         dec = read_image(job.src, opts.max_pixels)
         size = dec.image.size
+        meta, record = dec.meta, None
+        if opts.direction is not None:
+            opts = file_options(opts, size, lambda: _stored(dec.text, meta.exif), job.src)
+            meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
         rsize, box = opts.target.plan(*size)
         out = resample_image(dec.image, rsize, opts)
         if box is not None:
             out = out.crop(box)
-        written = _write(out, job, dec.meta, opts)
+        if opts.direction == "down":
+            record = Provenance(size, opts.method, out.size)
+        written = _write(out, job, meta, opts, record)
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the others
         return failed(job, _reason(e), size=size, seconds=time.perf_counter() - t0)
-    return Result(job.name, str(job.src), str(job.dst), "done", None, size, written.size, written.mode, dec.converted, time.perf_counter() - t0)
+    method = opts.method if opts.direction is not None else None
+    return Result(job.name, str(job.src), str(job.dst), "done", None, size, written.size, written.mode, dec.converted, time.perf_counter() - t0, method)
+
+
+def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Options:
+    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the recorded size and
+    method filled in where not given (``up``; ``read_stored()`` returns the file's
+    :class:`Provenance` or None, called only then), and the direction checked. Raises
+    :class:`ImageError` with the reason otherwise."""
+    if opts.direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {opts.direction!r}")
+    target, method = opts.target, opts.method
+    if opts.direction == "up":
+        stored = read_stored() if target is None or method is None else None
+        method = method or (stored.method if stored else DEFAULT_UP_METHOD)
+        if target is None:
+            if stored is None:
+                raise ImageError(f"no original size stored in {src}; give --scale or --size")
+            if stored.lr_size != size:
+                raise ImageError(
+                    f"the stored original size {stored.original_size[0]}x{stored.original_size[1]} belongs to a "
+                    f"{stored.lr_size[0]}x{stored.lr_size[1]} image, but {src} is {size[0]}x{size[1]} "
+                    "(changed since rescale down?); give --scale or --size"
+                )
+            target = Target(width=stored.original_size[0], height=stored.original_size[1], fit="fill")
+    (w, h), box = target.plan(*size)
+    if box is not None:
+        raise ValueError("rescale down/up take no cropping fit (cover)")
+    if opts.direction == "down" and (w > size[0] or h > size[1]):
+        raise ImageError(f"rescale down makes images smaller, but {size[0]}x{size[1]} -> {w}x{h} enlarges (use rescale up or resize)")
+    if opts.direction == "up" and (w < size[0] or h < size[1]):
+        raise ImageError(f"rescale up makes images larger, but {size[0]}x{size[1]} -> {w}x{h} shrinks (use rescale down or resize)")
+    return replace(opts, target=target, method=method)
+
+
+def _stored(text: dict, exif: bytes | None) -> Provenance | None:
+    try:
+        return from_metadata(text, exif)
+    except ProvenanceError as e:
+        raise ImageError(str(e)) from None
 
 
 def resample_image(img, size: tuple[int, int], opts: Options):
     """The one place pixels are resampled (a PIL image, or an NCHW tensor batch): rescale() with
-    the method by name, so every registered filter and learned method works here."""
-    from .api import rescale
+    the method by name, so every registered filter and learned method works here; with a
+    direction, a learned method's own down or up."""
+    from .api import down, rescale, up
+    from .methods import is_method
 
+    if opts.direction in DIRECTIONS and is_method(opts.method):
+        return (down if opts.direction == "down" else up)(img, size=size, method=_learned(opts.method.lower()))
     alpha = None
     if not isinstance(img, Image.Image):  # a batch from the GPU path: say whether it has alpha
         alpha = img.shape[1] in (2, 4)
     return rescale(img, size=size, method=opts.method, antialias=opts.antialias, alpha=alpha)
 
 
-def _write(img: Image.Image, job: Job, meta: Metadata, opts: Options) -> Image.Image:
+_LEARNED: dict = {}
+
+
+def _learned(name: str):
+    """One instance of each learned method per process, so that its weights load once."""
+    from .methods import get_method
+
+    if name not in _LEARNED:
+        _LEARNED[name] = get_method(name)
+    return _LEARNED[name]
+
+
+def _write(img: Image.Image, job: Job, meta: Metadata, opts: Options, provenance: Provenance | None = None) -> Image.Image:
     job.dst.parent.mkdir(parents=True, exist_ok=True)
-    return write_image(img, job.dst, job.fmt, meta, opts.quality)
+    return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance)
 
 
 def _reason(e: BaseException) -> str:
@@ -357,6 +433,10 @@ def _warm_up(opts: Options) -> None:
     """Resample a tiny image here first: forked workers then inherit the loaded (numba-compiled)
     CPU kernels instead of each loading them, about a second of CPU per worker. The image is too
     small for any thread pool to start, so forking stays safe."""
+    from .methods import is_method
+
+    if opts.direction is not None and (opts.method is None or is_method(opts.method)):
+        return  # a network would start torch's thread pool here, which forked workers must not inherit
     try:
         resample_image(Image.new("RGB", (8, 8)), (4, 4), opts)
     except Exception:  # noqa: BLE001 - a method that cannot run shows its error on the real files
@@ -438,9 +518,12 @@ class Decoded:
 
 
 def decode_job(job: Job, opts: Options) -> "Decoded | Result":
-    """Decoding thread of the batched path; 16-bit images are processed whole right here."""
+    """Decoding thread of the batched path; 16-bit images, and down/up jobs (sizes and methods per
+    file, records to write), are processed whole right here (on the CPU)."""
     t0 = time.perf_counter()
     try:
+        if opts.direction is not None:
+            return process_file(job, opts)
         dec = read_image(job.src, opts.max_pixels)
         if dec.image.mode not in BATCHED_MODES:
             return process_file(job, opts)

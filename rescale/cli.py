@@ -2,8 +2,9 @@
 
 Adding a subcommand is one line in :data:`SUBCOMMANDS`: a module with ``add_parser(subparsers)``,
 which adds its parser with ``subparsers.add_parser(name, ...)``, and ``run(args) -> int``, the exit
-code. Only the module of the subcommand being run is imported (all of them for ``--help``), and a
-module that does not exist yet (or cannot be imported) is left out of the listing.
+code. A module may add several subcommands (each name listed with the module). Only the module of
+the subcommand being run is imported (all of them for ``--help``), and a module that does not
+exist yet (or cannot be imported) is left out of the listing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ __all__ = ["main", "SUBCOMMANDS"]
 #: (name, module) of each subcommand, in the order ``rescale --help`` lists them.
 SUBCOMMANDS = [
     ("resize", "rescale.cli_resize"),
+    ("down", "rescale.cli_updown"),
+    ("up", "rescale.cli_updown"),
     ("eval", "rescale.evaluate"),
 ]
 
@@ -31,9 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     names = [name for name, _ in SUBCOMMANDS]
     wanted = [argv[0]] if argv and argv[0] in names else names
     runners = {}
+    added_modules = set()
     for name, module_name in SUBCOMMANDS:
-        if name not in wanted:
+        if name not in wanted or module_name in added_modules:
             continue
+        added_modules.add(module_name)
         try:
             module = importlib.import_module(module_name)
         except ImportError as e:

@@ -16,7 +16,7 @@ from collections import Counter
 from .batch import FITS, Job, Options, Result, Target, plan_jobs, run_jobs
 from .io import FORMATS, clean_temp_files, upright_size
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "run_batch", "Reporter"]
 
 EXAMPLES = """\
 examples:
@@ -43,8 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or quoted glob patterns ('photos/**/*.jpg')")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder; or the output file when the only input is a file")
+    add_input_arguments(p)
 
     g = p.add_argument_group("output size (give --scale, --size, or --width and/or --height)")
     g.add_argument("--scale", type=_scale, metavar="S", help="scale factor: 0.5, or 0.5x0.75 for horizontal x vertical")
@@ -57,8 +56,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--method", default="bicubic", metavar="NAME", help=f"resampling method (default bicubic): {', '.join(method_names())}")
     g.add_argument("--antialias", action=argparse.BooleanOptionalAction, default=True, help="widen the filter when downscaling (default; --no-antialias interpolates like OpenCV)")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where to resample: cpu (default), cuda (decode on CPU workers, resample batches of same-size images on the GPU), auto (cuda when available)")
+    add_workers_argument(g)
+    add_output_arguments(p)
+    add_reporting_arguments(p)
+    return p
+
+
+# Argument groups shared with the other batch commands (rescale down / up).
+
+
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or quoted glob patterns ('photos/**/*.jpg')")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder; or the output file when the only input is a file")
+
+
+def add_workers_argument(g) -> None:
     g.add_argument("--workers", type=_positive_int, metavar="N", help="worker processes (default: the number of CPU cores)")
 
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output files")
     g.add_argument("--format", choices=list(FORMATS), help="output format (default: the input's for png/jpg/webp/tiff, png for others)")
     g.add_argument("--quality", type=_quality, metavar="Q", help="JPEG/WebP quality 1-100 (default 90)")
@@ -69,12 +85,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("-r", "--recursive", action="store_true", help="include subfolders of input folders")
     g.add_argument("--max-pixels", type=int, metavar="N", help="refuse inputs larger than N pixels (default: Pillow's decompression-bomb limit, about 89 MP; 0: no limit)")
 
+
+def add_reporting_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reporting")
     g.add_argument("-n", "--dry-run", action="store_true", help="show what would be done, write nothing")
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     g.add_argument("-v", "--verbose", action="store_true", help="print a line per file")
     g.add_argument("--json", action="store_true", help="print one JSON object per file and a summary object, nothing else on stdout")
-    return p
 
 
 def method_names() -> list[str]:
@@ -99,7 +116,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"rescale resize: error: {e}", file=sys.stderr)
         return 2
     opts = Options(target, args.method.lower(), args.antialias, args.quality, args.max_pixels)
+    return run_batch(args, opts, "rescale resize", device=device)
 
+
+def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str | None = None, planned=None) -> int:
+    """Plan, run and report a batch command (the arguments of :func:`add_input_arguments`,
+    :func:`add_output_arguments`, :func:`add_reporting_arguments` and ``--workers``) and return its
+    exit code. ``planned(job, opts) -> Result`` describes a job for ``--dry-run`` (default: its
+    size by ``opts.target``); ``prog`` starts the messages."""
+    planned = planned or _dry_run
     plan = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive, in_place=args.in_place)
     jobs, skipped = [], []
     for job in plan.jobs:
@@ -111,21 +136,21 @@ def run(args: argparse.Namespace) -> int:
     clash = [job for job, exists in jobs if exists]
     if clash and not args.overwrite and not args.dry_run:
         print(
-            f"rescale resize: error: {len(clash)} output(s) already exist, e.g. {clash[0].dst}; "
+            f"{prog}: error: {len(clash)} output(s) already exist, e.g. {clash[0].dst}; "
             "pass --overwrite to replace them or --skip-existing to keep them",
             file=sys.stderr,
         )
         return 2
     jobs = [job for job, _ in jobs]
 
-    report = Reporter(len(plan.problems) + len(skipped) + len(jobs), args)
+    report = Reporter(len(plan.problems) + len(skipped) + len(jobs), args, prog)
     t0 = time.perf_counter()
     try:
         for r in plan.problems + skipped:
             report.file(r)
         if args.dry_run:
             for job in jobs:
-                report.file(_dry_run(job, opts))
+                report.file(planned(job, opts))
         else:
             for folder in sorted({job.dst.parent for job in plan.jobs}):  # skipped ones too
                 removed = clean_temp_files(folder)
@@ -136,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
                 report.file(r)
     except KeyboardInterrupt:
         report.close()
-        print("rescale resize: interrupted; outputs written so far are complete (rerun with --skip-existing)", file=sys.stderr)
+        print(f"{prog}: interrupted; outputs written so far are complete (rerun with --skip-existing)", file=sys.stderr)
         return 130
     report.close()
     report.summary(time.perf_counter() - t0, args.output)
@@ -147,8 +172,8 @@ class Reporter:
     """Progress bar on a terminal, a line per failure (per file with --verbose), JSON lines with
     --json, and the summary."""
 
-    def __init__(self, total: int, args: argparse.Namespace):
-        self.args = args
+    def __init__(self, total: int, args: argparse.Namespace, prog: str = "rescale resize"):
+        self.args, self.prog = args, prog
         self.counts: Counter = Counter()
         self.megapixels = 0.0
         self.bar = None
@@ -198,7 +223,7 @@ class Reporter:
         elif not self.args.quiet:
             first = f"{c['planned']} planned (dry run)" if self.args.dry_run else f"{c['done']} done"
             print(
-                f"rescale resize: {first}, {c['skipped']} skipped, {c['failed']} failed in {seconds:.2f} s "
+                f"{self.prog}: {first}, {c['skipped']} skipped, {c['failed']} failed in {seconds:.2f} s "
                 f"({self.megapixels:.1f} MP in, {rate:.1f} MP/s) -> {out}",
                 flush=True,
             )
@@ -207,6 +232,7 @@ class Reporter:
 def _describe(r: Result) -> str:
     sizes = f"{r.size[0]}x{r.size[1]} -> {r.out_size[0]}x{r.out_size[1]}" if r.size and r.out_size else ""
     extra = f" ({r.converted})" if r.converted else ""
+    extra += f" with {r.method}" if r.method else ""
     return f"{r.status}: {r.src} -> {r.dst}  {sizes}{extra}".rstrip()
 
 

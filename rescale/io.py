@@ -18,10 +18,12 @@ Reading (:func:`read_image`):
 
 Writing (:func:`write_image`) fits the mode to what the format can hold: JPEG has no alpha (LA and
 RGBA are flattened onto white) and no 16 bits (I;16 -> L, rounded); WebP is RGB/RGBA (Pillow turns
-L/LA into RGB/RGBA); PNG has no float (F is refused); TIFF holds every mode. The file is written
-to a temporary name in the destination folder, flushed to disk and renamed over the destination,
-so a run killed at any moment leaves either the old file, the complete new one, or a temporary
-file named ``.rescale-tmp-<pid>-...`` that :func:`clean_temp_files` removes on the next run.
+L/LA into RGB/RGBA); PNG has no float (F is refused); TIFF holds every mode (LZW-compressed, or
+uncompressed when the EXIF has sub-IFDs, which Pillow's LZW writer cannot write). The file is
+written to a temporary name in the destination folder, flushed to disk and renamed over the
+destination, so a run killed at any moment leaves either the old file, the complete new one, or a
+temporary file named ``.rescale-tmp-<pid>-...`` that :func:`clean_temp_files` removes on the next
+run.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,7 @@ class Decoded:
     image: Image.Image  # in one of KEPT_MODES, upright
     meta: Metadata
     converted: str | None = None  # e.g. "P -> RGBA", None when the mode was kept
+    text: dict[str, str] = field(default_factory=dict)  # text chunks (PNG), where rescale.provenance looks
 
 
 def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Decoded:
@@ -124,7 +127,8 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None) -> Decode
     exif = upright.getexif()
     dpi = upright.info.get("dpi")
     meta = Metadata(icc, exif.tobytes() if len(exif) else None, tuple(float(v) for v in dpi) if dpi else None)
-    return Decoded(image, meta, converted)
+    text = {k: v for k, v in upright.info.items() if isinstance(k, str) and isinstance(v, str)}
+    return Decoded(image, meta, converted, text)
 
 
 def upright_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -193,8 +197,9 @@ def output_format(src: Path, fmt: str | None) -> tuple[str, str]:
     return "png", ".png"
 
 
-def write_image(img: Image.Image, dest: Path, fmt: str, meta: Metadata, quality: int | None = None) -> Image.Image:
-    """Write ``img`` to ``dest`` as ``fmt`` (a key of :data:`FORMATS`), atomically, with ``meta``.
+def write_image(img: Image.Image, dest: Path, fmt: str, meta: Metadata, quality: int | None = None, provenance=None) -> Image.Image:
+    """Write ``img`` to ``dest`` as ``fmt`` (a key of :data:`FORMATS`), atomically, with ``meta``
+    and, when given, a :class:`rescale.provenance.Provenance` record (``rescale down``).
 
     Returns the image as written (after fitting its mode to the format).
     """
@@ -203,14 +208,19 @@ def write_image(img: Image.Image, dest: Path, fmt: str, meta: Metadata, quality:
     params: dict = {}
     if meta.icc_profile and not (pil_format == "WEBP" and img.mode in ("L", "LA")):  # WebP makes those RGB
         params["icc_profile"] = meta.icc_profile
-    if meta.exif:
-        params["exif"] = _exif_for(meta.exif, img.size)
+    exif = _exif_for(meta.exif, img.size) if meta.exif else None
+    if exif:
+        params["exif"] = exif
     if meta.dpi:
         params["dpi"] = meta.dpi
     if pil_format in ("JPEG", "WEBP"):
         params["quality"] = DEFAULT_QUALITY if quality is None else quality
+    if provenance is not None:
+        params = provenance.embed(params, pil_format)
     if pil_format == "TIFF":
-        params["compression"] = "tiff_lzw"
+        # Pillow's LZW (libtiff) writer fails on EXIF sub-IFDs (camera tags, GPS, rescale's
+        # record): such files are written uncompressed by Pillow's own writer, which keeps them.
+        params["compression"] = "raw" if _has_sub_ifd(params.get("exif")) else "tiff_lzw"
     atomic_save(img, dest, pil_format, **params)
     return img
 
@@ -237,16 +247,33 @@ def _flatten_on_white(img: Image.Image) -> Image.Image:
     return Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out)
 
 
-def _exif_for(exif_bytes: bytes, size: tuple[int, int]) -> bytes:
-    """The kept EXIF with its pixel-dimension tags (when present) set to the new size."""
+#: Tags of a TIFF's first IFD (which Pillow reads as its EXIF) that describe the old pixel data, not
+#: the picture: the writer makes its own, and stale ones break it (e.g. a size that no longer fits).
+_TIFF_LAYOUT_TAGS = (254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325, 338, 339, 340, 341, 347, 530, 531, 532, 34675)
+
+
+def _exif_for(exif_bytes: bytes, size: tuple[int, int]) -> bytes | None:
+    """The kept EXIF with its pixel-dimension tags (when present) set to the new size and no TIFF
+    layout tags; None when nothing is left."""
     exif = Image.Exif()
     exif.load(exif_bytes)
-    sub = exif.get_ifd(ExifTags.IFD.Exif)
-    if ExifTags.Base.ExifImageWidth in sub:
-        sub[ExifTags.Base.ExifImageWidth] = size[0]
-    if ExifTags.Base.ExifImageHeight in sub:
-        sub[ExifTags.Base.ExifImageHeight] = size[1]
-    return exif.tobytes()
+    for tag in _TIFF_LAYOUT_TAGS:
+        exif.pop(tag, None)
+    if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
+        sub = exif.get_ifd(ExifTags.IFD.Exif)
+        if ExifTags.Base.ExifImageWidth in sub:
+            sub[ExifTags.Base.ExifImageWidth] = size[0]
+        if ExifTags.Base.ExifImageHeight in sub:
+            sub[ExifTags.Base.ExifImageHeight] = size[1]
+    return exif.tobytes() if len(exif) else None
+
+
+def _has_sub_ifd(exif_bytes: bytes | None) -> bool:
+    if not exif_bytes:
+        return False
+    exif = Image.Exif()
+    exif.load(exif_bytes)
+    return ExifTags.IFD.Exif in exif or ExifTags.IFD.GPSInfo in exif
 
 
 def atomic_save(img: Image.Image, dest: Path, pil_format: str, **params) -> None:
