@@ -7,6 +7,8 @@ the output size) in a temporary folder, then rescales all of them to JPEG qualit
 3-lobe Lanczos filter at ``--scale`` with:
 
 - ``rescale resize`` (this CLI, ``--workers N``; and ``--device cuda`` when a GPU is there),
+- ``rescale resize --engine ray`` with ``--workers N`` on a Ray instance it starts on this machine
+  (start-up included: the overhead of the Ray engine on one machine), when Ray is installed,
 - a plain Pillow loop (one process: open, exif_transpose, resize LANCZOS, save),
 - the same Pillow code on a pool of N processes,
 - ``vips resize --kernel lanczos3`` per file and ``vipsthumbnail`` (libvips' own tool, which
@@ -20,6 +22,7 @@ per second; ``x rescale`` is the tool's time over the rescale CLI's (above 1: re
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -118,9 +121,14 @@ def main() -> None:
     tiny.mkdir()
     Image.new("RGB", (64, 48)).save(tiny / "tiny.jpg")
     startup = timed(lambda: run([*cli[:3], str(tiny / "tiny.jpg"), *cli[4:], "-o", str(tmp / "tiny-out")]))
+    has_ray = importlib.util.find_spec("ray") is not None and importlib.util.find_spec("ray.data") is not None
+    if has_ray:
+        startup_ray = timed(lambda: run([*cli[:3], str(tiny / "tiny.jpg"), *cli[4:], "-o", str(tmp / "tiny-out-ray"), "--engine", "ray"]))
     bench(f"rescale resize --workers {args.workers}", lambda out: run([*cli, "-o", str(out)]))
     if torch.cuda.is_available():
         bench(f"rescale resize --device cuda --workers {args.workers}", lambda out: run([*cli, "-o", str(out), "--device", "cuda"]))
+    if has_ray:
+        bench(f"rescale resize --engine ray --workers {args.workers}", lambda out: run([*cli, "-o", str(out), "--engine", "ray"]))
     bench("Pillow loop (1 process)", lambda out: [pillow_one((f, out, args.scale)) for f in files])
 
     def pillow_pool(out):
@@ -148,6 +156,8 @@ def main() -> None:
     print(f"{len(files)} JPEGs, {megapixels:.0f} MP in, scale {args.scale}, Lanczos-3, JPEG q90 out; {args.workers} workers; "
           f"{os.cpu_count()} CPUs; torch {torch.__version__}")
     print(f"rescale resize start-up (one 64x48 file, interpreter and imports included): {startup:.2f} s")
+    if has_ray:
+        print(f"rescale resize --engine ray start-up (the same file, a local Ray instance started and stopped): {startup_ray:.2f} s")
     print(f"{'tool':46s} {'seconds':>8s} {'MP/s':>7s} {'x rescale':>9s}")
     for name, seconds in rows:
         print(f"{name:46s} {seconds:8.2f} {megapixels / seconds:7.1f} {seconds / ours:9.2f}")

@@ -25,6 +25,7 @@ examples:
   rescale resize 'scans/**/*.tif' -o web --width 1600 --method lanczos --workers 8
   rescale resize big.png -o small.png --scale 0.25x0.5       # one file to one file
   rescale resize photos -o small --scale 0.5 --json > log.jsonl
+  rescale resize photos -o small --scale 0.5 --engine ray    # on a Ray cluster (here: a local one)
 
 Orientation from EXIF is applied; the ICC profile, EXIF and DPI are kept; outputs are written
 atomically, so an interrupted run can be rerun with --skip-existing.
@@ -57,6 +58,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--antialias", action=argparse.BooleanOptionalAction, default=True, help="widen the filter when downscaling (default; --no-antialias interpolates like OpenCV)")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where to resample: cpu (default), cuda (decode on CPU workers, resample batches of same-size images on the GPU), auto (cuda when available)")
     add_workers_argument(g)
+    add_engine_arguments(p)
     add_output_arguments(p)
     add_reporting_arguments(p)
     return p
@@ -68,6 +70,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or quoted glob patterns ('photos/**/*.jpg')")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder; or the output file when the only input is a file")
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default): processes on this machine; ray: Ray Data tasks (filters) and actors (learned "
+                   "methods, on the cluster's GPUs when it has any) on a Ray cluster, --workers of them at once (default: as many as "
+                   "it holds); needs pip install 'rescalekit[ray]'")
+    g.add_argument("--address", metavar="ADDR", help="with --engine ray: the cluster (auto, HOST:PORT or ray://HOST:10001; "
+                   "default: $RAY_ADDRESS, else a Ray instance started on this machine); its nodes must see the input and output paths")
 
 
 def add_workers_argument(g) -> None:
@@ -111,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         target = _target(args)
         if args.method.lower() not in method_names():
             raise UsageError(f"unknown method {args.method!r}; available: {', '.join(method_names())}")
+        if getattr(args, "engine", "local") == "ray" and args.device != "cpu":
+            raise UsageError("--device is for --engine local; --engine ray runs learned methods on the cluster's GPUs when it has any")
         device = _device(args.device)
     except UsageError as e:
         print(f"rescale resize: error: {e}", file=sys.stderr)
@@ -125,6 +139,18 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
     exit code. ``planned(job, opts) -> Result`` describes a job for ``--dry-run`` (default: its
     size by ``opts.target``); ``prog`` starts the messages."""
     planned = planned or _dry_run
+    engine = getattr(args, "engine", "local")
+    if engine == "ray":
+        from .distributed import RayUnavailable, require_ray
+
+        try:
+            require_ray()
+        except RayUnavailable as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 2
+    elif getattr(args, "address", None):
+        print(f"{prog}: error: --address goes with --engine ray", file=sys.stderr)
+        return 2
     plan = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive, in_place=args.in_place)
     jobs, skipped = [], []
     for job in plan.jobs:
@@ -156,8 +182,13 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
                 removed = clean_temp_files(folder)
                 if removed and not (args.quiet or args.json):
                     report.note(f"removed {len(removed)} temporary file(s) left by an interrupted run in {folder}")
-            workers = min(args.workers or _cpu_count(), max(1, len(jobs)))
-            for r in run_jobs(jobs, opts, workers=workers, device=device):
+            if engine == "ray":
+                from .distributed import run_jobs_ray
+
+                results = run_jobs_ray(jobs, opts, address=args.address, workers=args.workers)
+            else:
+                results = run_jobs(jobs, opts, workers=min(args.workers or _cpu_count(), max(1, len(jobs))), device=device)
+            for r in results:
                 report.file(r)
     except KeyboardInterrupt:
         report.close()

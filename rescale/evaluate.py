@@ -40,7 +40,7 @@ from . import metrics
 from .data import ImageFolder, default_data_root, imresize_uint8, resolve_set, scaled_sizes
 from .methods import Classical, Method, get_method
 
-__all__ = ["add_parser", "run", "main", "evaluate", "prepare_method", "upscale_pair", "format_table"]
+__all__ = ["add_parser", "run", "main", "evaluate", "prepare_method", "upscale_pair", "score_sample", "format_table"]
 
 DEFAULT_SETS = "Set5,Set14,BSD100"
 
@@ -152,6 +152,26 @@ def score_pair(pair: Pair, crop: int, *, grey: bool = False, own_lr: bool = True
     return scores
 
 
+def score_sample(method: Method, bicubic: Method, sample, sx: float, sy: float, *, jpeg: int | None = None, device="cpu",
+                 lpips=None, with_bicubic: bool = False, keep: bool = False) -> tuple[dict, dict | None]:
+    """One image of a set (a :class:`rescale.data.Sample`) through the protocol and the metrics:
+    ``(entry, shown)``, ``entry`` the image's row (name, scores, seconds, with ``with_bicubic`` the
+    bicubic baseline's Y-PSNR too), ``shown`` its report material when ``keep`` (else None). The
+    per-image step of both engines (:func:`evaluate` and :func:`rescale.distributed.evaluate_on_ray`)."""
+    crop = math.ceil(max(sx, sy))
+    pair = upscale_pair(method, sample.image, sx, sy, jpeg=jpeg, device=device)
+    scores = score_pair(pair, crop, grey=sample.grey, own_lr=method.kind != "upscaler", lpips=lpips)
+    entry = {"name": sample.name, **scores, "seconds": pair.seconds}
+    shown = None
+    if with_bicubic:
+        base = upscale_pair(bicubic, sample.image, sx, sy, jpeg=jpeg) if method.name != "bicubic" or method.kind != "classical" else pair
+        y = lambda t: metrics.rgb_to_y(t.double(), grey=sample.grey)  # noqa: E731
+        entry["bicubic_psnr_y"] = metrics.psnr(y(base.hr), y(base.sr), crop=crop).item()
+        if keep:
+            shown = {"name": sample.name, "hr": pair.hr, "bicubic": base.sr, "method": pair.sr}
+    return entry, shown
+
+
 # --- sets and scales -----------------------------------------------------------------------------
 
 
@@ -195,25 +215,24 @@ def evaluate(
     results = []
     with torch.inference_mode():
         for sx, sy in scales:
-            crop = math.ceil(max(sx, sy))
             for name, folder in folders:
                 res = SetResult(name, (sx, sy))
                 for i, sample in enumerate(folder):
-                    pair = upscale_pair(method, sample.image, sx, sy, jpeg=jpeg, device=device)
-                    scores = score_pair(pair, crop, grey=sample.grey, own_lr=method.kind != "upscaler", lpips=lpips)
-                    entry = {"name": sample.name, **scores, "seconds": pair.seconds}
-                    if report_images:
-                        base = upscale_pair(bicubic, sample.image, sx, sy, jpeg=jpeg) if method.name != "bicubic" or method.kind != "classical" else pair
-                        y = lambda t: metrics.rgb_to_y(t.double(), grey=sample.grey)  # noqa: E731
-                        entry["bicubic_psnr_y"] = metrics.psnr(y(base.hr), y(base.sr), crop=crop).item()
-                        if i < report_images:
-                            res.samples.append({"name": sample.name, "hr": pair.hr, "bicubic": base.sr, "method": pair.sr})
+                    entry, shown = score_sample(method, bicubic, sample, sx, sy, jpeg=jpeg, device=device, lpips=lpips,
+                                                with_bicubic=bool(report_images), keep=i < report_images)
                     res.images.append(entry)
+                    if shown is not None:
+                        res.samples.append(shown)
                 results.append(res)
                 if log is not None:
-                    s = res.summary()
-                    log(f"{name} x{_fmt_scale(sx, sy)}: {s['images']} images, Y-PSNR {s['psnr_y']:.2f} dB")
+                    log(set_line(res))
     return results
+
+
+def set_line(res: SetResult) -> str:
+    """The progress line logged after each set and scale."""
+    s = res.summary()
+    return f"{res.set} x{_fmt_scale(*res.scale)}: {s['images']} images, Y-PSNR {s['psnr_y']:.2f} dB"
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -317,6 +336,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results (per image too) as JSON")
     p.add_argument("--device", default="auto", help="torch device for the method (default: cuda if available, else cpu)")
     p.add_argument("--limit", type=_positive, default=None, metavar="N", help="only the first N images of each set")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default): this process; ray: one Ray task per image on a Ray cluster (pip install 'rescalekit[ray]')")
+    p.add_argument("--address", default=None, metavar="ADDR", help="with --engine ray: the cluster to use (default: start one on this machine)")
+    p.add_argument("--workers", type=_positive, default=None, metavar="N", help="with --engine ray: at most N tasks at once (default: the cluster's CPUs)")
     p.add_argument("--lpips-weights", type=Path, default=None, metavar="PATH",
                    help=f"torchvision AlexNet weight file or folder for LPIPS (default: ${metrics.LPIPS_WEIGHTS_ENV} or the torch hub cache)")
 
@@ -334,6 +357,17 @@ def run(args: argparse.Namespace) -> int:
     """Run ``eval`` for parsed ``args``; prints the table, writes JSON / report. Returns the exit code."""
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.engine == "ray":
+        from .distributed import RayUnavailable, require_ray
+
+        try:
+            require_ray()
+        except RayUnavailable as err:
+            log(f"rescale eval: error: {err}")
+            return 2
+    elif args.address or args.workers:
+        log("rescale eval: error: --address and --workers go with --engine ray")
+        return 2
     try:
         scales = _scales(args)
         sets = [s.strip() for s in args.sets.split(",") if s.strip()]
@@ -342,8 +376,16 @@ def run(args: argparse.Namespace) -> int:
             lpips, lpips_note = metrics.load_lpips(weights=args.lpips_weights, device=device), None
         except metrics.LpipsUnavailable as err:
             lpips, lpips_note = None, str(err)
-        results = evaluate(method, sets, scales, data=args.data, jpeg=args.jpeg, limit=args.limit, device=device,
-                           lpips=lpips, report_images=REPORT_IMAGES if args.report else 0, log=log)
+        report_images = REPORT_IMAGES if args.report else 0
+        if args.engine == "ray":
+            from .distributed import evaluate_on_ray
+
+            results = evaluate_on_ray(args.method, sets, scales, data=args.data, jpeg=args.jpeg, limit=args.limit, device=args.device,
+                                      lpips_weights=args.lpips_weights, report_images=report_images, log=log,
+                                      address=args.address, workers=args.workers)
+        else:
+            results = evaluate(method, sets, scales, data=args.data, jpeg=args.jpeg, limit=args.limit, device=device,
+                               lpips=lpips, report_images=report_images, log=log)
     except (ValueError, FileNotFoundError) as err:
         log(f"rescale eval: error: {err}")
         return 1
