@@ -18,6 +18,7 @@ from .cli_resize import (
     _scale,
     _size,
     _target,
+    add_engine_arguments,
     add_input_arguments,
     add_output_arguments,
     add_reporting_arguments,
@@ -66,6 +67,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--size", type=_size, metavar="WxH", help="output box, e.g. 960x540, with --fit")
     g.add_argument("--fit", choices=("contain", "fill"), help="for a box: contain (fit inside, default) or fill (stretch)")
     _add_method_group(down, f"method (default {DEFAULT_DOWN_METHOD})")
+    add_engine_arguments(down)
     add_output_arguments(down)
     add_reporting_arguments(down)
 
@@ -82,6 +84,7 @@ def add_parser(subparsers) -> None:
     g.add_argument("--scale", type=_scale, metavar="S", help="enlargement factor at least 1: 2, or 2x1.5 for horizontal x vertical")
     g.add_argument("--size", type=_size, metavar="WxH", help="output size, e.g. 1920x1080")
     _add_method_group(up, f"method (default: the one recorded in the file, else {DEFAULT_UP_METHOD})")
+    add_engine_arguments(up)
     add_output_arguments(up)
     add_reporting_arguments(up)
 
