@@ -22,9 +22,9 @@ import torch
 
 from rescale.tables import PRECISION_BITS, AxisTable
 
-from . import cpu_loops
+from . import cpu_loops, cpu_u8
 
-__all__ = ["resample_axis"]
+__all__ = ["resample_axis", "resize"]
 
 _DTYPES = (torch.uint8, torch.uint16, torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -34,8 +34,6 @@ _CHUNK = 1024
 _MAX_BLOCK = 64
 #: Bytes of the generic horizontal pass's two transposed buffers, sized to stay in a core's L2.
 _BLOCK_BYTES = 1 << 20
-#: Groups of 8 rows packed together by the uint8 horizontal pass (64 lanes).
-_U8_GROUPS = 8
 #: Below this many multiply-adds (~0.1 ms on one core) a call runs on the calling thread only.
 _MIN_PARALLEL_WORK = 1 << 21
 #: Work items per thread, so that a thread slowed by other load does not hold up the others.
@@ -47,27 +45,11 @@ def resample_axis(x: torch.Tensor, table: AxisTable, dim: int) -> torch.Tensor:
 
     Returns ``[N, C, H', W]`` or ``[N, C, H, W']`` of ``x``'s dtype and memory format.
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
-    if x.device.type != "cpu":
-        raise ValueError(f"the cpu kernels need a CPU tensor, got one on {x.device}")
-    if x.dim() != 4:
-        raise ValueError(f"expected an [N, C, H, W] tensor, got shape {tuple(x.shape)}")
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 (height) or 3 (width), got {dim}")
-    if x.dtype not in _DTYPES:
-        raise TypeError(f"unsupported dtype {x.dtype}; supported: {', '.join(str(d) for d in _DTYPES)}")
-    if x.shape[dim] != table.in_size:
-        raise ValueError(f"axis {dim} has {x.shape[dim]} samples, table expects {table.in_size}")
-
+    _check(x, table, dim)
     if x.dtype in (torch.float16, torch.bfloat16):  # computed in float32, like the reference
         return resample_axis(x.float(), table, dim).to(x.dtype)
 
-    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-    x = x.detach()
-    if not channels_last:
-        x = x.contiguous()
-    src = _in_memory_order(x, channels_last)
+    channels_last, src = _source(x)
     o, h, w, c = src.shape
     # numpy allocates big arrays on transparent huge pages: the first touch of a fresh 50 MB
     # output costs half as much as in memory from torch.empty.
@@ -82,6 +64,9 @@ def resample_axis(x: torch.Tensor, table: AxisTable, dim: int) -> torch.Tensor:
     if dim == 2:
         weight, bias = _weights(table, x.dtype)
         src, dst = src.reshape(o, h, w * c), dst.reshape(o, table.out_size, w * c)
+        if x.dtype == torch.uint8 and w * c >= cpu_u8.MIN_ROW_BYTES:
+            _run(cpu_u8.vertical, (src, dst, table.index, weight, bias), o * table.out_size, work)
+            return out
         items = dst.shape[0] * dst.shape[1] * -(-dst.shape[2] // _CHUNK)
         _run(cpu_loops.vertical, (src, dst, table.index, weight, bias, _CHUNK), items, work)
         return out
@@ -89,15 +74,71 @@ def resample_axis(x: torch.Tensor, table: AxisTable, dim: int) -> torch.Tensor:
     index, weight, bias = _expanded_table(table, c, x.dtype)
     src, dst = src.reshape(o * h, w * c), dst.reshape(o * h, table.out_size * c)
     rows = src.shape[0]
-    if x.dtype == torch.uint8:
-        groups = min(_U8_GROUPS, -(-rows // 8))
-        args = (src, dst, index, weight, bias, groups)
-        _run(cpu_loops.horizontal_u8, args, -(-rows // (8 * groups)), work)
+    if x.dtype == torch.uint8 and min(src.shape[1], dst.shape[1]) >= cpu_u8.MIN_ROW_BYTES:
+        args = (src, dst, _u8_horizontal_tables(table, c, w * c), bias)
+        _run(cpu_u8.horizontal, args, -(-rows // cpu_u8.BLOCK), work)
     else:
         block = _block_rows(rows, src.shape[1] + dst.shape[1], src.itemsize)
         args = (src, dst, index, weight, bias, block)
         _run(cpu_loops.horizontal, args, -(-rows // block), work)
     return out
+
+
+def resize(x: torch.Tensor, width: AxisTable, height: AxisTable, vertical_first: bool) -> torch.Tensor:
+    """Resample both axes of ``x`` ``[N, C, H, W]``: the width with ``width``, the height with
+    ``height``, in the order ``vertical_first`` says. Returns ``[N, C, H', W']``, same dtype and
+    memory format; the same values as two :func:`resample_axis` calls.
+
+    uint8 images whose rows hold at least 64 samples (``W * C`` channels-last, ``W`` otherwise)
+    run both passes together (:func:`cpu_u8.resize`), so the intermediate image never goes
+    through memory; anything else runs two passes.
+    """
+    _check(x, width, 3)
+    _check(x, height, 2)
+    passes = [(height, 2), (width, 3)] if vertical_first else [(width, 3), (height, 2)]
+    if x.dtype != torch.uint8:
+        return resample_axis(resample_axis(x, *passes[0]), *passes[1])
+    channels_last, src = _source(x)
+    o, h, w, c = src.shape
+    q, q2 = w * c, width.out_size * c
+    if min(q, q2) < cpu_u8.MIN_ROW_BYTES or o == 0:
+        return resample_axis(resample_axis(x, *passes[0]), *passes[1])
+    dst = np.empty((o, height.out_size, width.out_size, c), np.uint8)
+    out = _from_memory_order(dst, [x.shape[0], x.shape[1], height.out_size, width.out_size], channels_last)
+    v_weight, bias = _weights(height, x.dtype)
+    first, last = _row_bounds(height)
+    h_tables = _u8_horizontal_tables(width, c, q)
+    args = (src.reshape(o, h, q), dst.reshape(o, height.out_size, q2), h_tables, height.index, v_weight, first, last, bias, vertical_first)
+    mid_rows = height.out_size if vertical_first else h
+    work = o * (height.out_size * (q if vertical_first else q2) * height.taps + mid_rows * q2 * width.taps)
+    _run(cpu_u8.resize, args, o * height.out_size, work)
+    return out
+
+
+def _check(x: torch.Tensor, table: AxisTable, dim: int) -> None:
+    """Refuse what the kernels cannot resample, with the reason."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if x.device.type != "cpu":
+        raise ValueError(f"the cpu kernels need a CPU tensor, got one on {x.device}")
+    if x.dim() != 4:
+        raise ValueError(f"expected an [N, C, H, W] tensor, got shape {tuple(x.shape)}")
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 (height) or 3 (width), got {dim}")
+    if x.dtype not in _DTYPES:
+        raise TypeError(f"unsupported dtype {x.dtype}; supported: {', '.join(str(d) for d in _DTYPES)}")
+    if x.shape[dim] != table.in_size:
+        raise ValueError(f"axis {dim} has {x.shape[dim]} samples, table expects {table.in_size}")
+
+
+def _source(x: torch.Tensor) -> tuple[bool, np.ndarray]:
+    """Whether ``x`` is channels-last, and a numpy view of its memory as ``[outer, H, W, inner]``
+    (a contiguous copy first if ``x`` is in neither memory format)."""
+    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    x = x.detach()
+    if not channels_last:
+        x = x.contiguous()
+    return channels_last, _in_memory_order(x, channels_last)
 
 
 def _in_memory_order(t: torch.Tensor, channels_last: bool) -> np.ndarray:
@@ -142,6 +183,31 @@ def _expanded_table(table: AxisTable, channels: int, dtype: torch.dtype) -> tupl
             weight = np.repeat(weight, channels, axis=0)
         cache[key] = (np.ascontiguousarray(index.reshape(-1, table.taps)), np.ascontiguousarray(weight))
     return (*cache[key], bias)
+
+
+def _u8_horizontal_tables(table: AxisTable, channels: int, row_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The uint8 horizontal tables for :mod:`cpu_u8` on rows of ``row_samples``: VNNI's
+    ``(table, windows)`` where the CPU has it and the filter fits, else the expanded
+    ``(index, weight)``. Cached on ``table``."""
+    cache = table.__dict__.setdefault("_cpu_u8_horizontal", {})
+    key = (channels, row_samples, cpu_u8.VNNI)
+    if key not in cache:
+        index, weight, _ = _expanded_table(table, channels, torch.uint8)
+        vnni = cpu_u8.vnni_table(index, weight, row_samples) if cpu_u8.VNNI else None
+        cache[key] = vnni if vnni is not None else (index, weight)
+    return cache[key]
+
+
+def _row_bounds(table: AxisTable) -> tuple[np.ndarray, np.ndarray]:
+    """int64 ``[out_size]`` each, cached on ``table``: ``first[r]``, the lowest input index that
+    outputs ``r`` and after read, and ``last[r]``, the highest that outputs up to ``r`` read:
+    monotone, so that :func:`cpu_u8.resize`'s window of intermediate rows only moves forward."""
+    cache = table.__dict__.setdefault("_cpu_row_bounds", [])
+    if not cache:
+        first = np.minimum.accumulate(table.index.min(axis=1)[::-1])[::-1]
+        last = np.maximum.accumulate(table.index.max(axis=1))
+        cache += [np.ascontiguousarray(first, np.int64), np.ascontiguousarray(last, np.int64)]
+    return cache[0], cache[1]
 
 
 def _block_rows(rows: int, columns: int, itemsize: int) -> int:

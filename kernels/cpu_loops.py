@@ -17,8 +17,10 @@ is contiguous memory, so LLVM turns the inner loop into AVX2 / AVX-512 multiply-
   rows as lanes), the taps run as in the vertical pass, and the result is transposed back. Columns
   are "expanded": an interleaved HxWxC row is seen as W*C single-channel columns, with tables whose
   indices are ``index * C + c`` (see ``cpu._expanded_table``), so one loop serves every channel
-  count. uint8 has its own transposes that pack 8 rows into one uint64 per column with vector
-  shifts (SWAR), four times faster than byte moves.
+  count.
+
+uint8 rows of at least 64 bytes take the explicit-SIMD loops of :mod:`rescale.kernels.cpu_u8`
+instead (same arithmetic); these loops serve the narrower ones.
 
 Each function processes a range ``[lo, hi)`` of work items and releases the GIL, so that
 :mod:`rescale.kernels.cpu` can run ranges on a thread pool (numba's ``parallel=True`` needs a
@@ -34,7 +36,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-__all__ = ["vertical", "horizontal", "horizontal_u8"]
+__all__ = ["vertical", "horizontal"]
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, boundscheck=False)
 
@@ -150,67 +152,3 @@ def horizontal(src, dst, index, weight, bias, block, lo, hi):
             d = dst[r0 + r]
             for x in range(q2):
                 d[x] = u[x, r]
-
-
-@nb.njit(**_JIT)
-def horizontal_u8(src, dst, index, weight, bias, groups, lo, hi):
-    """:func:`horizontal` for uint8, with int32 ``weight``: blocks of ``8 * groups`` rows, each
-    group of 8 rows packed into one uint64 per column (byte ``i`` from row ``8 g + i``)."""
-    rows, q = src.shape
-    q2 = dst.shape[1]
-    lanes = 8 * groups
-    packed = np.empty((groups, q), np.uint64)  # [group, column]
-    t = np.empty((q, groups), np.uint64)  # [column, group]: 8 * groups bytes of lanes per column
-    u = np.empty((q2, groups), np.uint64)
-    unpacked = np.empty((groups, q2), np.uint64)
-    t8 = t.reshape(q * groups).view(np.uint8).reshape(q, lanes)
-    u8 = u.reshape(q2 * groups).view(np.uint8).reshape(q2, lanes)
-    acc = np.empty(lanes, np.int32)
-    for item in range(lo, hi):
-        r0 = item * lanes
-        for g in range(groups):
-            _pack8(src, r0 + 8 * g, packed[g])
-        for x in range(q):
-            for g in range(groups):
-                t[x, g] = packed[g, x]
-        for x in range(q2):
-            acc[:] = bias
-            _add_taps(acc, t8, index[x], weight[x], 0)
-            _finish(acc, u8[x])
-        for x in range(q2):
-            for g in range(groups):
-                unpacked[g, x] = u[x, g]
-        for g in range(groups):
-            _unpack8(unpacked[g], dst, r0 + 8 * g)
-
-
-@nb.njit(**_JIT)
-def _pack8(src, r, out):
-    """``out[x]`` = the bytes ``src[r + i, x]``, i = 0..7, as one little-endian uint64. Rows past
-    the end repeat the last row (their results are never stored)."""
-    last = src.shape[0] - 1
-    s0, s1 = src[min(r, last)], src[min(r + 1, last)]
-    s2, s3 = src[min(r + 2, last)], src[min(r + 3, last)]
-    s4, s5 = src[min(r + 4, last)], src[min(r + 5, last)]
-    s6, s7 = src[min(r + 6, last)], src[min(r + 7, last)]
-    for x in range(out.shape[0]):
-        out[x] = (
-            np.uint64(s0[x])
-            | (np.uint64(s1[x]) << np.uint64(8))
-            | (np.uint64(s2[x]) << np.uint64(16))
-            | (np.uint64(s3[x]) << np.uint64(24))
-            | (np.uint64(s4[x]) << np.uint64(32))
-            | (np.uint64(s5[x]) << np.uint64(40))
-            | (np.uint64(s6[x]) << np.uint64(48))
-            | (np.uint64(s7[x]) << np.uint64(56))
-        )
-
-
-@nb.njit(**_JIT)
-def _unpack8(packed, dst, r):
-    """The inverse of :func:`_pack8`: byte ``i`` of ``packed[x]`` goes to ``dst[r + i, x]``."""
-    for i in range(min(8, dst.shape[0] - r)):
-        d = dst[r + i]
-        shift = np.uint64(8 * i)
-        for x in range(d.shape[0]):
-            d[x] = np.uint8((packed[x] >> shift) & np.uint64(255))

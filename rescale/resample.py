@@ -94,11 +94,16 @@ def resample(
     passes = [(3, w, out_w), (2, h, out_h)]
     if vertical_first(w, h, out_w, out_h):
         passes.reverse()
-    for dim, n_in, n_out in passes:
-        if n_in == n_out:
-            continue
-        table = axis_table(n_in, n_out, filt, antialias, edge)
-        x = _ResampleAxis.apply(x, table, dim, fn) if wrap else fn(x, table, dim)
+    passes = [(dim, n_in, n_out) for dim, n_in, n_out in passes if n_in != n_out]
+    tables = {dim: axis_table(n_in, n_out, filt, antialias, edge) for dim, n_in, n_out in passes}
+    if backend == "cpu" and not wrap and len(passes) == 2:
+        # Both axes in one call, so that the CPU kernels can resample a batch plane by plane.
+        from rescale.kernels.cpu import resize
+
+        x = resize(x, tables[3], tables[2], vertical_first=passes[0][0] == 2)
+    else:
+        for dim, _, _ in passes:
+            x = _ResampleAxis.apply(x, tables[dim], dim, fn) if wrap else fn(x, tables[dim], dim)
     # Always a new tensor (never the input, which callers may then modify through the result), in
     # the input's memory format (not the strides a backend's gathers happen to leave).
     return x.clone(memory_format=fmt) if x is source else x.contiguous(memory_format=fmt)
