@@ -97,7 +97,7 @@ def resample(
     passes = [(dim, n_in, n_out) for dim, n_in, n_out in passes if n_in != n_out]
     tables = {dim: axis_table(n_in, n_out, filt, antialias, edge) for dim, n_in, n_out in passes}
     if backend == "cpu" and not wrap and len(passes) == 2:
-        # Both axes in one call, so that the CPU kernels can resample a batch plane by plane.
+        # Both axes in one call: the CPU kernels then keep the 8-bit intermediate in cache.
         from rescale.kernels.cpu import resize
 
         x = resize(x, tables[3], tables[2], vertical_first=passes[0][0] == 2)
