@@ -63,7 +63,7 @@ def _psnr(a, b) -> float:
 
 
 @pytest.mark.parametrize("fmt", ["png", "jpg"])
-@pytest.mark.parametrize("method, scale, lr_size", [("irn", "0.5", (167, 109)), ("bicubic", "0.5x0.3", (167, 65)), ("lanczos", "0.37x0.81", (123, 176))])
+@pytest.mark.parametrize("method, scale, lr_size", [("irn", "0.5", (167, 109)), ("iarn", "0.4x0.7", (133, 152)), ("bicubic", "0.5x0.3", (167, 65)), ("lanczos", "0.37x0.81", (123, 176))])
 def test_round_trip_restores_the_original_size(tmp_path, capsys, fmt, method, scale, lr_size):
     src = tmp_path / f"photo.{fmt}"
     original = _photo_like()

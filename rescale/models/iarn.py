@@ -238,7 +238,7 @@ class IARNMethod(Method):
     name = "iarn"
     kind = "rescaler"
 
-    def __init__(self, weights: str = "iarn", *, model: IARN | None = None, tile: int = 128, overlap: int = 16):
+    def __init__(self, weights: str = "iarn", *, model: IARN | None = None, tile: int = 256, overlap: int = 16):
         self.weights, self._model = weights, model
         self.tile, self.overlap = tile, overlap
 
