@@ -126,6 +126,7 @@ class Options:
     quality: int | None = None
     max_pixels: int | None = None  # None: Pillow's MAX_IMAGE_PIXELS; 0: no limit
     direction: str | None = None
+    screentone: bool = False  # greyscale pages with method "screentone", colour ones with `method`
 
 
 @dataclass
@@ -141,6 +142,7 @@ class Result:
     converted: str | None = None  # mode conversion on reading, e.g. "P -> RGBA"
     seconds: float = 0.0
     method: str | None = None  # the method rescale down / up used (resize: None, left out of the JSON)
+    note: str | None = None  # something the user should know about a done file (left out if None)
 
     @property
     def megapixels(self) -> float:
@@ -157,7 +159,7 @@ class Result:
             "mode": self.mode,
             "converted": self.converted,
             "seconds": round(self.seconds, 4),
-        } | ({"method": self.method} if self.method is not None else {})
+        } | ({"method": self.method} if self.method is not None else {}) | ({"note": self.note} if self.note else {})
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -302,6 +304,9 @@ def process_file(job: Job, opts: Options) -> Result:
         if opts.direction is not None:
             opts = file_options(opts, size, lambda: _stored(dec.text, meta.exif), job.src)
             meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
+        note = None
+        if opts.screentone and opts.direction is None:
+            opts, note = screentone_choice(dec.image, opts)
         rsize, box = opts.target.plan(*size)
         out = resample_image(dec.image, rsize, opts)
         if box is not None:
@@ -311,8 +316,24 @@ def process_file(job: Job, opts: Options) -> Result:
         written = _write(out, job, meta, opts, record)
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the others
         return failed(job, _reason(e), size=size, seconds=time.perf_counter() - t0)
-    method = opts.method if opts.direction is not None else None
-    return Result(job.name, str(job.src), str(job.dst), "done", None, size, written.size, written.mode, dec.converted, time.perf_counter() - t0, method)
+    method = opts.method if opts.direction is not None or opts.screentone else None
+    return Result(job.name, str(job.src), str(job.dst), "done", None, size, written.size, written.mode, dec.converted, time.perf_counter() - t0, method, note)
+
+
+def screentone_choice(img: Image.Image, opts: Options) -> tuple[Options, str | None]:
+    """``--screentone``: ``opts`` with method ``"screentone"`` for a greyscale or bitonal page
+    (mode L or I;16, or RGB with equal channels up to JPEG noise); other pages keep their method,
+    with a note that says so."""
+    if img.mode in ("L", "I;16"):
+        return replace(opts, method="screentone"), None
+    if img.mode == "RGB":
+        rgb = np.asarray(img, dtype=np.int16)
+        if np.percentile(np.abs(rgb - rgb.mean(axis=2, keepdims=True)), 99.5) <= 6:
+            return replace(opts, method="screentone"), None
+        why = "in colour"
+    else:
+        why = f"mode {img.mode}"
+    return opts, f"{why}: resampled with {opts.method} (--screentone is for greyscale and bitonal pages without transparency)"
 
 
 def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Options:

@@ -26,6 +26,7 @@ examples:
   rescale resize big.png -o small.png --scale 0.25x0.5       # one file to one file
   rescale resize photos -o small --scale 0.5 --json > log.jsonl
   rescale resize photos -o small --scale 0.5 --engine ray    # on a Ray cluster (here: a local one)
+  rescale resize manga -o small --scale 0.5 --screentone     # keep screentones of greyscale pages
 
 Orientation from EXIF is applied; the ICC profile, EXIF and DPI are kept; outputs are written
 atomically, so an interrupted run can be rerun with --skip-existing.
@@ -57,6 +58,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     g.add_argument("--method", default="bicubic", metavar="NAME", help=f"resampling method (default bicubic): {', '.join(method_names())}")
     g.add_argument("--antialias", action=argparse.BooleanOptionalAction, default=True, help="widen the filter when downscaling (default; --no-antialias interpolates like OpenCV)")
     g.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="where to resample: cpu (default), cuda (decode on CPU workers, resample batches of same-size images on the GPU), auto (cuda when available)")
+    g.add_argument("--screentone", action="store_true", help="manga pages: keep each screentone's pitch, angle and tone (method screentone) on greyscale and "
+                   "bitonal pages; colour pages are resampled with --method, with a note (CPU only)")
     add_workers_argument(g)
     add_engine_arguments(p)
     add_output_arguments(p)
@@ -125,11 +128,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"unknown method {args.method!r}; available: {', '.join(method_names())}")
         if getattr(args, "engine", "local") == "ray" and args.device != "cpu":
             raise UsageError("--device is for --engine local; --engine ray runs learned methods on the cluster's GPUs when it has any")
-        device = _device(args.device)
+        if args.screentone and args.device == "cuda":
+            raise UsageError("--screentone runs on the CPU (use --device cpu)")
+        device = None if args.screentone else _device(args.device)
     except UsageError as e:
         print(f"rescale resize: error: {e}", file=sys.stderr)
         return 2
-    opts = Options(target, args.method.lower(), args.antialias, args.quality, args.max_pixels)
+    opts = Options(target, args.method.lower(), args.antialias, args.quality, args.max_pixels, screentone=args.screentone)
     return run_batch(args, opts, "rescale resize", device=device)
 
 
@@ -226,6 +231,8 @@ class Reporter:
             self._print(f"failed: {r.src}: {r.reason}", sys.stderr)
         elif self.args.verbose or r.status == "planned":
             self._print(_describe(r), sys.stdout)
+        if r.note and not (self.args.json or self.args.quiet):
+            self._print(f"note: {r.src}: {r.note}", sys.stderr)
 
     def note(self, text: str) -> None:
         self._print(text, sys.stderr)

@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from .metrics import dominant_peak
 
-__all__ = ["ScreenParams", "analyze", "transition_density"]
+__all__ = ["ScreenParams", "analyze", "screen_map", "transition_density"]
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ def analyze(
     noise_prominence: float = 0.06,
     min_area: int = 256,
     min_radius: float = 3.0,
+    max_peel: int = 3,
 ) -> tuple[np.ndarray, list]:
     """Detect and characterise the screened regions of a page.
 
@@ -135,6 +136,9 @@ def analyze(
         min_area: smaller regions are dropped (px).
         min_radius: regions whose largest inscribed disc is smaller than this (px) or than two
             periods are dropped (strips along parallel lines look periodic or noisy).
+        max_peel: how many times a group of screened tiles is split again once the regions
+            found in it are taken out (a screen far coarser than its neighbours is found late;
+            only periodic screens are taken from what is left).
 
     Returns:
         ``labels`` int ``[H, W]`` (0 unscreened, ``k`` region ``k``) and ``params``, a list of
@@ -158,21 +162,53 @@ def analyze(
         # hundreds of components.
         box = tuple(slice(max(b.start - 2 * tile, 0), b.stop + 2 * tile) for b in box)
         part, sub_img, sub_dens, sub_labels = comps[box] == c, img[box], dens[box], labels[box]
-        if part.sum() < min_area:
-            continue
-        for piece in _components(_refine(sub_img, sub_dens, part, tile), min_area):
-            piece = _refine(sub_img, sub_dens, piece, tile)
-            piece = _trim_outside(sub_img, ndimage.binary_fill_holes(piece)) & (sub_labels == 0)
-            if piece.sum() < min_area:
-                continue
-            screen = _characterise(sub_img, piece, noise_prominence)
-            # A screen shows several periods across; a thin strip along a pair of parallel
-            # outlines has a spectral peak but is no screen.
-            if ndimage.distance_transform_edt(piece).max() < max(2 * screen.period, min_radius):
-                continue
-            sub_labels[piece] = len(params) + 1  # a view: writes into labels
-            params.append(screen)
+        # The split keeps pixels near the component's typical transition level, so a screen much
+        # coarser than its neighbours (fewer transitions) drops out: peel what was found, with
+        # the reach of its tiles, and split the rest again at its own level.
+        for peel in range(max_peel):
+            if part.sum() < min_area:
+                break
+            found = np.zeros_like(part)
+            for piece in _components(_refine(sub_img, sub_dens, part, tile), min_area):
+                found |= piece
+                # Refined again at its own level, a piece grows back what the shared level cut
+                # off, by up to tile / 4 px a time, until it settles (grows by under 2%).
+                for _ in range(4):
+                    grown = _refine(sub_img, sub_dens, piece, tile)
+                    piece, growth = grown, (grown & ~piece).sum()
+                    if growth < max(16, 0.02 * piece.sum()):
+                        break
+                piece = _trim_outside(sub_img, ndimage.binary_fill_holes(piece), tile // 4) & (sub_labels == 0)
+                if piece.sum() < min_area or sub_img[piece].var() < min_var:  # too small, or flat
+                    continue
+                screen = _characterise(sub_img, piece, noise_prominence)
+                if peel and screen.kind == "noise":  # leftovers without a peak are hatching
+                    continue
+                # A screen shows several periods across; a thin strip along a pair of parallel
+                # outlines has a spectral peak but is no screen.
+                if ndimage.distance_transform_edt(piece).max() < max(2 * screen.period, min_radius):
+                    continue
+                found |= piece
+                sub_labels[piece] = len(params) + 1  # a view: writes into labels
+                params.append(screen)
+            if not found.any():
+                break
+            part &= ~ndimage.binary_dilation(found, iterations=tile // 2)
     return labels, params
+
+
+def screen_map(labels: np.ndarray, params: list) -> dict:
+    """Per-pixel maps of :func:`analyze`'s result: ``{"kind", "period", "angle", "intensity"}``,
+    each ``[H, W]``. ``kind`` is int (0 unscreened, 1 dots, 2 lines, 3 noise); the others are float
+    and NaN where unscreened (``period`` is 0 on noise)."""
+    kinds = {"dots": 1, "lines": 2, "noise": 3}
+    table = {
+        "kind": np.array([0] + [kinds[p.kind] for p in params]),
+        "period": np.array([np.nan] + [p.period for p in params]),
+        "angle": np.array([np.nan] + [p.angle for p in params]),
+        "intensity": np.array([np.nan] + [p.intensity for p in params]),
+    }
+    return {name: values[labels] for name, values in table.items()}
 
 
 def _components(mask: np.ndarray, min_area: int) -> list:
@@ -181,13 +217,15 @@ def _components(mask: np.ndarray, min_area: int) -> list:
     return [comps == c for c, size in zip(range(1, n + 1), sizes) if size >= min_area]
 
 
-def _trim_outside(img: np.ndarray, region: np.ndarray, keep: float = 0.6) -> np.ndarray:
+def _trim_outside(img: np.ndarray, region: np.ndarray, reach: int, keep: float = 0.6) -> np.ndarray:
     """Drop the paper around a region that is closed by an outline: the smoothed density spills a
-    few px past the outline onto the paper outside. Paper components reaching outside the region
-    are outside; if removing them would take more than ``1 - keep`` of the region, the region is
-    not closed (its own paper phase leaks out) and is left as it is."""
+    few px past the outline onto the paper outside. Paper components reaching more than ``reach``
+    px beyond the region are outside (a pocket of the screen's own paper left out of the region
+    ends at the outline, a few px away); if removing them would take more than ``1 - keep`` of the
+    region, the region is not closed (its own paper phase leaks out) and is left as it is."""
     comps, _ = ndimage.label(img >= 0.5)
-    outside = np.unique(comps[~region & (comps > 0)])
+    far = ndimage.distance_transform_edt(~region) > reach
+    outside = np.unique(comps[far & (comps > 0)])
     trimmed = region & ~np.isin(comps, outside)
     return trimmed if trimmed.sum() >= keep * region.sum() else region
 
@@ -197,8 +235,17 @@ def _refine(img: np.ndarray, dens: np.ndarray, region: np.ndarray, tile: int) ->
     period is flat inside the screen and falls to half its level at the border."""
     # A coarse region may span several screens, so its peak is weak: any peak sets the scale.
     period, _, prominence = dominant_peak(img, region)
-    level = ndimage.gaussian_filter(dens, max(period if prominence > 0.01 else 0.0, 2.0) * 0.6)
-    inner = ndimage.binary_erosion(region, iterations=tile // 4)
-    ref = np.median(level[inner] if inner.any() else level[region])
-    near = ndimage.binary_dilation(region, iterations=tile // 4)
-    return ndimage.binary_opening(near & (level > 0.5 * ref), iterations=2)
+    sigma = max(period if prominence > 0.01 else 0.0, 2.0) * 0.6
+    # Work on the region's box with the margin the result depends on (pieces are small next to
+    # the box of their coarse component, and refined several times).
+    ys, xs = np.nonzero(region)
+    m = tile // 4 + int(np.ceil(4 * sigma)) + 4
+    box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
+    sub = region[box]
+    level = ndimage.gaussian_filter(dens[box], sigma)
+    inner = ndimage.binary_erosion(sub, iterations=tile // 4)
+    ref = np.median(level[inner] if inner.any() else level[sub])
+    near = ndimage.binary_dilation(sub, iterations=tile // 4)
+    out = np.zeros_like(region)
+    out[box] = ndimage.binary_opening(near & (level > 0.5 * ref), iterations=2)
+    return out

@@ -5,12 +5,13 @@ learned proposal selection (RPSM). Screened regions come from :func:`analysis.an
 outlines and the strokes drawn over them are structure. The target is tiled by hierarchical grids
 of cells (coarse to fine); each cell's anchor maps to the source point ``anchor / scale``.
 Proposals are source patches copied 1:1 (no interpolation, hence no aliasing: pitch, angle and
-bitonality are kept) from offsets within ``search`` px of that point, restricted to shifts on the
+bitonality are kept) from offsets within ``search`` px of that point, preferring shifts on the
 screen's lattice (so copies continue each other's phase). Per region in a cell, the proposal chosen
 is the one whose pixels (a) lie in the same source region and (b) agree best with the pixels
 already synthesised around the cell (image quilting, Efros & Freeman 2001, restricted to anchor
-neighbourhoods). Everything else (line art, paper, solid ink, strokes) is resampled with an
-antialiased filter, re-binarised if the page is bitonal, and laid over the screens.
+neighbourhoods). Each region's screen then has its tone calibrated (:mod:`.calibrate`): flat and
+equal to the source region's. Everything else (line art, paper, solid ink, strokes) is resampled
+with an antialiased filter, re-binarised if the page is bitonal, and laid over the screens.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from .analysis import analyze
+from .calibrate import calibrate_bitonal, calibrate_grey, region_tone
 
 __all__ = ["retarget", "Screentone", "load"]
 
 
-def _is_bitonal(img: np.ndarray, tol: float = 0.25, share: float = 0.9) -> bool:
-    """Whether at least ``share`` of the pixels are within ``tol`` of ink or paper (JPEG renders of
-    bitonal art are, up to compression noise)."""
+def _is_bitonal(img: np.ndarray, tol: float = 0.1, share: float = 0.97) -> bool:
+    """Whether at least ``share`` of the pixels are within ``tol`` of ink or paper. Scans with
+    antialiased (grey) line art and soft screens are not: re-binarised after shrinking, their
+    thin lines and light dots would break up or vanish."""
     return bool((np.abs(img - 0.5) > 0.5 - tol).mean() >= share)
 
 
@@ -73,15 +76,18 @@ def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarra
     structure, to be rescaled rather than copied.
     """
     ink = (grey < 0.5) & (interior > 0)
-    comps, n = ndimage.label(ink, structure=np.ones((3, 3)))
+    # 4-connected pieces: the dots of a mid-tone screen touch at their corners, which would chain
+    # them into stroke-sized pieces (strokes are thicker than one pixel).
+    comps, n = ndimage.label(ink)
     if n == 0:
         return np.zeros(grey.shape, dtype=bool)
     area = ndimage.sum(ink, comps, np.arange(1, n + 1))
     region = ndimage.maximum(interior, comps, np.arange(1, n + 1)).astype(int)
     region_ink = ndimage.sum(ink, interior, np.arange(1, interior.max() + 1))
-    # Largest screen piece: two dot cells. Only dot screens are split: noise clusters grow large
-    # near percolation and the lines of a line screen are as long as strokes.
-    piece = np.array([2 * s.period**2 if s.kind == "dots" else np.inf for s in screens])
+    # Largest screen piece: two dot cells. Only light dot screens are split: the dots of darker
+    # ones touch and chain up, noise clusters grow large near percolation and the lines of a
+    # line screen are as long as strokes.
+    piece = np.array([2 * s.period**2 if s.kind == "dots" and s.intensity > 0.6 else np.inf for s in screens])
     is_stroke = (area > piece[region - 1]) & (area < 0.5 * region_ink[region - 1])
     return np.concatenate([[False], is_stroke])[comps]
 
@@ -181,10 +187,11 @@ def _synthesise(
                     if ref.any():
                         t = tval * ref
                         cost += (t**2).sum() - 2 * _correlate(win, t) + _correlate(win**2, ref)
-                    # Proposals off the screen's lattice would break its phase at the cell's edges.
+                    # Proposals off the screen's lattice would break its phase at the cell's edges;
+                    # near a border, where few on-lattice proposals lie inside the region, a phase
+                    # break costs less than pixels from outside the region (a quarter of them).
                     on = _on_lattice(screens[k - 1], wy - pad - y0 + search + dy, wx - pad - x0 + search + dx, tol)
-                    if on.any():
-                        cost = np.where(on, cost, np.inf)
+                    cost = np.where(on, cost, cost + need.sum())
                     cost += 1e-3 * (dy**2 + dx**2)  # among equals, the proposal nearest the anchor
                     iy, ix = np.unravel_index(np.argmin(cost), cost.shape)
                     qy, qx = wy + iy, wx + ix  # top-left of the chosen proposal in padded source
@@ -195,6 +202,34 @@ def _synthesise(
                     py, px = np.nonzero(sel)
                     out[:, py + y0, px + x0] = srcp[:, qy + py, qx + px]
                     filled[py + y0, px + x0] = True
+    return out
+
+
+def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions: np.ndarray, screens: list, bitonal: bool) -> np.ndarray:
+    """Each synthesised region's local tone made flat and equal to its source region's tone
+    (:mod:`.calibrate`): seams between copies, partial dots along borders and the tone a small
+    region gets from where its dots happen to fall are evened out.
+
+    Args: synth ``[C, h, w]``; page ``[C, H, W]``; sources ``[H, W]`` the source pixels each region
+    was copied from (interiors without strokes); regions ``[h, w]`` the target pixels that will
+    show region ``k``'s screen; screens: ScreenParams; bitonal: calibrate by flipping pixels
+    (else by adjusting grey levels).
+    """
+    out = synth.copy()
+    for k, box in enumerate(ndimage.find_objects(regions), 1):
+        src_k = sources == k
+        if box is None or not src_k.any():
+            continue
+        period = screens[k - 1].period  # 0 for noise
+        sigma = max(period, 2.0)
+        reach = int(np.ceil(3 * sigma))
+        box = tuple(slice(max(b.start - reach, 0), b.stop + reach) for b in box)
+        mask = regions[box] == k
+        for c in range(out.shape[0]):
+            # Read over half a period: closer to the border, from more pixels, than the
+            # calibration's window (which must average a period out).
+            target = region_tone(page[c], src_k, max(period / 2, 1.0))
+            out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
     return out
 
 
@@ -209,6 +244,7 @@ def retarget(
     max_border: int = 6,
     structure_filter: str = "lanczos",
     analysis: tuple | None = None,
+    calibrate: bool = True,
 ) -> np.ndarray:
     """Rescale a greyscale (or bitonal) page to ``size = (width, height)`` keeping its screentones.
 
@@ -225,6 +261,8 @@ def retarget(
             to the structure pass and never copied into screens.
         structure_filter: the antialiased filter for the structure.
         analysis: ``(labels, params)`` from :func:`rescale.screentone.analysis.analyze` to reuse.
+        calibrate: make each region's local tone flat and equal to its source's mean tone
+            (:mod:`.calibrate`); off, the screens are the plain 1:1 copies.
 
     Returns:
         ``[h, w]`` or ``[C, h, w]`` float64 in [0, 1].
@@ -258,6 +296,10 @@ def retarget(
         sy, sx = height / page.shape[1], width / page.shape[2]
         tgt_interior = _nearest_labels(interior, height, width)
         synth = _synthesise(page, sources, tgt_labels, tgt_interior, screens, sy, sx, cells, band, search, tol)
+        if calibrate:
+            # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
+            screen_px = np.where(structure.mean(0) >= 0.5, tgt_interior, 0)
+            synth = _calibrate(synth, page, sources, screen_px, screens, _is_bitonal(grey))
         structure = np.where(tgt_interior[None] > 0, np.minimum(synth, structure), structure)
     return structure[0] if squeeze else structure
 

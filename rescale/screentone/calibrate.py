@@ -1,0 +1,158 @@
+"""Tone calibration of a synthesised screen: its local tone made flat and equal to a target.
+
+A screen copied 1:1 keeps its pitch, but the tone of a small region depends on where its dots fall
+against the region's border and on the seams between copies; both show up as slow tone changes
+(moire) and as a mean tone off the source's. The local tone is the screen averaged out by a
+Gaussian ``G`` of about one period, normalised inside the region ``M``: ``G * (b M) / W`` with
+``W = G * M``. Calibration makes it equal to a target everywhere:
+
+- bitonal screens by a direct binary search (Analoui & Allebach 1992) restricted to the pixels on
+  the edges of dots and lines, so dots grow or shrink by single pixels and the pattern (kind,
+  period, angle) is kept. It minimises ``sum over M of W^2 (local tone - target)^2``, i.e.
+  ``|G * (b M) - target W|^2``: the weight ``W^2`` lets the pixels along the border, whose local
+  tone rests on a few pixels, count less;
+- grey screens (scans) by subtracting the local tone error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["local_tone", "region_tone", "calibrate_bitonal", "calibrate_grey"]
+
+_4 = ndimage.generate_binary_structure(2, 1)
+
+
+def local_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """``[H, W]`` mean of ``img`` under a Gaussian of ``sigma`` px, over the pixels of ``mask`` only
+    (0 outside ``mask``'s reach)."""
+    w = ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant")
+    return ndimage.gaussian_filter(np.where(mask, img, 0.0), sigma, mode="constant") / np.maximum(w, 1e-6)
+
+
+def region_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> float:
+    """Mean tone of region ``mask`` of ``img`` ``[H, W]``, measured where the local tone's window
+    lies (90%) inside the region: away from its border, where outlines and a border found a pixel
+    off would darken or lighten it, and where a screen's phase against the border does not count."""
+    w = ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant")
+    core = mask & (w > 0.9)
+    if core.sum() < 16:  # a thin region: take all of it
+        return float(img[mask].mean())
+    return float(local_tone(img, mask, sigma)[core].mean())
+
+
+def calibrate_grey(img: np.ndarray, mask: np.ndarray, target, sigma: float) -> np.ndarray:
+    """Grey screen ``img`` ``[H, W]`` with its local tone error inside ``mask`` subtracted (a few
+    rounds, as clipping to [0, 1] leaves some error); ``target`` a scalar or ``[H, W]``."""
+    out = img.copy()
+    for _ in range(4):
+        err = np.where(mask, local_tone(out, mask, sigma) - target, 0.0)
+        out = np.where(mask, np.clip(out - err, 0.0, 1.0), out)
+    return out
+
+
+def calibrate_bitonal(
+    img: np.ndarray, mask: np.ndarray, target, sigma: float, rims: int = 1, min_gain: float = 0.5, max_rounds: int = 400
+) -> np.ndarray:
+    """Bitonal screen ``img`` ``[H, W]`` (0 ink, 1 paper) with edge pixels inside ``mask`` flipped
+    until no flip or swap brings the local tone closer to ``target`` (scalar or ``[H, W]``).
+
+    The tone is made flat over ``mask`` and over ``mask`` eroded by 1..``rims`` px alike, so it
+    does not depend on whether the pixels along an outline are counted as screen or not. A move
+    must lower the error by ``min_gain`` times the error a lone flip adds by itself, so the
+    pattern is not reshaped for tone differences well below one pixel's worth.
+
+    Each round flips, among the edge pixels whose flip lowers the error, those that are the best
+    within ``sigma`` px of themselves; flips that close still interact, so a round that would
+    raise the error is cut to its better half until it lowers it (the error only falls). When no
+    single flip helps, swaps of an ink and a paper edge pixel a few px apart move tone by less
+    than one pixel's worth. The result is deterministic.
+    """
+    masks = [mask]
+    for _ in range(rims):
+        inner = ndimage.binary_erosion(masks[-1], _4)
+        if inner.sum() < 0.5 * mask.sum():  # a thin region: its rim is most of it
+            break
+        masks.append(inner)
+    ms = [m.astype(float) for m in masks]
+    ws = [ndimage.gaussian_filter(m, sigma, mode="constant") for m in ms]
+    # Self term of a flip at x: sum over M of G(y - x)^2; G^2 is a Gaussian of sigma / sqrt(2)
+    # scaled by 1 / (4 pi sigma^2).
+    self_term = sum(ndimage.gaussian_filter(m, sigma / np.sqrt(2), mode="constant") * m for m in ms)
+    self_term /= 4 * np.pi * sigma**2
+    size = 2 * int(np.ceil(sigma)) + 1
+    jitter = 1e-6 * np.random.default_rng(0).random(mask.shape)
+
+    def errors(b):
+        return [np.where(m > 0, ndimage.gaussian_filter(b * m, sigma, mode="constant") - target * w, 0.0) for m, w in zip(ms, ws)]
+
+    b = np.where(mask, img >= 0.5, img).astype(float)
+    es = errors(b)
+    energy = sum((e**2).sum() for e in es)
+    reach = min(max(int(sigma // 2), 1), 4)
+    offsets = [(dy, dx) for dy in range(0, reach + 1) for dx in range(-reach, reach + 1) if (dy, dx) > (0, 0) and dy * dy + dx * dx <= reach * reach]
+    swaps = False  # single flips first; once none helps, pairs that move ink by a few px
+    for _ in range(max_rounds):
+        # dE/db(x) / 2, counted for x in each mask only (a pixel outside it is not in its tone).
+        grad = sum(ndimage.gaussian_filter(e, sigma, mode="constant") * m for e, m in zip(es, ms))
+        d = 1.0 - 2.0 * b  # +1 turns paper on (lighter), -1 turns ink on (darker)
+        ink = b < 0.5
+        # Edge pixels: paper touching ink (a dot grows) or ink touching paper (a dot shrinks).
+        edge = np.where(ink, ndimage.binary_dilation(~ink, _4), ndimage.binary_dilation(ink, _4)) & mask
+        # Among equal gains, prefer pixels with more neighbours of the other colour: dots grow
+        # and shrink round instead of sprouting single pixels. The jitter breaks the remaining
+        # ties (flat screens have plateaus of equal scores), so picks are apart.
+        paper_around = ndimage.uniform_filter(b, 3, mode="nearest")
+        shape = 1.0 + 0.5 * np.where(ink, paper_around, 1.0 - paper_around) + jitter
+        if not swaps:
+            gain = -(2 * d * grad + self_term)  # energy saved by flipping x alone
+            score = np.where(edge & (gain > min_gain * self_term), gain * shape, 0.0)
+            partner = None
+            window = size
+        else:
+            score, partner = _best_swaps(grad, d, self_term, edge, shape, offsets, sigma, min_gain)
+            window = max(size, 4 * reach + 1)  # pairs of different picks never share a pixel
+        picks = np.flatnonzero((score > 0) & (score == ndimage.maximum_filter(score, window, mode="constant")))
+        picks = picks[np.argsort(-score.flat[picks])]
+        while len(picks):
+            trial = b.copy()
+            flips = picks if partner is None else np.concatenate([picks, partner.flat[picks]])
+            trial.flat[flips] = 1.0 - trial.flat[flips]
+            es_trial = errors(trial)
+            energy_trial = sum((e**2).sum() for e in es_trial)
+            if energy_trial < energy:
+                break
+            picks = picks[: len(picks) // 2]
+        if len(picks):
+            b, es, energy = trial, es_trial, energy_trial
+            swaps = False  # a change may let single flips help again
+        elif swaps:
+            break
+        else:
+            swaps = True
+    return np.where(mask, b, img)
+
+
+def _best_swaps(grad, d, self_term, edge, shape, offsets, sigma, min_gain):
+    """For each pixel ``x``, the best swap with a pixel ``y = x + o`` of the other colour
+    (``o`` in ``offsets``): the energy it saves, times the shape preference, and ``y``'s flat
+    index. Flipping both moves ink from one to the other, changing the tone only nearby."""
+    h, w = grad.shape
+    best = np.zeros((h, w))
+    partner = np.zeros((h, w), dtype=np.int64)
+    index = np.arange(h * w).reshape(h, w)
+    for dy, dx in offsets:
+        # x ranges over the pixels whose partner x + (dy, dx) is inside the array.
+        xs = (slice(0, h - dy), slice(max(-dx, 0), w - max(dx, 0)))
+        ys = (slice(dy, h), slice(max(dx, 0), w - max(-dx, 0)))
+        # The cross term of two flips: sum over M of G(z - x) G(z - y), the self terms times
+        # the overlap exp(-|o|^2 / 4 sigma^2) of two Gaussians.
+        cross = np.sqrt(self_term[xs] * self_term[ys]) * np.exp(-(dy * dy + dx * dx) / (4 * sigma**2))
+        gain = -(2 * d[xs] * grad[xs] + 2 * d[ys] * grad[ys] + self_term[xs] + self_term[ys] + 2 * d[xs] * d[ys] * cross)
+        ok = edge[xs] & edge[ys] & (d[xs] != d[ys]) & (gain > min_gain * self_term[xs])
+        score = np.where(ok, gain * 0.5 * (shape[xs] + shape[ys]), 0.0)
+        better = score > best[xs]
+        best[xs] = np.where(better, score, best[xs])
+        partner[xs] = np.where(better, index[ys], partner[xs])
+    return best, partner
