@@ -253,3 +253,21 @@ def test_trainer_runs_resumes_and_exports(tmp_path, capsys):
     assert trainer.main(parser.parse_args(frozen)) == 0
     after = trainer.load_classifier(tmp_path / "cnn2.pt").state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_shipped_imagewoof_weights_match_their_manifest():
+    from rescale.pretrained import available_weights, load_manifest
+
+    if "muller_imagewoof64" not in available_weights():
+        pytest.skip("no shipped weights muller_imagewoof64 in weights/")
+    recorded = load_manifest("muller_imagewoof64")["parameters"]
+    method = get_method("muller", weights="muller_imagewoof64")
+    assert method.module.alpha.tolist() == pytest.approx(recorded["alpha"], abs=1e-6)
+    assert method.module.beta.tolist() == pytest.approx(recorded["beta"], abs=1e-6)
+    # The learned layer sharpens before bilinear: a fine checkerboard keeps more contrast than with
+    # the base resizer alone (both halve it exactly on the grid, so compare the spread).
+    x = torch.tensor([[0.2, 0.8] * 16, [0.8, 0.2] * 16] * 16).view(1, 1, 32, 32).expand(1, 3, 32, 32).contiguous()
+    with torch.no_grad():
+        learned = method.down(x, (24, 24))
+        plain = Muller(base="bilinear", antialias=False)(x, (24, 24))
+    assert learned.std() > 1.05 * plain.std()
