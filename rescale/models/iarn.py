@@ -35,7 +35,6 @@ weights are frozen), which HCD refinement needs.
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
