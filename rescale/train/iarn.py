@@ -36,7 +36,7 @@ from ..methods import matlab_bicubic
 from ..metrics import psnr, quantize, rgb_to_y
 from ..models.iarn import IARN, from_irn
 from ..models.irn import quantize_ste
-from .irn import DEFAULT_SET5, _progress, load_eval_images, schedule
+from .irn import DEFAULT_SET5, _progress, adapt_lambda, load_eval_images, optimizer_step, schedule
 from .patches import PatchSampler, image_files
 from .run import RunDir, export_weights, hardware
 
@@ -205,21 +205,14 @@ def main(args) -> int:
         lr_size = (args.lr_patch, args.lr_patch)
         x = sampler.batch(args.batch)[..., : round(args.lr_patch * sy), : round(args.lr_patch * sx)]
         loss, parts = training_loss(model, x, lr_size, args, lambda_lr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        values = torch.cat([parts, gnorm.detach().float().view(1)]).tolist()
-        parts = dict(zip(PARTS, values[:-1]))
-        if not math.isfinite(values[-1]) or not math.isfinite(parts["loss"]):
+        parts = optimizer_step(model, opt, loss, parts, PARTS, args.clip)
+        if parts is None:
             skipped += 1
             if skipped > 50:
                 raise SystemExit("loss or gradient not finite 50 times: lower --lr")
             continue
-        opt.step()
         step += 1
-        # Keep the LR near the target PSNR: raise the guidance weight when the LR drifts below it.
-        lr_psnr = -10 * math.log10(max(parts["lr_mse"], 1e-12))
-        lambda_lr = min(64.0, max(0.05, lambda_lr * math.exp(0.002 * (args.lr_psnr - lr_psnr))))
+        lambda_lr, lr_psnr = adapt_lambda(lambda_lr, parts["lr_mse"], args.lr_psnr)
         for k, v in {**parts, "lr_psnr": lr_psnr}.items():
             sums[k] = sums.get(k, 0.0) + v
         count += 1

@@ -148,6 +148,27 @@ def training_loss(model: IRN, x: torch.Tensor, args, lambda_lr: float, amp) -> t
     return loss, torch.stack([loss, l_rec, l_lr, l_z]).detach()
 
 
+def optimizer_step(model, opt, loss: torch.Tensor, parts: torch.Tensor, names, clip: float) -> dict | None:
+    """Backward, clip and step; returns the loss parts ``{name: float}`` (one device sync), or None
+    when the loss or the gradient is not finite (the step is skipped)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    values = torch.cat([parts, gnorm.detach().float().view(1)]).tolist()
+    out = dict(zip(names, values[:-1]))
+    if not math.isfinite(values[-1]) or not math.isfinite(out["loss"]):
+        return None
+    opt.step()
+    return out
+
+
+def adapt_lambda(lambda_lr: float, lr_mse: float, target_db: float) -> tuple[float, float]:
+    """Keep the LR near the target PSNR: raise the guidance weight when the LR drifts below it.
+    Returns ``(new lambda, the batch LR PSNR in dB)``."""
+    lr_psnr = -10 * math.log10(max(lr_mse, 1e-12))
+    return min(64.0, max(0.05, lambda_lr * math.exp(0.002 * (target_db - lr_psnr)))), lr_psnr
+
+
 def schedule(args, step_in_run: int, progress: float) -> float:
     """Learning rate: linear warm-up, then cosine to 5% of ``--lr`` at ``progress = 1``."""
     warm = min(1.0, (step_in_run + 1) / max(1, args.warmup))
@@ -243,21 +264,14 @@ def main(args) -> int:
             group["lr"] = schedule(args, step - step0, progress)
         x = sampler.batch(args.batch)
         loss, parts = training_loss(model, x, args, lambda_lr, amp)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        values = torch.cat([parts, gnorm.detach().float().view(1)]).tolist()  # the one sync of the step
-        parts = dict(zip(PARTS, values[:-1]))
-        if not math.isfinite(values[-1]) or not math.isfinite(parts["loss"]):
+        parts = optimizer_step(model, opt, loss, parts, PARTS, args.clip)
+        if parts is None:
             skipped += 1
             if skipped > 50:
                 raise SystemExit("loss or gradient not finite 50 times: lower --lr")
             continue
-        opt.step()
         step += 1
-        # Keep the LR near the target PSNR: raise the guidance weight when the LR drifts below it.
-        lr_psnr = -10 * math.log10(max(parts["lr_mse"], 1e-12))
-        lambda_lr = min(64.0, max(0.05, lambda_lr * math.exp(0.002 * (args.lr_psnr - lr_psnr))))
+        lambda_lr, lr_psnr = adapt_lambda(lambda_lr, parts["lr_mse"], args.lr_psnr)
         for k, v in {**parts, "lr_psnr": lr_psnr}.items():
             sums[k] = sums.get(k, 0.0) + v
         count += 1
