@@ -45,8 +45,10 @@ def main(argv=None) -> None:
     print(f"{args.pages} pages of {args.size}x{args.size}; intensity grey levels, period %, angle deg, moire grey levels RMS\n")
     print("| scale | method | " + " | ".join(METRICS) + " | s |")
     print("|---|---|" + "---|" * (len(METRICS) + 1))
+    margins = []
     for scale in args.scales:
         pages = [make_page(seed, size=(args.size, args.size), scale=(scale, scale)) for seed in range(args.pages)]
+        results = {}
         for name in methods:
             t = time.perf_counter()
             rows = [
@@ -54,8 +56,32 @@ def main(argv=None) -> None:
                 for src, tgt in pages
             ]
             dt = time.perf_counter() - t
+            results[name] = rows
             cells = [f"{np.mean([r[m] for r in rows if m in r]):.3f}" for m in METRICS]
             print(f"| {scale:g} | {name} | " + " | ".join(cells) + f" | {dt:.1f} |")
+        margins.append((scale, [paired_margin(results, m) for m in MARGIN_METRICS]))
+    print("\nscreentone minus the best baseline, paired over pages (mean +- standard error; negative = ours better):\n")
+    print("| scale | " + " | ".join(MARGIN_METRICS) + " |")
+    print("|---|" + "---|" * len(MARGIN_METRICS))
+    for scale, cells in margins:
+        print(f"| {scale:g} | " + " | ".join(f"{d:+.3f} +- {se:.3f} ({best})" for d, se, best in cells) + " |")
+
+
+MARGIN_METRICS = ("intensity", "period", "moire")
+
+
+def paired_margin(results: dict, metric: str) -> tuple[float, float, str]:
+    """Mean and standard error over pages of screentone's ``metric`` minus the baseline with the
+    lowest mean, and that baseline's name. Pages without the metric (only noise screens have no
+    period) are left out."""
+    def per_page(name):
+        return np.array([r.get(metric, np.nan) for r in results[name]])
+
+    baselines = [*BASELINES, "area+threshold"]
+    best = min(baselines, key=lambda name: np.nanmean(per_page(name)))
+    d = per_page("screentone") - per_page(best)
+    d = d[~np.isnan(d)]
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))), best
 
 
 if __name__ == "__main__":

@@ -160,6 +160,21 @@ def test_calibrate_bitonal_makes_the_tone_flat_and_right_and_keeps_the_screen(sc
     assert (out != img).mean() < 0.1  # dots grew; the screen was not redrawn
 
 
+@pytest.mark.parametrize("screen", [Screen("noise", 0.0, 0.0, 0.45, seed=3), Screen("dots", 4.0, 15.0, 0.6)])
+def test_calibrate_bitonal_matches_the_region_mean_to_one_pixel(screen):
+    # Local flips stop at errors below half a pixel per window, which add up over a large region;
+    # the region's mean must still be the target's, to one pixel of the region.
+    mask = _disc(128, 56)
+    img = np.where(mask, render_screen(screen, 128, 128), 1.0)
+    target = screen.tone + 0.02
+    out = calibrate_bitonal(img, mask, target, max(screen.period, 2.0))
+    assert abs(out[mask].mean() - target) <= 1.0 / mask.sum()
+    # Still flatter than the screen was: the extra flips are spread out.
+    tone, core = _local_tone(out, mask, max(screen.period, 2.0))
+    before, _ = _local_tone(img, mask, max(screen.period, 2.0))
+    assert tone[core].std() < 0.5 * before[core].std()
+
+
 def test_calibrate_grey_moves_the_local_tone_to_the_target():
     mask = _disc(96, 40)
     img = np.where(mask, 0.3 + 0.4 * render_screen(Screen("dots", 5.0, 45.0, 0.5), 96, 96), 1.0)
