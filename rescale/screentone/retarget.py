@@ -283,18 +283,25 @@ def retarget(
     # Structure: the page with screen interiors (but not the strokes over them) turned to paper,
     # resampled with antialiasing. Proposals avoid the strokes; screens are still synthesised
     # under them, and the rescaled strokes are laid over.
-    flat = np.where((interior > 0) & ~strokes, 1.0, page)
+    screen = (interior > 0) & ~strokes
     sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
-    structure = resample(torch.from_numpy(flat)[None], height, width, get_filter(structure_filter)).numpy()[0]
-    structure = np.clip(structure, 0.0, 1.0)
-    if _is_bitonal(grey):
-        structure = (structure >= 0.5).astype(np.float64)
+    tone = np.array([1.0] + [s.intensity for s in screens])[interior]
+
+    def rescaled(img):
+        out = resample(torch.from_numpy(img)[None], height, width, get_filter(structure_filter)).numpy()[0]
+        out = np.clip(out, 0.0, 1.0)
+        return (out >= 0.5).astype(np.float64) if _is_bitonal(grey) else out
+
+    # Outside the screens, the structure is resampled with each screen flattened to its tone, so
+    # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
+    # would thin); inside, with the screens turned to paper, leaving only the strokes over them.
+    tgt_interior = _nearest_labels(interior, height, width)
+    structure = np.where(tgt_interior[None] > 0, rescaled(np.where(screen, 1.0, page)), rescaled(np.where(screen, tone, page)))
     # Screens fill the whole region (outline included) from proposals inside the source interiors;
     # the structure's ink (the outline) is then laid over them.
     tgt_labels = _nearest_labels(labels, height, width)
     if tgt_labels.any():
         sy, sx = height / page.shape[1], width / page.shape[2]
-        tgt_interior = _nearest_labels(interior, height, width)
         synth = _synthesise(page, sources, tgt_labels, tgt_interior, screens, sy, sx, cells, band, search, tol)
         if calibrate:
             # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
