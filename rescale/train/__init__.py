@@ -2,7 +2,8 @@
 
 Each trainer is a module ``rescale.train.<model>`` with ``add_arguments(parser)`` and
 ``main(args) -> int``; the shared pieces (patch sampling, checkpoints, logs, weight export) live in
-:mod:`rescale.train.patches` and :mod:`rescale.train.run`.
+:mod:`rescale.train.patches` and :mod:`rescale.train.run`, the training loop of the LR-guided
+invertible trainers (IRN, IARN) in :mod:`rescale.train.loop`.
 """
 
 #: model name -> trainer module

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +35,12 @@ from ..methods import matlab_bicubic
 from ..metrics import psnr, quantize, rgb_to_y
 from ..models.iarn import IARN, from_irn
 from ..models.irn import quantize_ste
-from .irn import DEFAULT_SET5, _progress, adapt_lambda, load_eval_images, optimizer_step, schedule
+from .irn import DEFAULT_SET5, load_eval_images
+from .loop import add_budget_arguments, add_guidance_arguments, start_run, train
 from .patches import PatchSampler, image_files
-from .run import RunDir, export_weights, hardware
+from .run import RunDir
 
 EVAL_SCALES = ((2.0, 2.0), (4.0, 4.0), (1.5, 3.0))
-PARTS = ("loss", "rec", "lr_mse", "z2")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,12 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run folder (resumes from RUN/ckpt.pt)")
     p.add_argument("--export", help="write PATH.safetensors + PATH.json at the end")
     p.add_argument("--init", default="irn_x4", help="IRN x4 weights to start the trunk from, or IARN weights to continue ('' : from scratch)")
-    g = p.add_argument_group("budget")
-    g.add_argument("--minutes", type=float, default=0, help="wall-time budget of this invocation (0: none)")
-    g.add_argument("--steps", type=int, default=0, help="total steps to reach (0: none)")
-    g.add_argument("--eval-every", type=int, default=1500)
-    g.add_argument("--save-seconds", type=float, default=120)
-    g.add_argument("--log-seconds", type=float, default=60)
+    add_budget_arguments(p, eval_every=1500, log_seconds=60)
     g = p.add_argument_group("model (used without --init)")
     g.add_argument("--blocks", type=int, default=4)
     g.add_argument("--growth", type=int, default=16)
@@ -66,11 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scale-min", type=float, default=1.1)
     g.add_argument("--scale-max", type=float, default=4.0)
     g.add_argument("--lr", type=float, default=5e-5, help="fine-tuning rate: the trunk starts trained (higher rates undo the IRN start)")
-    g.add_argument("--warmup", type=int, default=100)
-    g.add_argument("--clip", type=float, default=1.0)
-    g.add_argument("--lr-psnr", type=float, default=37.0, help="target PSNR (dB) of the LR against bicubic")
-    g.add_argument("--lambda-lr", type=float, default=1.0, help="initial LR-guidance weight (adapted)")
-    g.add_argument("--lambda-z", type=float, default=1.0)
+    add_guidance_arguments(g)
     g = p.add_argument_group("machine")
     g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -145,11 +135,7 @@ def _build(args, state, device) -> tuple[IARN, dict]:
 
 
 def main(args) -> int:
-    t_start = time.time()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    t_start, device = start_run(args)
     if not 1 <= args.scale_min <= args.scale_max <= 4:
         raise SystemExit("need 1 <= --scale-min <= --scale-max <= 4")
     run = RunDir(args.run)
@@ -159,88 +145,20 @@ def main(args) -> int:
     model, state = _build(args, run.load(map_location=device), device)
     for rec in state.pop("curve", []) if not run.history() else []:
         run.log(kind="eval", **rec)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    if "optimizer" in state:
-        opt.load_state_dict(state["optimizer"])
-    step, lambda_lr, segments, seconds0 = state["step"], state["lambda_lr"], list(state["segments"]), state["seconds"]
-    scale_rng = torch.Generator().manual_seed(args.seed + 1 + step)
+    scale_rng = torch.Generator().manual_seed(args.seed + 1 + state["step"])
 
-    def segment() -> list:  # this invocation's share of the training, for the manifest
-        if step == step0:
-            return []
-        return [{"hardware": hardware(), "steps": step - step0, "seconds": round(time.time() - t_loop, 1), "batch": args.batch, "lr_patch": args.lr_patch}]
-
-    def save():
-        run.save({"arch": model.args, "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "init": state.get("init"),
-                  "seconds": seconds0 + (time.time() - t_loop), "lambda_lr": lambda_lr, "segments": segments + segment()})
-
-    def do_eval():
-        if not evals:
-            return None
-        t = time.time()
-        model.eval()
+    def evaluate_set5() -> tuple[dict, str]:
         scores = evaluate(model, evals)
-        model.train()
-        rec = {"kind": "eval", "step": step, "seconds": round(seconds0 + time.time() - t_loop, 1), "scales": scores, "eval_s": round(time.time() - t, 1)}
-        run.log(**rec)
-        print(f"step {step}: Set5 " + ", ".join(f"x{k} {v['psnr_y']:.2f} dB (LR {v['psnr_lr']:.1f})" for k, v in scores.items()), flush=True)
-        return rec
+        return {"scales": scores}, "Set5 " + ", ".join(f"x{k} {v['psnr_y']:.2f} dB (LR {v['psnr_lr']:.1f})" for k, v in scores.items())
 
-    stop = []  # SIGTERM / Ctrl-C: finish the step, then save and export as at the end of the budget
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.append(True))
-    step0, t_loop = step, time.time()
-    budget = args.minutes * 60 if args.minutes else math.inf
-    last_eval = do_eval()
-    eval_cost = last_eval["eval_s"] if last_eval else 0.0
-    bar = _progress(args, step)
-    sums, count, t_log, t_save, skipped = {}, 0, time.time(), time.time(), 0
-    model.train()
-    while not stop and not (args.steps and step >= args.steps) and time.time() - t_start + eval_cost + 10 < budget:
-        elapsed = time.time() - t_start
-        progress = max((step - step0) / max(1, args.steps - step0) if args.steps else 0.0, elapsed / budget if budget < math.inf else 0.0)
-        for group in opt.param_groups:
-            group["lr"] = schedule(args, step - step0, progress)
+    def batch_loss(lambda_lr: float):
         sx, sy = draw_scale(scale_rng, args.scale_min, args.scale_max)
-        lr_size = (args.lr_patch, args.lr_patch)
         x = sampler.batch(args.batch)[..., : round(args.lr_patch * sy), : round(args.lr_patch * sx)]
-        loss, parts = training_loss(model, x, lr_size, args, lambda_lr)
-        parts = optimizer_step(model, opt, loss, parts, PARTS, args.clip)
-        if parts is None:
-            skipped += 1
-            if skipped > 50:
-                raise SystemExit("loss or gradient not finite 50 times: lower --lr")
-            continue
-        step += 1
-        lambda_lr, lr_psnr = adapt_lambda(lambda_lr, parts["lr_mse"], args.lr_psnr)
-        for k, v in {**parts, "lr_psnr": lr_psnr}.items():
-            sums[k] = sums.get(k, 0.0) + v
-        count += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.4f}", lr_db=f"{lr_psnr:.1f}", lam=f"{lambda_lr:.2f}")
-        now = time.time()
-        if now - t_log >= args.log_seconds:
-            rec = {k: round(v / count, 6) for k, v in sums.items()}
-            run.log(kind="train", step=step, seconds=round(seconds0 + now - t_loop, 1), s_per_step=round((now - t_log) / count, 4), lr=opt.param_groups[0]["lr"], lambda_lr=round(lambda_lr, 4), **rec)
-            if bar is None:
-                print(f"step {step}: loss {rec['loss']:.5f} rec {rec['rec']:.5f} LR {rec['lr_psnr']:.2f} dB lambda {lambda_lr:.2f} {(now - t_log) / count:.3f} s/step", flush=True)
-            sums, count, t_log = {}, 0, now
-        if step % args.eval_every == 0 and evals:
-            last_eval = do_eval()
-            eval_cost = max(eval_cost, last_eval["eval_s"])
-        if now - t_save >= args.save_seconds:
-            save()
-            t_save = now
-    if bar is not None:
-        bar.close()
-    final = last_eval if last_eval is not None and last_eval["step"] == step else do_eval()
-    save()
-    print(f"{step - step0} steps in {time.time() - t_loop:.0f} s ({skipped} skipped); checkpoint {run.ckpt}", flush=True)
-    if args.export:
-        path = export_weights(model, args.export, _manifest(args, model, run, state, step, seconds0 + time.time() - t_loop, segments + segment(), final, lambda_lr))
-        print(f"exported {path}", flush=True)
-    return 0
+        return training_loss(model, x, (args.lr_patch, args.lr_patch), args, lambda_lr)
+
+    return train(args, run, model, state, t_start, batch_loss=batch_loss, evaluate=evaluate_set5 if evals else None,
+                 manifest=partial(_manifest, args, model, run, state), segment_info={"batch": args.batch, "lr_patch": args.lr_patch},
+                 checkpoint_info={"init": state.get("init")}, eval_reserve=1, eval_s_digits=1)
 
 
 def _manifest(args, model: IARN, run: RunDir, state: dict, step: int, seconds: float, segments: list, final: dict | None, lambda_lr: float) -> dict:

@@ -23,10 +23,8 @@ Every ``--eval-every`` steps the Set5 score (Y-PSNR of the HR from the 8-bit LR 
 from __future__ import annotations
 
 import argparse
-import math
-import signal
 import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +34,9 @@ from PIL import Image
 from ..metrics import psnr, quantize, rgb_to_y
 from ..models.invertible import haar
 from ..models.irn import IRN, bicubic_down, quantize_ste
+from .loop import add_budget_arguments, add_guidance_arguments, start_run, train
 from .patches import PatchSampler, image_files
-from .run import RunDir, export_weights, hardware
+from .run import RunDir
 
 DEFAULT_SET5 = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "Set5"
 
@@ -50,12 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--export", help="write PATH.safetensors + PATH.json at the end")
     p.add_argument("--init", help="exported weights (.safetensors + .json) to start from: of the same scale, training continues "
                    "them (step count and curve carried on); irn_x2 for --scale 4 initialises the first stage")
-    g = p.add_argument_group("budget")
-    g.add_argument("--minutes", type=float, default=0, help="wall-time budget of this invocation (0: none)")
-    g.add_argument("--steps", type=int, default=0, help="total steps to reach (0: none)")
-    g.add_argument("--eval-every", type=int, default=500)
-    g.add_argument("--save-seconds", type=float, default=120)
-    g.add_argument("--log-seconds", type=float, default=30)
+    add_budget_arguments(p, eval_every=500, log_seconds=30)
     g = p.add_argument_group("model")
     g.add_argument("--blocks", type=int, default=8)
     g.add_argument("--growth", type=int, default=32)
@@ -66,11 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch", type=int, default=16)
     g.add_argument("--patch", type=int, default=128, help="HR patch size (multiple of the scale)")
     g.add_argument("--lr", type=float, default=4e-4)
-    g.add_argument("--warmup", type=int, default=100)
-    g.add_argument("--clip", type=float, default=1.0)
-    g.add_argument("--lr-psnr", type=float, default=37.0, help="target PSNR (dB) of the LR against bicubic")
-    g.add_argument("--lambda-lr", type=float, default=1.0, help="initial LR-guidance weight (adapted)")
-    g.add_argument("--lambda-z", type=float, default=1.0)
+    add_guidance_arguments(g)
     g.add_argument("--z-sample", type=float, default=0.0, help="fraction of the batch reconstructed with z ~ N(0, 1)")
     g.add_argument("--dlv-sigma", type=float, default=0.1, help="std of the downscaling latent in training (0: zero channels)")
     g = p.add_argument_group("machine")
@@ -124,11 +114,8 @@ def fit_lifts(model: IRN, x: torch.Tensor, skip: int = 0) -> None:
             h = block(h)
 
 
-PARTS = ("loss", "rec", "lr_mse", "z2")
-
-
 def training_loss(model: IRN, x: torch.Tensor, args, lambda_lr: float, amp) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch ``x`` ``[N, 3, P, P]`` -> (loss, its parts :data:`PARTS` as one detached tensor, so
+    """One batch ``x`` ``[N, 3, P, P]`` -> (loss, its parts :data:`rescale.train.loop.PARTS` as one detached tensor, so
     that reading them costs one device sync per step)."""
     n = x.shape[0]
     zd = torch.randn(n, model.dlv, x.shape[-2] // 2, x.shape[-1] // 2, device=x.device) * args.dlv_sigma if model.dlv else None
@@ -148,39 +135,8 @@ def training_loss(model: IRN, x: torch.Tensor, args, lambda_lr: float, amp) -> t
     return loss, torch.stack([loss, l_rec, l_lr, l_z]).detach()
 
 
-def optimizer_step(model, opt, loss: torch.Tensor, parts: torch.Tensor, names, clip: float) -> dict | None:
-    """Backward, clip and step; returns the loss parts ``{name: float}`` (one device sync), or None
-    when the loss or the gradient is not finite (the step is skipped)."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    values = torch.cat([parts, gnorm.detach().float().view(1)]).tolist()
-    out = dict(zip(names, values[:-1]))
-    if not math.isfinite(values[-1]) or not math.isfinite(out["loss"]):
-        return None
-    opt.step()
-    return out
-
-
-def adapt_lambda(lambda_lr: float, lr_mse: float, target_db: float) -> tuple[float, float]:
-    """Keep the LR near the target PSNR: raise the guidance weight when the LR drifts below it.
-    Returns ``(new lambda, the batch LR PSNR in dB)``."""
-    lr_psnr = -10 * math.log10(max(lr_mse, 1e-12))
-    return min(64.0, max(0.05, lambda_lr * math.exp(0.002 * (target_db - lr_psnr)))), lr_psnr
-
-
-def schedule(args, step_in_run: int, progress: float) -> float:
-    """Learning rate: linear warm-up, then cosine to 5% of ``--lr`` at ``progress = 1``."""
-    warm = min(1.0, (step_in_run + 1) / max(1, args.warmup))
-    return args.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
 def main(args) -> int:
-    t_start = time.time()
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    t_start, device = start_run(args)
     if args.patch % args.scale or args.patch < 4 * args.scale:
         raise SystemExit(f"--patch must be a multiple of the scale {args.scale} and at least {4 * args.scale}")
     use_bf16 = args.amp == "bf16" or (args.amp == "auto" and device.type == "cuda")
@@ -214,92 +170,18 @@ def main(args) -> int:
             model = IRN(args.scale, args.blocks, args.growth, args.convs, args.lift_kernel, args.dlv).to(device)
             skip = _init_from(model, args.init) if args.init else 0
             fit_lifts(model, sampler.batch(64), skip)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    if "optimizer" in state:
-        opt.load_state_dict(state["optimizer"])
-    step, lambda_lr = state["step"], state["lambda_lr"]
-    segments = list(state["segments"])
-    seconds0 = state["seconds"]
 
-    def save():
-        run.save({"arch": model.args, "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                  "seconds": seconds0 + (time.time() - t_loop), "lambda_lr": lambda_lr,
-                  "segments": segments + segment()})
-
-    def segment() -> list:  # this invocation's share of the training, for the manifest
-        if step == step0:
-            return []
-        return [{"hardware": hardware(), "steps": step - step0, "seconds": round(time.time() - t_loop, 1), "batch": args.batch, "patch": args.patch}]
-
-    def do_eval():
-        if not evals:
-            return None
-        t = time.time()
-        model.eval()
+    def evaluate_set5() -> tuple[dict, str]:
         scores = evaluate(model, evals)
-        model.train()
-        rec = {"kind": "eval", "step": step, "seconds": round(seconds0 + time.time() - t_loop, 1), "psnr_y": round(scores["psnr_y"], 3), "psnr_lr": round(scores["psnr_lr"], 3), "images": scores["images"], "eval_s": round(time.time() - t, 2)}
-        run.log(**rec)
-        print(f"step {step}: Set5 x{model.scale} Y-PSNR {scores['psnr_y']:.2f} dB, LR vs bicubic {scores['psnr_lr']:.2f} dB", flush=True)
-        return rec
+        fields = {"psnr_y": round(scores["psnr_y"], 3), "psnr_lr": round(scores["psnr_lr"], 3), "images": scores["images"]}
+        return fields, f"Set5 x{model.scale} Y-PSNR {scores['psnr_y']:.2f} dB, LR vs bicubic {scores['psnr_lr']:.2f} dB"
 
-    stop = []  # SIGTERM / Ctrl-C: finish the step, then save and export as at the end of the budget
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.append(True))
-    step0, t_loop = step, time.time()
-    budget = args.minutes * 60 if args.minutes else math.inf
-    first = last_eval = do_eval()
-    eval_cost = first["eval_s"] if first else 0.0
-    bar = _progress(args, step)
-    sums, count, t_log, t_save, skipped = {}, 0, time.time(), time.time(), 0
-    model.train()
-    while True:
-        elapsed = time.time() - t_start
-        if stop or (args.steps and step >= args.steps):
-            break
-        if elapsed + 2 * eval_cost + 10 > budget:
-            break
-        progress = max((step - step0) / max(1, args.steps - step0) if args.steps else 0.0, elapsed / budget if budget < math.inf else 0.0)
-        for group in opt.param_groups:
-            group["lr"] = schedule(args, step - step0, progress)
-        x = sampler.batch(args.batch)
-        loss, parts = training_loss(model, x, args, lambda_lr, amp)
-        parts = optimizer_step(model, opt, loss, parts, PARTS, args.clip)
-        if parts is None:
-            skipped += 1
-            if skipped > 50:
-                raise SystemExit("loss or gradient not finite 50 times: lower --lr")
-            continue
-        step += 1
-        lambda_lr, lr_psnr = adapt_lambda(lambda_lr, parts["lr_mse"], args.lr_psnr)
-        for k, v in {**parts, "lr_psnr": lr_psnr}.items():
-            sums[k] = sums.get(k, 0.0) + v
-        count += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{parts['loss']:.4f}", lr_db=f"{lr_psnr:.1f}", lam=f"{lambda_lr:.2f}")
-        now = time.time()
-        if now - t_log >= args.log_seconds:
-            rec = {k: round(v / count, 6) for k, v in sums.items()}
-            run.log(kind="train", step=step, seconds=round(seconds0 + now - t_loop, 1), s_per_step=round((now - t_log) / count, 4), lr=opt.param_groups[0]["lr"], lambda_lr=round(lambda_lr, 4), **rec)
-            if bar is None:
-                print(f"step {step}: loss {rec['loss']:.5f} rec {rec['rec']:.5f} LR {rec['lr_psnr']:.2f} dB lambda {lambda_lr:.2f} {(now - t_log) / count:.3f} s/step", flush=True)
-            sums, count, t_log = {}, 0, now
-        if step % args.eval_every == 0 and evals:
-            last_eval = do_eval()
-            eval_cost = max(eval_cost, last_eval["eval_s"])
-        if now - t_save >= args.save_seconds:
-            save()
-            t_save = now
-    if bar is not None:
-        bar.close()
-    final = last_eval if last_eval is not None and last_eval["step"] == step else do_eval()
-    save()
-    print(f"{step - step0} steps in {time.time() - t_loop:.0f} s ({skipped} skipped); checkpoint {run.ckpt}", flush=True)
-    if args.export:
-        path = export_weights(model, args.export, _manifest(args, model, run, step, seconds0 + time.time() - t_loop, segments + segment(), final, lambda_lr))
-        print(f"exported {path}", flush=True)
-    return 0
+    def batch_loss(lambda_lr: float):
+        return training_loss(model, sampler.batch(args.batch), args, lambda_lr, amp)
+
+    return train(args, run, model, state, t_start, batch_loss=batch_loss, evaluate=evaluate_set5 if evals else None,
+                 manifest=partial(_manifest, args, model, run), segment_info={"batch": args.batch, "patch": args.patch},
+                 eval_reserve=2, eval_s_digits=2)
 
 
 def _init_manifest(name: str) -> dict | None:
@@ -328,16 +210,6 @@ def _init_from(model: IRN, name: str) -> int:
         stages += 1
     print(f"initialised {len(loaded)} tensors ({stages} stage(s)) from {name}", flush=True)
     return stages
-
-
-def _progress(args, step):
-    if not sys.stderr.isatty():
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(initial=step, total=args.steps or None, unit="step", dynamic_ncols=True)
 
 
 def _manifest(args, model: IRN, run: RunDir, step: int, seconds: float, segments: list, final: dict | None, lambda_lr: float) -> dict:
