@@ -47,12 +47,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_input_arguments(p)
 
-    g = p.add_argument_group("output size (give --scale, --size, or --width and/or --height)")
-    g.add_argument("--scale", type=_scale, metavar="S", help="scale factor: 0.5, or 0.5x0.75 for horizontal x vertical")
-    g.add_argument("--width", type=_positive_int, metavar="W", help="output width (height follows the aspect ratio unless --height is given)")
-    g.add_argument("--height", type=_positive_int, metavar="H", help="output height")
-    g.add_argument("--size", type=_size, metavar="WxH", help="output box, e.g. 1920x1080, with --fit")
-    g.add_argument("--fit", choices=FITS, help="for a box: contain (fit inside, default), cover (fill and crop the overflow), fill (stretch)")
+    add_size_arguments(p)
 
     g = p.add_argument_group("resampling")
     g.add_argument("--method", default="bicubic", metavar="NAME", help=f"resampling method (default bicubic): {', '.join(method_names())}")
@@ -73,6 +68,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, or quoted glob patterns ('photos/**/*.jpg')")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder; or the output file when the only input is a file")
+
+
+def add_size_arguments(
+    p: argparse.ArgumentParser,
+    *,
+    scale_help: str = "scale factor: 0.5, or 0.5x0.75 for horizontal x vertical",
+    box_example: str = "1920x1080",
+    fits: tuple[str, ...] = FITS,
+    fit_help: str = "contain (fit inside, default), cover (fill and crop the overflow), fill (stretch)",
+) -> None:
+    """The output-size group (``--scale``, ``--width``, ``--height``, ``--size``, ``--fit``), read
+    back and checked by :func:`_target`; ``rescale down`` words it for shrinking and leaves out cover."""
+    g = p.add_argument_group("output size (give --scale, --size, or --width and/or --height)")
+    g.add_argument("--scale", type=_scale, metavar="S", help=scale_help)
+    g.add_argument("--width", type=_positive_int, metavar="W", help="output width (height follows the aspect ratio unless --height is given)")
+    g.add_argument("--height", type=_positive_int, metavar="H", help="output height")
+    g.add_argument("--size", type=_size, metavar="WxH", help=f"output box, e.g. {box_example}, with --fit")
+    g.add_argument("--fit", choices=fits, help=f"for a box: {fit_help}")
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:

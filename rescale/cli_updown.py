@@ -14,7 +14,6 @@ import sys
 from .batch import DEFAULT_UP_METHOD, Job, Options, Result, Target, file_options
 from .cli_resize import (
     UsageError,
-    _positive_int,
     _scale,
     _size,
     _target,
@@ -22,6 +21,7 @@ from .cli_resize import (
     add_input_arguments,
     add_output_arguments,
     add_reporting_arguments,
+    add_size_arguments,
     add_workers_argument,
     method_names,
     run_batch,
@@ -60,12 +60,8 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_arguments(down)
-    g = down.add_argument_group("output size (give --scale, --size, or --width and/or --height)")
-    g.add_argument("--scale", type=_scale, metavar="S", help="scale factor at most 1: 0.5, or 0.5x0.75 for horizontal x vertical")
-    g.add_argument("--width", type=_positive_int, metavar="W", help="output width (height follows the aspect ratio unless --height is given)")
-    g.add_argument("--height", type=_positive_int, metavar="H", help="output height")
-    g.add_argument("--size", type=_size, metavar="WxH", help="output box, e.g. 960x540, with --fit")
-    g.add_argument("--fit", choices=("contain", "fill"), help="for a box: contain (fit inside, default) or fill (stretch)")
+    add_size_arguments(down, scale_help="scale factor at most 1: 0.5, or 0.5x0.75 for horizontal x vertical", box_example="960x540",
+                       fits=("contain", "fill"), fit_help="contain (fit inside, default) or fill (stretch)")
     _add_method_group(down, f"method (default {DEFAULT_DOWN_METHOD})")
     add_engine_arguments(down)
     add_output_arguments(down)
