@@ -198,7 +198,8 @@ def test_region_tone_reads_the_screen_away_from_a_misplaced_border():
 # --- the method ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scale", [0.5, 0.67, 1.5, 2.0])
+# The scales, and the ends of the supported range (0.33x to 3x).
+@pytest.mark.parametrize("scale", [0.33, 0.5, 0.67, 1.5, 2.0, 3.0])
 def test_retarget_keeps_pitch_and_tone_without_moire(scale):
     src, tgt = make_page(0, scale=(scale, scale), screens=PERIODIC)
     out = retarget(src.image, tgt.image.shape[::-1])
