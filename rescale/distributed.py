@@ -303,7 +303,7 @@ def evaluate_on_ray(method: str, sets: list[str], scales: list[tuple[float, floa
     workers build it themselves. LPIPS is scored when the workers find its weights.
     """
     from .data import ImageFolder, resolve_set
-    from .evaluate import SetResult, set_line
+    from .evaluate import collect_set
 
     folders = [(name, ImageFolder(resolve_set(name, data), limit=limit)) for name in sets]
     rows = [
@@ -325,16 +325,5 @@ def evaluate_on_ray(method: str, sets: list[str], scales: list[tuple[float, floa
         for row in ds.iter_rows():
             key, entry, shown = pickle.loads(row["scored"])
             scored[key] = (entry, shown)
-    results = []
-    for si, (sx, sy) in enumerate(scales):
-        for fi, (name, folder) in enumerate(folders):
-            res = SetResult(name, (sx, sy))
-            for i in range(len(folder)):
-                entry, shown = scored[(si, fi, i)]
-                res.images.append(entry)
-                if shown is not None:
-                    res.samples.append(shown)
-            results.append(res)
-            if log is not None:
-                log(set_line(res))
-    return results
+    return [collect_set(name, (sx, sy), (scored[(si, fi, i)] for i in range(len(folder))), log)
+            for si, (sx, sy) in enumerate(scales) for fi, (name, folder) in enumerate(folders)]

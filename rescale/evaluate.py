@@ -216,17 +216,24 @@ def evaluate(
     with torch.inference_mode():
         for sx, sy in scales:
             for name, folder in folders:
-                res = SetResult(name, (sx, sy))
-                for i, sample in enumerate(folder):
-                    entry, shown = score_sample(method, bicubic, sample, sx, sy, jpeg=jpeg, device=device, lpips=lpips,
-                                                with_bicubic=bool(report_images), keep=i < report_images)
-                    res.images.append(entry)
-                    if shown is not None:
-                        res.samples.append(shown)
-                results.append(res)
-                if log is not None:
-                    log(set_line(res))
+                scored = (score_sample(method, bicubic, sample, sx, sy, jpeg=jpeg, device=device, lpips=lpips,
+                                       with_bicubic=bool(report_images), keep=i < report_images) for i, sample in enumerate(folder))
+                results.append(collect_set(name, (sx, sy), scored, log))
     return results
+
+
+def collect_set(name: str, scale: tuple[float, float], scored, log=None) -> SetResult:
+    """One set at one scale from its images' ``(entry, shown)`` pairs of :func:`score_sample`, in
+    image order (scored as they are iterated); logs :func:`set_line` when ``log`` is given. The
+    assembly step of both engines (:func:`evaluate` and :func:`rescale.distributed.evaluate_on_ray`)."""
+    res = SetResult(name, scale)
+    for entry, shown in scored:
+        res.images.append(entry)
+        if shown is not None:
+            res.samples.append(shown)
+    if log is not None:
+        log(set_line(res))
+    return res
 
 
 def set_line(res: SetResult) -> str:
