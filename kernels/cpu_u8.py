@@ -114,6 +114,41 @@ def _check_arrays(*arrays) -> None:
             raise nb.core.errors.TypingError(f"expected an array, got {a}")
 
 
+def _accumulate(builder, count, start: list, step, name: str) -> list:
+    """Emit ``acc = start; for i in range(count): acc = step(i, acc)`` as an LLVM loop whose
+    accumulators stay in registers (phi nodes), skipped when ``count <= 0``; returns the final
+    accumulators. ``count``: i64; ``step(i, acc) -> new acc`` emits one iteration's body, without
+    branches, at the builder's position; ``name``: the loop block's name."""
+    entry = builder.block
+    loop = builder.append_basic_block(name)
+    done = builder.append_basic_block("done")
+    builder.cbranch(builder.icmp_signed(">", count, _const(0)), loop, done)
+
+    builder.position_at_end(loop)
+    i = builder.phi(_I64)
+    i.add_incoming(_const(0), entry)
+    acc = []
+    for v in start:
+        a = builder.phi(v.type)
+        a.add_incoming(v, entry)
+        acc.append(a)
+    stepped = step(i, acc)
+    i_next = builder.add(i, _const(1))
+    i.add_incoming(i_next, loop)
+    for a, v in zip(acc, stepped):
+        a.add_incoming(v, loop)
+    builder.cbranch(builder.icmp_signed("<", i_next, count), loop, done)
+
+    builder.position_at_end(done)
+    results = []
+    for v0, v in zip(start, stepped):
+        r = builder.phi(v.type)
+        r.add_incoming(v0, entry)
+        r.add_incoming(v, loop)
+        results.append(r)
+    return results
+
+
 @intrinsic
 def _pack(typingctx, src, src_offset, stride, valid, dst, dst_offset):
     """``dst[dst_offset + c * ROWS + i] = src[src_offset + min(i, valid - 1) * stride + c]`` for
@@ -191,39 +226,17 @@ def _dot(typingctx, src, src_offset, istride, gstride, index, weight, row, bias,
         base = _address(context, builder, signature.args[0], src_v, src_off)
         start = _splat(builder, bias_v, ROWS)
 
-        entry = builder.block
-        loop = builder.append_basic_block("taps")
-        done = builder.append_basic_block("done")
-        builder.cbranch(builder.icmp_signed(">", n_taps, _const(0)), loop, done)
+        def add_tap(k, acc):
+            idx = builder.sext(builder.load(builder.gep(index_ptr, [k])), _I64)
+            w = _splat(builder, builder.load(builder.gep(weight_ptr, [k])), ROWS)
+            tap = builder.add(base, builder.mul(idx, istride_v))
+            summed = []
+            for g in range(GROUPS):
+                samples = builder.load(_vector_at(builder, builder.add(tap, builder.mul(gstride_v, _const(g))), _BYTES), align=1)
+                summed.append(builder.add(acc[g], builder.mul(builder.zext(samples, _LANES), w)))
+            return summed
 
-        builder.position_at_end(loop)
-        k = builder.phi(_I64)
-        k.add_incoming(_const(0), entry)
-        acc = []
-        for _ in range(GROUPS):
-            a = builder.phi(_LANES)
-            a.add_incoming(start, entry)
-            acc.append(a)
-        idx = builder.sext(builder.load(builder.gep(index_ptr, [k])), _I64)
-        w = _splat(builder, builder.load(builder.gep(weight_ptr, [k])), ROWS)
-        tap = builder.add(base, builder.mul(idx, istride_v))
-        summed = []
-        for g in range(GROUPS):
-            samples = builder.load(_vector_at(builder, builder.add(tap, builder.mul(gstride_v, _const(g))), _BYTES), align=1)
-            summed.append(builder.add(acc[g], builder.mul(builder.zext(samples, _LANES), w)))
-        k_next = builder.add(k, _const(1))
-        k.add_incoming(k_next, loop)
-        for a, s in zip(acc, summed):
-            a.add_incoming(s, loop)
-        builder.cbranch(builder.icmp_signed("<", k_next, n_taps), loop, done)
-
-        builder.position_at_end(done)
-        results = []
-        for s in summed:
-            r = builder.phi(_LANES)
-            r.add_incoming(start, entry)
-            r.add_incoming(s, loop)
-            results.append(r)
+        results = _accumulate(builder, n_taps, [start] * GROUPS, add_tap, "taps")
         zero = _splat(builder, ir.Constant(_I32, 0), ROWS)
         top = _splat(builder, ir.Constant(_I32, 255), ROWS)
         shift = _splat(builder, ir.Constant(_I32, PRECISION_BITS), ROWS)
@@ -286,39 +299,17 @@ def _vnni_block(typingctx, src, src_offset, stride, rows, table, table_offset, q
             windows.append([builder.load(_vector_at(builder, builder.add(row, _const(h)), _BYTES64), align=1) for h in (0, 64)])
         zero = ir.Constant(_BYTE_LANES, [0] * VNNI_OUTPUTS)
 
-        entry = builder.block
-        loop = builder.append_basic_block("quads")
-        done = builder.append_basic_block("done")
-        builder.cbranch(builder.icmp_signed(">", quads_v, _const(0)), loop, done)
+        def add_quad(m, acc):  # acc: per row, one accumulator per weight digit
+            quad = builder.add(tables, builder.mul(m, _const(256)))
+            offsets = builder.load(_vector_at(builder, quad, _BYTES64), align=1)
+            digits = [builder.load(_vector_at(builder, builder.add(quad, _const(64 * (j + 1))), _BYTE_LANES), align=1) for j in range(3)]
+            summed = []
+            for r in range(VNNI_ROWS):
+                samples = builder.bitcast(builder.call(gather, [windows[r][0], offsets, windows[r][1]]), _BYTE_LANES)
+                summed += [builder.call(dot4, [acc[3 * r + j], samples, digits[j]]) for j in range(3)]
+            return summed
 
-        builder.position_at_end(loop)
-        m = builder.phi(_I64)
-        m.add_incoming(_const(0), entry)
-        acc = []
-        for _ in range(3 * VNNI_ROWS):  # per row, one accumulator per weight digit
-            a = builder.phi(_BYTE_LANES)
-            a.add_incoming(zero, entry)
-            acc.append(a)
-        quad = builder.add(tables, builder.mul(m, _const(256)))
-        offsets = builder.load(_vector_at(builder, quad, _BYTES64), align=1)
-        digits = [builder.load(_vector_at(builder, builder.add(quad, _const(64 * (j + 1))), _BYTE_LANES), align=1) for j in range(3)]
-        summed = []
-        for r in range(VNNI_ROWS):
-            samples = builder.bitcast(builder.call(gather, [windows[r][0], offsets, windows[r][1]]), _BYTE_LANES)
-            summed += [builder.call(dot4, [acc[3 * r + j], samples, digits[j]]) for j in range(3)]
-        m_next = builder.add(m, _const(1))
-        m.add_incoming(m_next, loop)
-        for a, v in zip(acc, summed):
-            a.add_incoming(v, loop)
-        builder.cbranch(builder.icmp_signed("<", m_next, quads_v), loop, done)
-
-        builder.position_at_end(done)
-        results = []
-        for v in summed:
-            r = builder.phi(_BYTE_LANES)
-            r.add_incoming(zero, entry)
-            r.add_incoming(v, loop)
-            results.append(r)
+        results = _accumulate(builder, quads_v, [zero] * (3 * VNNI_ROWS), add_quad, "quads")
 
         def splat(n):
             return _splat(builder, ir.Constant(_I32, n), VNNI_OUTPUTS)
