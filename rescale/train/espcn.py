@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
-import shlex
 import signal
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -193,17 +191,10 @@ def _curve_summary(history: list[dict]) -> dict:
     }
 
 
-def _command_line() -> str:
-    """How this run was started, for the manifest."""
-    script = Path(sys.argv[0])
-    prog = {"__main__.py": "python -m rescale.train", "espcn.py": "python -m rescale.train.espcn"}.get(script.name, sys.argv[0])
-    return " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
-
-
 def main(args: argparse.Namespace) -> int:
     from ..methods import matlab_bicubic
     from ..models.espcn import ESPCN, ESPCNNet
-    from .run import RunDir, export_weights, hardware
+    from .run import RunDir, command_line, export_weights, hardware
 
     scale = args.scale
     if scale < 2:
@@ -333,7 +324,7 @@ def main(args: argparse.Namespace) -> int:
         manifest = {
             "method": "espcn",
             "architecture": {"name": "rescale.models.espcn.ESPCNNet", "args": net.config},
-            "command": _command_line(),
+            "command": command_line("espcn"),
             "data": {"train": [str(d) for d in args.data], "train_images": len(crop), "lr": "MATLAB bicubic (rescale.methods.matlab_bicubic) of HR patches, rounded to 8-bit levels"},
             "training": {"loss": args.loss, "optimizer": "Adam", "lr": args.lr, "last_layer_lr": args.last_layer_lr, "schedule": "cosine to 1%", "batch": args.batch, "patch_hr": patch, "seed": args.seed},
             "steps": step,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shlex
 import signal
 import sys
 import time
@@ -255,15 +254,9 @@ def load_classifier(path, device="cpu") -> SmallCNN:
     return net.to(device)
 
 
-def _command_line() -> str:
-    script = Path(sys.argv[0])
-    prog = {"__main__.py": "python -m rescale.train", "muller.py": "python -m rescale.train.muller"}.get(script.name, sys.argv[0])
-    return " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
-
-
 def main(args: argparse.Namespace) -> int:
     from ..muller import Muller
-    from .run import RunDir, export_weights, hardware
+    from .run import RunDir, command_line, export_weights, hardware
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -343,7 +336,7 @@ def main(args: argparse.Namespace) -> int:
         manifest = {
             "method": "muller",
             "architecture": {"name": "rescale.muller.Muller", "args": resizer.config},
-            "command": _command_line(),
+            "command": command_line("muller"),
             "data": {"root": str(args.data), "train_images": len(train), "val_images": len(val), "classes": train.classes, "load_px": args.load, "crop_px": crop},
             "classifier": {"name": "rescale.train.muller.SmallCNN", "args": classifier.config, "start": args.classifier, "trained": train_classifier, "input_px": args.size},
             "training": {"optimizer": "AdamW", "lr": args.lr, "muller_lr": args.muller_lr, "schedule": "cosine to 1%", "batch": args.batch, "seed": args.seed},

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-__all__ = ["RunDir", "export_weights", "hardware"]
+__all__ = ["RunDir", "command_line", "export_weights", "hardware"]
 
 
 def hardware() -> str:
@@ -20,6 +21,14 @@ def hardware() -> str:
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA)"
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} CPU threads"
+
+
+def command_line(trainer: str) -> str:
+    """How this run was started, for the manifest: ``python -m rescale.train`` or ``python -m
+    rescale.train.<trainer>`` and the arguments, shell-quoted."""
+    script = Path(sys.argv[0])
+    prog = {"__main__.py": "python -m rescale.train", f"{trainer}.py": f"python -m rescale.train.{trainer}"}.get(script.name, sys.argv[0])
+    return " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
 class RunDir:
