@@ -1,11 +1,26 @@
 """Screen analysis: find the screentoned regions of a greyscale/bitonal page and characterise each.
 
-Detection works on local spectra of overlapping tiles: a tile is screened when it has texture
-(variance) and either a prominent spectral peak (line screens) or a high density of black/white
-transitions (dots, whose power is split over several peaks and harmonics, and noise). Line art has
-variance too, but its spectrum is spread along a ray and its transitions are sparse. The tile map
-is coarse, so each region's border is then refined at the pixel level with the transition density
-smoothed over one screen period, and trimmed to the outline where one closes the region.
+Three steps, each finer than the one before and run on less of the page:
+
+1. **Tiles.** The local spectra of overlapping tiles (one batched FFT) say which tiles hold a
+   screen and which: dots have two strong, sharp peaks at right angles, line screens one strong,
+   sharp peak, noise screens a dense grain (many ink/paper changes) with no peak at all. Line art,
+   hatching and hair fail these tests: their power lies along rays or in broad bumps (hand-drawn
+   strokes are not evenly spaced), a single peak is not sharp, and their changes are sparser than
+   a screen's grain.
+2. **Screen hypotheses.** Neighbouring screen tiles of one kind whose peaks agree (the same lattice)
+   are grouped; each group is one screen, with its wave vectors.
+3. **Pixels.** A periodic screen's pixels are those where the image is explained by the screen's
+   own frequencies: its demodulated power (a Gabor filter at each wave vector and harmonic) is
+   both strong and most of the local power. Hatching, hair and outlines next to the screen have
+   other frequencies, so regions end at them. Noise screens are delineated by the density of
+   ink/paper changes instead. Each region is then characterised from its own spectrum and kept
+   if it is a screen: it repeats on its lattice (folded onto one cell of the lattice, its mean
+   there explains most of its variance; hand-drawn strokes vary in spacing and length), spans
+   more than a pair of parallel lines, and most tiles inside it looked screened.
+
+Ink/paper changes are counted against the local mean with a minimum contrast, so grey scans
+(blurred, light dots that never reach mid grey, sensor noise) count like bitonal pages.
 """
 
 from __future__ import annotations
@@ -13,12 +28,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from .metrics import dominant_peak
+from .metrics import _masked_spectrum
 
 __all__ = ["ScreenParams", "analyze", "screen_map", "transition_density"]
+
+_DOTS, _LINES, _NOISE = 1, 2, 3  # tile kinds (0: no screen)
 
 
 @dataclass(frozen=True)
@@ -34,93 +54,433 @@ class ScreenParams:
     area: int
 
 
-def transition_density(img: np.ndarray) -> np.ndarray:
-    """Per-pixel count of black/white changes to the right and below (binarised at 0.5), ``[H, W]``."""
-    b = img < 0.5
+def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2.0) -> np.ndarray:
+    """Per-pixel count of ink/paper changes to the right and below, ``[H, W]``.
+
+    A change is a pair of neighbours on opposite sides of the local mean (Gaussian of ``sigma`` px)
+    that differ by more than ``contrast``: on a bitonal page every black/white change; on a scan one
+    per blurred edge, light dots included, and none in sensor or JPEG noise.
+    """
+    above = img > ndimage.gaussian_filter(img, sigma)
     t = np.zeros(img.shape)
-    t[:, :-1] += b[:, 1:] != b[:, :-1]
-    t[:-1, :] += b[1:, :] != b[:-1, :]
+    t[:, :-1] += (above[:, 1:] != above[:, :-1]) & (np.abs(img[:, 1:] - img[:, :-1]) > contrast)
+    t[:-1, :] += (above[1:, :] != above[:-1, :]) & (np.abs(img[1:, :] - img[:-1, :]) > contrast)
     return t
 
 
-def _tile_scores(img: np.ndarray, tile: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Peak prominence and variance of each ``tile`` x ``tile`` window at ``stride``, ``[Ty, Tx]``."""
+# --- 1. tiles --------------------------------------------------------------------------------------
+
+
+def _tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float) -> dict:
+    """Spectral features of each ``tile`` x ``tile`` window at ``stride``, each ``[Ty, Tx]``:
+
+    - ``var``: variance; ``dens``: mean ink/paper changes per pixel;
+    - ``prom``: the strongest peak's share of the AC power (3x3 bins of the 2x zero-padded spectrum,
+      periods up to ``max_period``);
+    - ``orth``: the strongest peak within a bin of the peak turned by 90 degrees, over the peak;
+    - ``sharp``: the peak's 3x3 bins over its 9x9 neighbourhood (near 0.6 for a screen's exact
+      frequency, less for the spread of hand-drawn strokes);
+    - ``hf``: the share of AC power at periods under 4 px (a grain's, not line art's);
+    - ``aniso``: the largest share of the power at periods under 10 px in one 15-degree sector
+      of directions (1/12 for an even grain, more for strokes);
+    - ``grain`` (tiles without a clear peak): the largest autocorrelation 3 px away, near 0 for a
+      grain, which decorrelates within a pixel or two in every direction, larger along strokes;
+    - ``v1``, ``v2`` ``[Ty, Tx, 2]``: the peak's and the orthogonal peak's wave vectors (fy, fx)
+      in cycles per pixel, to a fraction of a bin.
+    """
     win = sliding_window_view(img, (tile, tile))[::stride, ::stride]
     ty, tx = win.shape[:2]
     n = 2 * tile
-    f = np.fft.fftfreq(n)
-    low = np.hypot(*np.meshgrid(f, f, indexing="ij")) < 1.5 / tile  # window DC lobe, slow gradients
-    hann = np.outer(np.hanning(tile), np.hanning(tile))
-    prom, var = np.empty((ty, tx)), np.empty((ty, tx))
-    for r in range(ty):  # a row of tiles at a time keeps memory small on full pages
-        z = win[r] - win[r].mean(axis=(1, 2), keepdims=True)
-        var[r] = (z**2).mean(axis=(1, 2))
-        p = np.abs(np.fft.fft2(z * hann, (n, n))) ** 2
-        p[:, low] = 0
-        # A peak's power spreads over a few bins: sum a 3x3 neighbourhood before the maximum.
-        box = sum(np.roll(np.roll(p, i, 1), j, 2) for i in (-1, 0, 1) for j in (-1, 0, 1))
-        prom[r] = 2 * box.reshape(tx, -1).max(1) / np.maximum(p.reshape(tx, -1).sum(1), 1e-12)
-    return prom, var
+    f = sfft.fftfreq(n)
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    r = np.hypot(fy, fx)
+    band = (r >= max(1.5 / tile, 1.0 / max_period)).astype(np.float32)
+    half = (fy > 0) | ((fy == 0) & (fx > 0))
+    search = band * half
+    hann = np.outer(np.hanning(tile), np.hanning(tile)).astype(np.float32)
+    # Twelve 15-degree sectors of the half plane at periods under 10 px: a grain's power is spread
+    # evenly over them, strokes' in the few across their directions.
+    theta = np.degrees(np.arctan2(fy, fx)) % 180
+    sectors = np.stack([(theta // 15 == k) & (r > 0.1) for k in range(12)]).astype(np.float32)
+    dy, dx = np.mgrid[-4:5, -4:5]
+    on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
+    ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
+    out = {k: np.empty(ty * tx) for k in ("var", "prom", "orth", "sharp", "hf", "aniso", "grain")}
+    out["v1"], out["v2"] = np.empty((ty * tx, 2)), np.empty((ty * tx, 2))
+    tiles = win.reshape(ty * tx, tile, tile)
+    step = 1024  # tiles per batch: bounds the memory of the spectra
+    d3 = np.arange(-1, 2)
+    for s in range(0, ty * tx, step):
+        z = tiles[s : s + step].astype(np.float32)
+        z = z - z.mean(axis=(1, 2), keepdims=True)
+        m = len(z)
+        idx = np.arange(m)
+        out["var"][s : s + m] = (z.astype(np.float64) ** 2).mean(axis=(1, 2))
+        p = np.abs(sfft.fft2(z * hann, (n, n))) ** 2 * band
+        total = np.maximum(p.sum(axis=(1, 2)) / 2, 1e-12)  # the spectrum is symmetric: half the AC power
+        box = sum(np.roll(p, (i, j), (1, 2)) for i in d3 for j in d3)
+        k1 = (box * search).reshape(m, -1).argmax(1)
+        ky, kx = np.divmod(k1, n)
+        b1 = box[idx, ky, kx]
+        # The orthogonal peak: the best 3x3 sum within a bin of the peak turned by 90 degrees.
+        cand = np.stack([box[idx, (kx + i) % n, (-ky + j) % n] for i in d3 for j in d3], 1)
+        best = cand.argmax(1)
+        b2 = cand[idx, best]
+        oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
+        wide = sum(p[idx, (ky + i) % n, (kx + j) % n] for i in range(-4, 5) for j in range(-4, 5))
+        out["prom"][s : s + m] = b1 / total
+        out["orth"][s : s + m] = b2 / np.maximum(b1, 1e-12)
+        out["sharp"][s : s + m] = b1 / np.maximum(wide, 1e-12)
+        out["hf"][s : s + m] = (p * (r > 0.25)).sum(axis=(1, 2)) / 2 / total
+        out["aniso"][s : s + m] = np.einsum("nij,kij->nk", p, sectors).max(1) / np.maximum(np.einsum("nij,kij->n", p, sectors), 1e-12)
+        # The autocorrelation (of the band-passed tile) 3 px away, in the direction where it is
+        # largest; only for tiles without a peak, which may be grains.
+        grainy = out["prom"][s : s + m] < 0.1
+        out["grain"][s : s + m] = 1.0
+        if grainy.any():
+            acf = sfft.ifft2(p[grainy]).real
+            out["grain"][s : s + m][grainy] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
+        out["v1"][s : s + m] = _centroid(p, ky, kx, f)
+        out["v2"][s : s + m] = _centroid(p, oy, ox, f)
+    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
+    return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
 
 
-def _coarse_mask(img: np.ndarray, tile: int, stride: int, min_prominence: float, min_var: float, min_density: float) -> np.ndarray:
-    """Bool ``[H, W]``: pixels whose tile looks screened."""
-    h, w = img.shape
-    prom, var = _tile_scores(img, tile, stride)
-    dens = sliding_window_view(transition_density(img), (tile, tile))[::stride, ::stride].mean(axis=(2, 3))
-    screened = (var > min_var) & ((prom > min_prominence) | (dens > min_density))
-    # Each tile votes for its central stride x stride block; blocks outside every tile centre take
-    # the nearest tile's vote.
-    ty, tx = screened.shape
-    iy = np.clip((np.arange(h) - (tile - stride) // 2) // stride, 0, ty - 1)
-    ix = np.clip((np.arange(w) - (tile - stride) // 2) // stride, 0, tx - 1)
-    return screened[np.ix_(iy, ix)]
+def _centroid(p: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Power-weighted mean wave vector ``[N, 2]`` (fy, fx) over the 3x3 bins around ``(ky, kx)``."""
+    n = p.shape[1]
+    idx = np.arange(len(p))
+    w = np.stack([p[idx, (ky + i) % n, (kx + j) % n] for i in (-1, 0, 1) for j in (-1, 0, 1)], 1)
+    di = np.repeat([-1, 0, 1], 3) / n
+    dj = np.tile([-1, 0, 1], 3) / n
+    s = np.maximum(w.sum(1), 1e-30)
+    return np.stack([f[ky] + (w * di).sum(1) / s, f[kx] + (w * dj).sum(1) / s], 1)
 
 
-def _characterise(img: np.ndarray, mask: np.ndarray, noise_prominence: float) -> ScreenParams:
-    """The screen of region ``mask`` from its spectrum (its rim left out: outlines)."""
+def _tile_kinds(feat: dict, min_var: float, min_prominence: float, dots_prominence: float, min_density: float) -> np.ndarray:
+    """Each tile's screen kind, int ``[Ty, Tx]`` (0 none)."""
+    textured = feat["var"] > min_var
+    dots = textured & (feat["prom"] > dots_prominence) & (feat["orth"] > 0.5)
+    lines = textured & (feat["prom"] > min_prominence) & (feat["sharp"] > 0.5) & (feat["orth"] < 0.3)
+    noise = textured & (feat["prom"] < 0.1) & (feat["dens"] > min_density) & (feat["hf"] > 0.3) & (feat["aniso"] < 0.25) & (feat["grain"] < 0.2)
+    return np.select([dots, lines, noise], [_DOTS, _LINES, _NOISE], 0)
+
+
+# --- 2. screen hypotheses --------------------------------------------------------------------------
+
+
+def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol: float) -> np.ndarray:
+    """Whether tiles a and b (wave vectors ``[N, 2]`` each) show the same screen: their main wave
+    vectors agree to ``tol`` (relative), up to sign; for dots either of b's two may match a's."""
+
+    def close(u, v):
+        d = np.minimum(np.hypot(*(u - v).T), np.hypot(*(u + v).T))
+        return d <= tol * np.hypot(*u.T) + 1e-3
+
+    same = close(a1, b1)
+    return np.where(kind == _DOTS, same | close(a1, b2), np.where(kind == _LINES, same, True))
+
+
+def _hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
+    """Groups of 4-connected screen tiles of one kind and lattice: ``(kind, tiles)``, ``tiles`` a
+    bool ``[Ty, Tx]`` mask, largest groups first."""
+    ty, tx = kinds.shape
+    ids = np.arange(ty * tx).reshape(ty, tx)
+    rows, cols = [], []
+    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+        ka, kb = kinds[a], kinds[b]
+        ok = (ka > 0) & (ka == kb)
+        ok &= _same_lattice(feat["v1"][a].reshape(-1, 2), feat["v2"][a].reshape(-1, 2), feat["v1"][b].reshape(-1, 2), feat["v2"][b].reshape(-1, 2), ka.ravel(), tol).reshape(ok.shape)
+        rows.append(ids[a][ok])
+        cols.append(ids[b][ok])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(ty * tx, ty * tx))
+    _, comp = connected_components(graph, directed=False)
+    comp = comp.reshape(ty, tx)
+    groups = []
+    for c in np.unique(comp[kinds > 0]):
+        tiles = comp == c
+        groups.append((int(kinds[tiles][0]), tiles))
+    groups.sort(key=lambda g: (g[0] == _NOISE, -g[1].sum()))
+    return groups
+
+
+def _lattice_vectors(feat: dict, tiles: np.ndarray, kind: int) -> list:
+    """The group's wave vectors (fy, fx), averaged over its tiles weighted by peak prominence, each
+    tile's vectors first aligned (sign, and which of a dot lattice's two) with the strongest tile's."""
+    v1, v2, w = feat["v1"][tiles], feat["v2"][tiles], feat["prom"][tiles]
+    ref1 = v1[w.argmax()]
+    ref2 = v2[w.argmax()]
+
+    def aligned(v, ref):
+        return np.where(((v * ref).sum(1) < 0)[:, None], -v, v)
+
+    if kind == _DOTS:
+        swap = (np.abs((v1 * ref1).sum(1)) < np.abs((v2 * ref1).sum(1)))[:, None]
+        v1, v2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
+        return [np.average(aligned(v1, ref1), 0, w), np.average(aligned(v2, ref2), 0, w)]
+    return [np.average(aligned(v1, ref1), 0, w)]
+
+
+# --- 3. pixels -------------------------------------------------------------------------------------
+
+
+def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local power of a periodic screen ``[H, W]`` (its fundamentals and first harmonics, each
+    demodulated and averaged by a Gaussian of ``sigma`` px) and its share of the local variance."""
+    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    if len(vectors) == 2:
+        a, b = vectors
+        freqs = [a, b, a + b, a - b]
+    else:
+        freqs = [vectors[0], 2 * vectors[0]]
+    power = np.zeros(img.shape)
+    for fy, fx in freqs:
+        phase = 2 * np.pi * (fy * yy + fx * xx)
+        re = ndimage.gaussian_filter(img * np.cos(phase), sigma)
+        im = ndimage.gaussian_filter(img * np.sin(phase), sigma)
+        power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
+    mean = ndimage.gaussian_filter(img, sigma)
+    var = np.maximum(ndimage.gaussian_filter(img * img, sigma) - mean**2, 1e-9)
+    return power, power / var
+
+
+def _periodic_pixels(img: np.ndarray, dens: np.ndarray, core: np.ndarray, vectors: list, free: np.ndarray, reach: int) -> np.ndarray:
+    """Bool ``[H, W]``: where the screen of wave vectors ``vectors`` explains the image, grown from
+    ``core`` (its tiles' centres), within ``free``.
+
+    Inside, the screen's power is strong and most of the local variance, and ink/paper changes
+    are as dense as in the core. Towards the border all three fall, the share sooner (an
+    outline's variance enters the window first), so the share only selects the interior, and the
+    region is grown from there (by up to ``reach`` px: past a phase slip of the screen, where the
+    share dips) to where the power (the screen's amplitude squared) falls to a quarter, i.e.
+    where half the window lies on the screen, and the changes (averaged over about a period) to
+    half: paper beside an outline has some power at the screen's frequencies (the outline's), but
+    no changes."""
+    period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
+    sigma = max(0.7 * period, 1.5)
+    power, share = _screen_fit(img, vectors, sigma)
+    level = ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+    ref_power, ref_share, ref_level = np.median(power[core]), np.median(share[core]), np.median(level[core])
+    strong = (power > 0.25 * ref_power) & (level > 0.5 * ref_level) & free
+    inside = ndimage.binary_opening(strong & (share > 0.5 * ref_share), iterations=1)
+    grown = ndimage.binary_dilation(_touching(inside, core), iterations=reach, mask=strong)
+    return ndimage.binary_opening(grown, iterations=1)
+
+
+def _noise_pixels(dens: np.ndarray, core: np.ndarray, reach: int, free: np.ndarray, min_density: float) -> np.ndarray:
+    """Bool ``[H, W]``: where the density of ink/paper changes (over a few px) is that of the
+    ``core``'s grain (at least ``min_density``), within ``reach`` px of it and within ``free``."""
+    level = ndimage.gaussian_filter(dens, 1.5)
+    ref = max(np.median(level[core]), min_density)
+    near = ndimage.binary_dilation(core, iterations=reach)
+    mask = ndimage.binary_opening(near & (level > 0.5 * ref) & free, iterations=2)
+    return _touching(mask, core)
+
+
+def _to_outline(img: np.ndarray, region: np.ndarray, free: np.ndarray, grow: int, reach: int, keep: float = 0.6) -> np.ndarray:
+    """``region`` grown by ``grow`` px (within ``free``) to the outer edge of the outline that
+    closes it, if one does: the retargeting leaves an outline found along a region's rim to the
+    structure, and the screen's pixels up to the outline belong to the region.
+
+    The growth (and the region's own rim) spill onto the paper beyond the outline; paper
+    components (``img >= 0.5``) reaching more than ``reach`` px beyond the grown region are
+    outside and are removed there (a pocket of the screen's own paper ends at the outline, a few
+    px away). If that would remove more than ``1 - keep`` of the region, no outline closes it (its
+    own paper phase leaks out) and the region is left as it was found."""
+    grown = ndimage.binary_dilation(region, iterations=grow, mask=free) | region
+    comps, n = ndimage.label(img >= 0.5)
+    far = ndimage.distance_transform_edt(~grown) > reach
+    outside = np.zeros(n + 1, dtype=bool)
+    outside[comps[far]] = True
+    outside[0] = False
+    # Only the growth and the region's rim are trimmed: deeper in, the region is its screen, whose
+    # paper may well reach open paper (a light screen with no outline on that side).
+    deep = ndimage.binary_erosion(region, iterations=grow)
+    trimmed = deep | (grown & ~outside[comps])
+    return trimmed if trimmed.sum() >= keep * grown.sum() else region
+
+
+def _support(piece: np.ndarray, origin: tuple[int, int], tiles: np.ndarray, tile: int, stride: int, inside: float = 0.9) -> float:
+    """The share of the tiles lying (``inside``) in ``piece`` (bool, its ``[0, 0]`` at page pixel
+    ``origin``) that are among ``tiles`` ``[Ty, Tx]`` (1 if none lies in it: a region smaller
+    than a tile)."""
+    ys, xs = np.nonzero(piece)
+    ys, xs = ys + origin[0], xs + origin[1]
+    ty, tx = tiles.shape
+    r0, r1 = max(ys.min() // stride - 1, 0), min(ys.max() // stride + 1, ty)
+    c0, c1 = max(xs.min() // stride - 1, 0), min(xs.max() // stride + 1, tx)
+    # The piece on the pixels of tiles r0..r1-1, c0..c1-1.
+    sub = np.zeros(((r1 - 1 - r0) * stride + tile, (c1 - 1 - c0) * stride + tile), dtype=bool)
+    sub[ys - r0 * stride, xs - c0 * stride] = True
+    cover = sliding_window_view(sub, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)) >= inside
+    n = cover.sum()
+    return float((cover & tiles[r0:r1, c0:c1]).sum() / n) if n else 1.0
+
+
+def _touching(mask: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """The components of ``mask`` that overlap ``core``."""
+    comps, n = ndimage.label(mask)
+    if n == 0:
+        return mask
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[np.unique(comps[core & mask])] = True
+    keep[0] = False
+    return keep[comps]
+
+
+def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarray:
+    """``mask`` with its small holes (under ``max_area`` px: specks the fit missed) and thin ones
+    (no disc of ``max_radius`` px fits: strokes drawn over the screen, which the retargeting
+    finds in the region) filled; larger holes (a face inside a screened background) stay."""
+    holes = ndimage.binary_fill_holes(mask) & ~mask
+    comps, n = ndimage.label(holes)
+    if n == 0:
+        return mask
+    index = np.arange(1, n + 1)
+    small = ndimage.sum(holes, comps, index) < max_area
+    thin = ndimage.maximum(ndimage.distance_transform_edt(holes), comps, index) <= max_radius
+    return mask | np.concatenate([[False], small | thin])[comps]
+
+
+# --- characterisation ------------------------------------------------------------------------------
+
+
+def _characterise(
+    img: np.ndarray, mask: np.ndarray, kind: int, vectors: list, noise_prominence: float, min_regularity: float, noise_var: float, crop: int = 256
+) -> ScreenParams | None:
+    """The screen of region ``mask`` from its spectrum (its rim left out: outlines; at most
+    ``crop`` px across, around its deepest point, which pins the period to a fraction of a percent).
+    The period and angle are those of the peak near the group's wave vector, dots or lines as a
+    peak at right angles is there or not. ``None`` if the region contradicts its group: a grain
+    with a peak, a periodic screen without one or one that does not repeat (its
+    :func:`_regularity` under ``min_regularity`` for lines, half that for dots)."""
     inner = ndimage.binary_erosion(mask, iterations=2)
     if inner.sum() < 16:
         inner = mask
-    period, angle, prom = dominant_peak(img, inner)
     intensity = float(img[inner].mean())
-    if prom < noise_prominence:
-        return ScreenParams("noise", 0.0, 0.0, intensity, int(mask.sum()))
-    # Dots have a second wave vector at +90 degrees; test the spectrum there.
-    kind = "dots" if _has_orthogonal_peak(img, inner, period, angle) else "lines"
-    return ScreenParams(kind, period, angle % 90.0 if kind == "dots" else angle, intensity, int(mask.sum()))
+    area = int(mask.sum())
+    dist = ndimage.distance_transform_edt(inner)
+    cy, cx = np.unravel_index(dist.argmax(), dist.shape)
+    y0, x0 = max(cy - crop // 2, 0), max(cx - crop // 2, 0)
+    sub_img, sub = img[y0 : y0 + crop, x0 : x0 + crop], inner[y0 : y0 + crop, x0 : x0 + crop]
+    p = _masked_spectrum(sub_img, sub)
+    n = p.shape[0]
+    f = (np.arange(n) - n // 2) / n
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    r = np.hypot(fx, fy)
+    band = r >= 1 / 24
+    total = max(p[band].sum() / 2, 1e-12)
+    # The main peak: near the group's wave vector (10%), else anywhere in the band.
+    v1, s1 = _peak(p, fy, fx, band, None if kind == _NOISE else vectors[0], 0.1)
+    prominence = s1 / total
+    if kind == _NOISE:
+        # A grain has no peak; one with a peak is a periodic screen the tiles did not see as one,
+        # or line art among the grain.
+        return ScreenParams("noise", 0.0, 0.0, intensity, area) if prominence < noise_prominence else None
+    if prominence < noise_prominence / 2:
+        return None  # no peak where the tiles saw one
+    rot = np.array([v1[1], -v1[0]])  # turned by 90 degrees
+    v2, s2 = _peak(p, fy, fx, band, rot, 0.1)
+    is_dots = s2 > 0.2 * s1
+    period = 1.0 / max(np.hypot(*v1), 1e-9)
+    angle = float(np.degrees(np.arctan2(v1[0], v1[1])) % 180.0)
+    lattice = [v1, v2] if is_dots else [v1]
+    # Measured away from the rim, which holds the outline, whose variance would swamp a light
+    # screen's. Hatching imitates a line screen, not a dot lattice (two peaks at right angles):
+    # line screens must repeat more closely.
+    deep = ndimage.binary_erosion(inner, iterations=4)
+    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var) < (0.5 * min_regularity if is_dots else min_regularity):
+        return None  # hand-drawn: hatching or hair
+    if is_dots:
+        return ScreenParams("dots", float(period), angle % 90.0, intensity, area)
+    return ScreenParams("lines", float(period), angle, intensity, area)
 
 
-def _has_orthogonal_peak(img: np.ndarray, mask: np.ndarray, period: float, angle: float) -> bool:
-    """Whether the power at the wave vector rotated by 90 degrees is comparable to the main peak's."""
+def _regularity(img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int = 8) -> float:
+    """How well the region ``mask`` of ``img`` repeats on ``lattice`` (wave vectors (fy, fx)):
+    the share of its variance explained by its mean over one cell of the lattice (pixels folded
+    into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
+    drift is small), weighted by their pixels; the page's sensor noise (``noise_var`` per pixel),
+    which nothing explains, left out of the variance. Near 1 for a screen, low for hand-drawn
+    strokes, whose spacing and length vary."""
     ys, xs = np.nonzero(mask)
-    crop = np.where(mask, img, img[mask].mean())[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    crop = crop - crop.mean()
-    yy, xx = np.mgrid[0 : crop.shape[0], 0 : crop.shape[1]]
+    values = img[ys, xs]
+    phase = np.zeros(len(ys), dtype=np.int64)
+    for fy, fx in lattice:
+        phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
+    cell = (ys // block) * (xs.max() // block + 1) + xs // block
+    key = cell * bins ** len(lattice) + phase
+    _, inv, count = np.unique(key, return_inverse=True, return_counts=True)
+    folded = np.bincount(inv, values) / count
+    _, cinv, ccount = np.unique(cell, return_inverse=True, return_counts=True)
+    mean = np.bincount(cinv, values) / ccount
+    noise = noise_var * len(values)
+    total = ((values - mean[cinv]) ** 2).sum() - noise
+    residual = ((values - folded[inv]) ** 2).sum() - noise
+    return float(1 - max(residual, 0.0) / total) if total > noise else 0.0
 
-    def power(theta_deg: float) -> float:
-        t = np.deg2rad(theta_deg)
-        # Best of a few nearby frequencies, so a slightly-off period estimate still finds the peak.
-        return max(
-            abs((crop * np.exp(-2j * np.pi * ((xx * np.cos(t) + yy * np.sin(t)) / (period * g)))).sum()) ** 2
-            for g in (0.98, 1.0, 1.02)
-        )
 
-    return power(angle + 90.0) > 0.2 * power(angle)
+def _peak(p: np.ndarray, fy: np.ndarray, fx: np.ndarray, band: np.ndarray, guess, radius: float) -> tuple:
+    """Wave vector (fy, fx) of the strongest bin of the fftshifted power spectrum ``p`` in the upper
+    half plane of ``band``, within ``radius`` (relative) of ``guess`` (either sign) if given,
+    refined by a parabola on the log power along each axis; and the power near it (within 10% of
+    its frequency, where scans' pitch and angle drift)."""
+    n = p.shape[0]
+    zone = band & (fy >= 0)
+    if guess is not None:
+        g = np.asarray(guess, dtype=float)
+        near = radius * np.hypot(*g) + 1.5 / n
+        zone = zone & ((np.hypot(fy - g[0], fx - g[1]) < near) | (np.hypot(fy + g[0], fx + g[1]) < near))
+        if not zone.any():
+            zone = band & (fy >= 0)
+    q = np.where(zone, p, 0.0)
+    i, j = np.unravel_index(np.argmax(q), q.shape)
+
+    def refine(a, b, c):
+        a, b, c = np.log(a + 1e-12), np.log(b + 1e-12), np.log(c + 1e-12)
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else 0.5 * (a - c) / d
+
+    di = refine(p[i - 1, j], p[i, j], p[(i + 1) % n, j])
+    dj = refine(p[i, j - 1], p[i, j], p[i, (j + 1) % n])
+    v = np.array([(i + di - n // 2) / n, (j + dj - n // 2) / n])
+    f = max(np.hypot(*v), 1e-9)
+    power = p[np.hypot(fy - v[0], fx - v[1]) < max(0.1 * f, 2.5 / n)].sum()
+    return v, float(power)
+
+
+def _noise_variance(img: np.ndarray, block: int = 8, most: float = 0.03**2) -> float:
+    """The variance of the page's pixel noise (scanner, JPEG): the lowest 5% of the variances of
+    ``block`` x ``block`` blocks, which lie on paper or solid ink (noise alone) on any page but
+    one screened all over, over that quantile of their distribution (0.725 of the variance for 64
+    Gaussian samples); at most ``most``, as a page screened all over would take its screen's
+    variance for noise."""
+    h, w = (img.shape[0] // block) * block, (img.shape[1] // block) * block
+    if h == 0 or w == 0:
+        return 0.0
+    blocks = img[:h, :w].reshape(h // block, block, w // block, block)
+    return float(min(np.percentile(blocks.var(axis=(1, 3), ddof=1), 5) / 0.725, most))
+
+
+# --- the analysis ----------------------------------------------------------------------------------
 
 
 def analyze(
     img,
     *,
     tile: int = 32,
-    stride: int = 8,
-    min_prominence: float = 0.25,
-    min_var: float = 0.02,
-    min_density: float = 0.15,
+    stride: int = 16,
+    min_var: float = 0.002,
+    min_prominence: float = 0.22,
+    dots_prominence: float = 0.15,
+    min_density: float = 0.45,
     noise_prominence: float = 0.06,
     min_area: int = 256,
     min_radius: float = 3.0,
-    max_peel: int = 3,
+    min_tiles: int = 2,
+    min_support: float = 0.3,
+    min_regularity: float = 0.65,
 ) -> tuple[np.ndarray, list]:
     """Detect and characterise the screened regions of a page.
 
@@ -128,17 +488,23 @@ def analyze(
         img: ``[H, W]`` greyscale page, float in [0, 1] or uint8 (0 = ink).
         tile, stride: local-spectrum window and step (px); ``tile`` must exceed twice the largest
             period to detect.
-        min_prominence: a tile's strongest peak's share of its AC power for a periodic screen.
-        min_var: a tile's variance below which it is flat (paper or solid ink).
-        min_density: mean black/white transitions per pixel above which a textured tile is
-            screened (line art has few: about 0.06 for a 2 px outline across a 32 px tile).
+        min_var: a tile's variance below which it is flat (paper, solid ink, sensor noise).
+        min_prominence: a tile's strongest peak's share of its AC power for a line screen (line
+            screens put nearly all their power in one peak; hatching and hair spread theirs).
+        dots_prominence: the same for dots (their power is split between two peaks and
+            harmonics, and a peak as strong at right angles is rare without a screen).
+        min_density: mean ink/paper changes per pixel above which a tile without a peak is a noise
+            screen (a grain changes at about every other pixel; text and hair far less often).
         noise_prominence: a region whose peak share is below this is a noise screen.
         min_area: smaller regions are dropped (px).
-        min_radius: regions whose largest inscribed disc is smaller than this (px) or than two
+        min_radius: regions whose largest inscribed disc is smaller than this (px) or than 1.75
             periods are dropped (strips along parallel lines look periodic or noisy).
-        max_peel: how many times a group of screened tiles is split again once the regions
-            found in it are taken out (a screen far coarser than its neighbours is found late;
-            only periodic screens are taken from what is left).
+        min_tiles: groups of fewer screen tiles are dropped (a lone tile that looks screened is
+            usually a crossing of lines).
+        min_support: regions whose tiles (those inside them) are less often screen tiles of
+            their kind are dropped.
+        min_regularity: the share of a line screen's variance its mean over one period must
+            explain (half that for dots); hatching and hair, hand-drawn, repeat less closely.
 
     Returns:
         ``labels`` int ``[H, W]`` (0 unscreened, ``k`` region ``k``) and ``params``, a list of
@@ -148,52 +514,66 @@ def analyze(
     if img.ndim != 2:
         raise ValueError(f"expected a greyscale [H, W] page, got shape {img.shape}")
     img = img / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
-    if min(img.shape) < tile:
-        return np.zeros(img.shape, dtype=np.int64), []
-    coarse = _coarse_mask(img, tile, stride, min_prominence, min_var, min_density)
-    dens = transition_density(img)
     labels = np.zeros(img.shape, dtype=np.int64)
-    params = []
-    # Coarse components can bridge neighbouring regions (tiles straddle the gap between them), so
-    # refine, split, and refine each part again with its own period and transition level.
-    comps, _ = ndimage.label(coarse)
-    for c, box in enumerate(ndimage.find_objects(comps), 1):
-        # Work in the component's box with a margin for the refinement's reach: full pages have
-        # hundreds of components.
-        box = tuple(slice(max(b.start - 2 * tile, 0), b.stop + 2 * tile) for b in box)
-        part, sub_img, sub_dens, sub_labels = comps[box] == c, img[box], dens[box], labels[box]
-        # The split keeps pixels near the component's typical transition level, so a screen much
-        # coarser than its neighbours (fewer transitions) drops out: peel what was found, with
-        # the reach of its tiles, and split the rest again at its own level.
-        for peel in range(max_peel):
-            if part.sum() < min_area:
-                break
-            found = np.zeros_like(part)
-            for piece in _components(_refine(sub_img, sub_dens, part, tile), min_area):
-                found |= piece
-                # Refined again at its own level, a piece grows back what the shared level cut
-                # off, by up to tile / 4 px a time, until it settles (grows by under 2%).
-                for _ in range(4):
-                    grown = _refine(sub_img, sub_dens, piece, tile)
-                    piece, growth = grown, (grown & ~piece).sum()
-                    if growth < max(16, 0.02 * piece.sum()):
-                        break
-                piece = _trim_outside(sub_img, ndimage.binary_fill_holes(piece), tile // 4) & (sub_labels == 0)
-                if piece.sum() < min_area or sub_img[piece].var() < min_var:  # too small, or flat
-                    continue
-                screen = _characterise(sub_img, piece, noise_prominence)
-                if peel and screen.kind == "noise":  # leftovers without a peak are hatching
-                    continue
-                # A screen shows several periods across; a thin strip along a pair of parallel
-                # outlines has a spectral peak but is no screen.
-                if ndimage.distance_transform_edt(piece).max() < max(2 * screen.period, min_radius):
-                    continue
-                found |= piece
-                sub_labels[piece] = len(params) + 1  # a view: writes into labels
-                params.append(screen)
-            if not found.any():
-                break
-            part &= ~ndimage.binary_dilation(found, iterations=tile // 2)
+    params: list = []
+    if min(img.shape) < tile:
+        return labels, params
+    dens = transition_density(img)
+    noise_var = _noise_variance(img)
+    feat = _tile_features(img, dens, tile, stride, max_period=tile / 2.5)
+    kinds = _tile_kinds(feat, min_var, min_prominence, dots_prominence, min_density)
+    ty, tx = kinds.shape
+    # A tile stands for its central stride x stride block; blocks outside every tile's centre take
+    # the nearest tile's.
+    iy = np.clip((np.arange(img.shape[0]) - (tile - stride) // 2) // stride, 0, ty - 1)
+    ix = np.clip((np.arange(img.shape[1]) - (tile - stride) // 2) // stride, 0, tx - 1)
+    for kind, tiles in _hypotheses(kinds, feat):
+        ys, xs = np.nonzero(tiles)
+        # The group's box with the reach of its tiles and of the fit's window.
+        y0, y1 = max(ys.min() * stride - tile, 0), min(ys.max() * stride + 2 * tile, img.shape[0])
+        x0, x1 = max(xs.min() * stride - tile, 0), min(xs.max() * stride + 2 * tile, img.shape[1])
+        box = np.s_[y0:y1, x0:x1]
+        core = tiles[np.ix_(iy[y0:y1], ix[x0:x1])]
+        sub_img, sub_labels, sub_dens = img[box], labels[box], dens[box]
+        free = sub_labels == 0
+        core &= free
+        if tiles.sum() < min_tiles or core.sum() < 16:
+            continue
+        vectors = _lattice_vectors(feat, tiles, kind) if kind != _NOISE else []
+        if kind == _NOISE:
+            pixels = _noise_pixels(sub_dens, core, tile // 2, free, min_density)
+        else:
+            pixels = _periodic_pixels(sub_img, sub_dens, core, vectors, free, tile // 2)
+        # Noise has no period; 2 px is about its grain.
+        period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
+        grow = int(np.ceil(max(3.0, period / 2)))
+        comps, _ = ndimage.label(pixels)
+        for c, piece_box in enumerate(ndimage.find_objects(comps), 1):
+            # Each piece in its own box, with the reach of the steps below.
+            pb = tuple(slice(max(b.start - tile // 2, 0), b.stop + tile // 2) for b in piece_box)
+            piece, p_img, p_free = comps[pb] == c, sub_img[pb], free[pb]
+            if piece.sum() < min_area:
+                continue
+            piece = _fill_holes(_to_outline(p_img, piece, p_free, grow, tile // 4), min_area, 1.5 * period + 2) & p_free
+            if p_img[piece].var() < min_var:
+                continue
+            screen = _characterise(p_img, piece, kind, vectors, noise_prominence, min_regularity, noise_var)
+            if screen is None:
+                continue
+            if kind == _NOISE and sub_dens[pb][piece].mean() < 0.8 * min_density:
+                continue  # sparse changes: line art or text beside a grain
+            # A screen shows several periods across; a thin strip along a pair of parallel
+            # outlines has a spectral peak but is no screen.
+            if ndimage.distance_transform_edt(piece).max() < max(1.75 * screen.period, min_radius):
+                continue
+            # Most of a screen's tiles look screened (by this group or another of its kind: a
+            # stroke across a screen splits its tiles); a region grown from a few (lines crossing,
+            # a bundle of strokes) is not a screen.
+            if _support(piece, (y0 + pb[0].start, x0 + pb[1].start), kinds == kind, tile, stride) < min_support:
+                continue
+            sub_labels[pb][piece] = len(params) + 1  # views: writes into labels
+            p_free &= ~piece
+            params.append(screen)
     return labels, params
 
 
@@ -209,43 +589,3 @@ def screen_map(labels: np.ndarray, params: list) -> dict:
         "intensity": np.array([np.nan] + [p.intensity for p in params]),
     }
     return {name: values[labels] for name, values in table.items()}
-
-
-def _components(mask: np.ndarray, min_area: int) -> list:
-    comps, n = ndimage.label(mask)
-    sizes = ndimage.sum(mask, comps, range(1, n + 1))
-    return [comps == c for c, size in zip(range(1, n + 1), sizes) if size >= min_area]
-
-
-def _trim_outside(img: np.ndarray, region: np.ndarray, reach: int, keep: float = 0.6) -> np.ndarray:
-    """Drop the paper around a region that is closed by an outline: the smoothed density spills a
-    few px past the outline onto the paper outside. Paper components reaching more than ``reach``
-    px beyond the region are outside (a pocket of the screen's own paper left out of the region
-    ends at the outline, a few px away); if removing them would take more than ``1 - keep`` of the
-    region, the region is not closed (its own paper phase leaks out) and is left as it is."""
-    comps, _ = ndimage.label(img >= 0.5)
-    far = ndimage.distance_transform_edt(~region) > reach
-    outside = np.unique(comps[far & (comps > 0)])
-    trimmed = region & ~np.isin(comps, outside)
-    return trimmed if trimmed.sum() >= keep * region.sum() else region
-
-
-def _refine(img: np.ndarray, dens: np.ndarray, region: np.ndarray, tile: int) -> np.ndarray:
-    """Pixel-level border near a coarse region: the transition density averaged over about one
-    period is flat inside the screen and falls to half its level at the border."""
-    # A coarse region may span several screens, so its peak is weak: any peak sets the scale.
-    period, _, prominence = dominant_peak(img, region)
-    sigma = max(period if prominence > 0.01 else 0.0, 2.0) * 0.6
-    # Work on the region's box with the margin the result depends on (pieces are small next to
-    # the box of their coarse component, and refined several times).
-    ys, xs = np.nonzero(region)
-    m = tile // 4 + int(np.ceil(4 * sigma)) + 4
-    box = (slice(max(ys.min() - m, 0), ys.max() + m + 1), slice(max(xs.min() - m, 0), xs.max() + m + 1))
-    sub = region[box]
-    level = ndimage.gaussian_filter(dens[box], sigma)
-    inner = ndimage.binary_erosion(sub, iterations=tile // 4)
-    ref = np.median(level[inner] if inner.any() else level[sub])
-    near = ndimage.binary_dilation(sub, iterations=tile // 4)
-    out = np.zeros_like(region)
-    out[box] = ndimage.binary_opening(near & (level > 0.5 * ref), iterations=2)
-    return out
