@@ -6,7 +6,8 @@ Page sets (``rescale/screentone/synth.py``): ``clean`` are :func:`make_page`'s b
 line and noise screens, periods 3-12 px); ``scan-like`` are :func:`make_scan_page`'s pages (half the
 screens fine 45-degree dots of 2.3-4 px, often light; two more shapes with hatching or hair, which are
 not screens) degraded like a scan (grey paper and ink, blur, noise, JPEG); ``scan-like, no degradation``
-the same pages before :func:`degrade`. Columns, summed over the pages' pixels, outline ink left out
+the same pages before :func:`degrade`; ``scan-like, fading`` the same pages with every screen fading
+from its tone to a light 0.9 across its shape, as shading does. Columns, summed over the pages' pixels, outline ink left out
 (a detected region may end on either side of its outline):
 
 - ``precision``, ``recall``, ``iou``: of screened (any label) against unscreened pixels;
@@ -93,6 +94,7 @@ def main(argv=None) -> None:
         "clean": lambda s: make_page(s, size=size)[0],
         "scan-like, no degradation": lambda s: make_scan_page(s, size=size, scan=False),
         "scan-like": lambda s: make_scan_page(s, size=size),
+        "scan-like, fading": lambda s: make_scan_page(s, size=size, fade=1.0),
     }
     print("$ .venv/bin/python bench/screentone_detect.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"{args.pages} pages of {args.size}x{args.size} per set; pixel scores without outline ink; period error %\n")

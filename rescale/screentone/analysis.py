@@ -310,9 +310,12 @@ def _support(piece: np.ndarray, origin: tuple[int, int], tiles: np.ndarray, tile
     ty, tx = tiles.shape
     r0, r1 = max(ys.min() // stride - 1, 0), min(ys.max() // stride + 1, ty)
     c0, c1 = max(xs.min() // stride - 1, 0), min(xs.max() // stride + 1, tx)
-    # The piece on the pixels of tiles r0..r1-1, c0..c1-1.
+    # The piece on the pixels of tiles r0..r1-1, c0..c1-1 (a few rows and columns at the page's
+    # bottom and right edges lie in no tile).
     sub = np.zeros(((r1 - 1 - r0) * stride + tile, (c1 - 1 - c0) * stride + tile), dtype=bool)
-    sub[ys - r0 * stride, xs - c0 * stride] = True
+    ys, xs = ys - r0 * stride, xs - c0 * stride
+    fits = (ys < sub.shape[0]) & (xs < sub.shape[1])
+    sub[ys[fits], xs[fits]] = True
     cover = sliding_window_view(sub, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)) >= inside
     n = cover.sum()
     return float((cover & tiles[r0:r1, c0:c1]).sum() / n) if n else 1.0
@@ -397,13 +400,15 @@ def _characterise(
     return ScreenParams("lines", float(period), angle, intensity, area)
 
 
-def _regularity(img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int = 8) -> float:
+def _regularity(img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int | None = None) -> float:
     """How well the region ``mask`` of ``img`` repeats on ``lattice`` (wave vectors (fy, fx)):
     the share of its variance explained by its mean over one cell of the lattice (pixels folded
     into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
     drift is small), weighted by their pixels; the page's sensor noise (``noise_var`` per pixel),
     which nothing explains, left out of the variance. Near 1 for a screen, low for hand-drawn
     strokes, whose spacing and length vary."""
+    if bins is None:
+        bins = 16 if len(lattice) == 1 else 8
     ys, xs = np.nonzero(mask)
     values = img[ys, xs]
     phase = np.zeros(len(ys), dtype=np.int64)
@@ -480,7 +485,7 @@ def analyze(
     min_radius: float = 3.0,
     min_tiles: int = 2,
     min_support: float = 0.3,
-    min_regularity: float = 0.65,
+    min_regularity: float = 0.78,
 ) -> tuple[np.ndarray, list]:
     """Detect and characterise the screened regions of a page.
 

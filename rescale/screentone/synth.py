@@ -211,17 +211,23 @@ def _fine_dots(rng: np.random.Generator) -> Screen:
     return Screen("dots", float(rng.uniform(2.3, 4.0)), 45.0, float(rng.uniform(0.45, 0.92)), int(rng.integers(1 << 30)))
 
 
-def _render_sampled(screen: Screen, xs: np.ndarray, ys: np.ndarray, grain: int) -> np.ndarray:
+def _render_sampled(screen: Screen, xs: np.ndarray, ys: np.ndarray, grain: int, tone: np.ndarray | None = None) -> np.ndarray:
     """The screen at sample points ``xs, ys`` (pixel units, a grid ``grain`` times finer than the
-    pixels), in {0, 1}; its threshold is the tone's quantile over these samples. Noise keeps one
-    pixel grains."""
+    pixels), in {0, 1}; its threshold is the tone's quantile over these samples. ``tone``, the
+    same shape, varies the tone across the page (a fading screen); default ``screen.tone``. Noise
+    keeps one pixel grains."""
     if screen.kind == "noise":
         h, w = xs.shape[0] // grain, xs.shape[1] // grain
         rng = np.random.default_rng([screen.seed, h, w])
-        grains = (rng.random((h, w)) < screen.tone).astype(np.float64)
-        return np.repeat(np.repeat(grains, grain, 0), grain, 1)
+        grains = np.repeat(np.repeat(rng.random((h, w)), grain, 0), grain, 1)
+        return (grains < (screen.tone if tone is None else tone)).astype(np.float64)
     spot = _spot(screen, xs, ys)
-    return (spot <= np.quantile(spot, screen.tone) + 1e-9).astype(np.float64)
+    if tone is None:
+        threshold = np.quantile(spot, screen.tone)
+    else:
+        ordered = np.sort(spot.ravel())
+        threshold = ordered[np.clip((tone * (ordered.size - 1)).astype(np.int64), 0, ordered.size - 1)]
+    return (spot <= threshold + 1e-9).astype(np.float64)
 
 
 def _paint(ink: np.ndarray, points: np.ndarray, widths: np.ndarray, grain: int) -> None:
@@ -286,13 +292,16 @@ def make_scan_page(
     n_distractors: int = 2,
     line_width: float = 2.0,
     fine: float = 0.5,
+    fade: float = 0.0,
     scan: bool = True,
     grain: int = 3,
 ) -> Page:
     """A page like a scanned manga page, with ground-truth labels, at ``size = (width, height)``.
 
     ``n_regions`` outlined shapes hold screens: with probability ``fine`` fine dots (period 2.3-4 px,
-    45 degrees, tone 0.45-0.92), otherwise a screen of :func:`make_page`'s kinds. ``n_distractors``
+    45 degrees, tone 0.45-0.92), otherwise a screen of :func:`make_page`'s kinds; with probability
+    ``fade`` a screen fades from its tone to 0.9 across its shape (``intensity`` is then its mean
+    tone). ``n_distractors``
     more shapes hold, unlabelled, hatching or hair (half of them outlined); ``Page.distractors`` marks
     them. Everything is drawn ``grain`` x ``grain`` times finer and averaged to pixels (grey,
     antialiased dots and lines), then, if ``scan``, passed through :func:`degrade` with ``seed``.
@@ -317,7 +326,15 @@ def make_scan_page(
             lines |= np.abs(_sdf(shape, px, py)) <= line_width / 2
         inside = d < (-line_width / 2 if outlined else 0.0)
         if k <= n_regions:
-            screen = _render_sampled(screens[k - 1], xs, ys, grain)
+            tone = None
+            if fade > 0 and rng.random() < fade:
+                # The tone goes linearly from the screen's to a light 0.9 across the shape, along
+                # a random direction (a shading that fades out).
+                _, cx, cy, ax, ay = shape
+                th = rng.uniform(0, 2 * np.pi)
+                u = ((xs - cx) * np.cos(th) / ax + (ys - cy) * np.sin(th) / ay + 1) / 2
+                tone = screens[k - 1].tone + (0.9 - screens[k - 1].tone) * np.clip(u, 0, 1)
+            screen = _render_sampled(screens[k - 1], xs, ys, grain, tone)
             fine_img[inside] = screen[inside]
             intensity.append(float(screen.mean()))
             labels[_sdf(shape, px, py) < -line_width / 2] = k
