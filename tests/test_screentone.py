@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import ndimage
 
 import rescale
 from rescale.cli import main
@@ -16,8 +17,8 @@ from rescale.screentone import screen_map
 from rescale.screentone.analysis import analyze
 from rescale.screentone.calibrate import calibrate_bitonal, calibrate_grey, region_tone
 from rescale.screentone.metrics import _local_tone, dominant_peak, evaluate, line_iou, region_metrics
-from rescale.screentone.retarget import Screentone, _interiors, _strokes, load, retarget
-from rescale.screentone.synth import Screen, make_page, render_screen
+from rescale.screentone.retarget import Screentone, _interiors, _nearest_labels, _strokes, load, retarget
+from rescale.screentone.synth import Screen, make_page, make_scan_page, render_screen
 
 PERIODIC = [
     Screen("dots", 6.0, 45.0, 0.5),
@@ -241,6 +242,32 @@ def test_line_art_stays_aligned(scale):
     overlap = {(dy, dx): (np.roll(ink, (dy, dx), (0, 1)) * truth).sum() for dy in range(-2, 3) for dx in range(-2, 3)}
     assert max(overlap, key=overlap.get) == (0, 0)
     assert overlap[(0, 0)] > 0.8 * truth.sum()
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.5])
+def test_fading_screens_keep_their_fade(scale):
+    # Pages whose screens fade out across their regions (bitonal, no scan degradation). Area
+    # averaging keeps the local tone, so it is the reference for the fade at the target size.
+    errors = []
+    for seed in (1, 2):
+        page = make_scan_page(seed, fade=1.0, fine=0.0, scan=False, grain=1, n_distractors=0)
+        h, w = page.image.shape
+        size = rescale.output_size(w, h, scale)
+        ref = np.clip(rescale.rescale(page.image.astype(np.float32), size=size, method="area"), 0, 1).astype(np.float64)
+        out = retarget(page.image, size)
+        labels = _nearest_labels(page.labels, size[1], size[0])
+        for k, screen in enumerate(page.screens, 1):
+            mask = ndimage.binary_erosion(labels == k, iterations=2)
+            if screen.kind == "noise" or mask.sum() < 200:
+                continue  # a noise screen's local tone is too grainy for a reference
+            sigma = 2 * screen.period
+            want, core = _local_tone(ref, mask, sigma)
+            if np.ptp(want[core]) * 255 < 20:
+                continue  # no fade to speak of
+            got, _ = _local_tone(out, mask, sigma)
+            errors.append(np.abs(got - want)[core].mean() * 255)
+    # A flat tone would be off by a quarter of the fade or more (7-13 grey levels here).
+    assert len(errors) >= 4 and np.mean(errors) < 3.0
 
 
 def test_strokes_are_split_from_light_dot_screens_only():

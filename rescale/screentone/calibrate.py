@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["local_tone", "region_tone", "calibrate_bitonal", "calibrate_grey"]
+__all__ = ["local_tone", "region_tone", "tone_ramp", "calibrate_bitonal", "calibrate_grey"]
 
 _4 = ndimage.generate_binary_structure(2, 1)
 
@@ -40,6 +40,42 @@ def region_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> float:
     if core.sum() < 16:  # a thin region: take all of it
         return float(img[mask].mean())
     return float(local_tone(img, mask, sigma)[core].mean())
+
+
+def tone_ramp(img: np.ndarray, mask: np.ndarray, sigma: float, min_range: float = 8 / 255, min_z: float = 10.0):
+    """The linear trend of region ``mask``'s local tone in ``img`` ``[H, W]``, or None if its tone
+    is flat: a fading screen (a gradient, common in manga) is then calibrated to its fade instead
+    of to one tone.
+
+    The local tone (a Gaussian of ``sigma`` px, one period) is fitted by a plane over the region's
+    core. The trend counts if it spans at least ``min_range`` over the region and its slope is
+    ``min_z`` standard errors from 0; the errors count the local tones as ``N / (4 pi sigma^2)``
+    independent samples (neighbours share their window). Flat screens, whose local tone only
+    wanders by sampling (noise grains, pixel beats), stay flat.
+
+    Returns:
+        ``ramp(y, x)``: the trend at source pixel coordinates (arrays), zero on average over the
+        core, to be added to the region's tone; or None.
+    """
+    w = ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant")
+    core = mask & (w > 0.9)
+    if core.sum() < 64:
+        return None
+    tone = local_tone(img, mask, sigma)[core]
+    ys, xs = np.nonzero(core)
+    y0, x0 = ys.mean(), xs.mean()
+    a = np.stack([np.ones(len(ys)), ys - y0, xs - x0], 1)
+    coef, *_ = np.linalg.lstsq(a, tone, rcond=None)
+    resid = tone - a @ coef
+    n_eff = max(core.sum() / (4 * np.pi * sigma**2), 4.0)
+    cov = np.linalg.inv(a.T @ a)[1:, 1:] * resid.var() * core.sum() / n_eff
+    slope = coef[1:]
+    z2 = float(slope @ np.linalg.solve(cov, slope)) if resid.var() > 0 else np.inf
+    my, mx = np.nonzero(mask)
+    trend = slope[0] * (my - y0) + slope[1] * (mx - x0)
+    if trend.max() - trend.min() < min_range or z2 < min_z**2:
+        return None
+    return lambda y, x: slope[0] * (y - y0) + slope[1] * (x - x0)
 
 
 def calibrate_grey(img: np.ndarray, mask: np.ndarray, target, sigma: float) -> np.ndarray:

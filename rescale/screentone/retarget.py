@@ -25,7 +25,7 @@ from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from .analysis import analyze
-from .calibrate import calibrate_bitonal, calibrate_grey, region_tone
+from .calibrate import calibrate_bitonal, calibrate_grey, region_tone, tone_ramp
 
 __all__ = ["retarget", "Screentone", "load"]
 
@@ -205,15 +205,16 @@ def _synthesise(
     return out
 
 
-def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions: np.ndarray, screens: list, bitonal: bool) -> np.ndarray:
-    """Each synthesised region's local tone made flat and equal to its source region's tone
-    (:mod:`.calibrate`): seams between copies, partial dots along borders and the tone a small
-    region gets from where its dots happen to fall are evened out.
+def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions: np.ndarray, screens: list, bitonal: bool, sy: float, sx: float) -> np.ndarray:
+    """Each synthesised region's local tone made equal to its source region's tone, flat or, for a
+    fading screen, following the source's fade (:mod:`.calibrate`): seams between copies, partial
+    dots along borders and the tone a small region gets from where its dots happen to fall are
+    evened out.
 
     Args: synth ``[C, h, w]``; page ``[C, H, W]``; sources ``[H, W]`` the source pixels each region
     was copied from (interiors without strokes); regions ``[h, w]`` the target pixels that will
     show region ``k``'s screen; screens: ScreenParams; bitonal: calibrate by flipping pixels
-    (else by adjusting grey levels).
+    (else by adjusting grey levels); sy, sx: target/source scale per axis.
     """
     out = synth.copy()
     for k, box in enumerate(ndimage.find_objects(regions), 1):
@@ -223,12 +224,16 @@ def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions
         period = screens[k - 1].period  # 0 for noise
         sigma = max(period, 2.0)
         reach = int(np.ceil(3 * sigma))
-        box = tuple(slice(max(b.start - reach, 0), b.stop + reach) for b in box)
+        box = tuple(slice(max(b.start - reach, 0), min(b.stop + reach, n)) for b, n in zip(box, regions.shape))
         mask = regions[box] == k
         for c in range(out.shape[0]):
             # Read over half a period: closer to the border, from more pixels, than the
             # calibration's window (which must average a period out).
             target = region_tone(page[c], src_k, max(period / 2, 1.0))
+            ramp = tone_ramp(page[c], src_k, sigma)
+            if ramp is not None:  # at each target pixel, the fade at its source position
+                ty, tx = np.mgrid[box]
+                target = np.clip(target + ramp((ty + 0.5) / sy - 0.5, (tx + 0.5) / sx - 0.5), 0.0, 1.0)
             out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
     return out
 
@@ -306,7 +311,7 @@ def retarget(
         if calibrate:
             # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
             screen_px = np.where(structure.mean(0) >= 0.5, tgt_interior, 0)
-            synth = _calibrate(synth, page, sources, screen_px, screens, _is_bitonal(grey))
+            synth = _calibrate(synth, page, sources, screen_px, screens, _is_bitonal(grey), sy, sx)
         structure = np.where(tgt_interior[None] > 0, np.minimum(synth, structure), structure)
     return structure[0] if squeeze else structure
 
