@@ -205,6 +205,11 @@ def _synthesise(
     return out
 
 
+def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
+    """A box of slices grown by ``margin`` px on every side, clipped to an array of ``shape``."""
+    return tuple(slice(max(b.start - margin, 0), min(b.stop + margin, n)) for b, n in zip(box, shape))
+
+
 def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions: np.ndarray, screens: list, bitonal: bool, sy: float, sx: float) -> np.ndarray:
     """Each synthesised region's local tone made equal to its source region's tone, flat or, for a
     fading screen, following the source's fade (:mod:`.calibrate`): seams between copies, partial
@@ -217,23 +222,28 @@ def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions
     (else by adjusting grey levels); sy, sx: target/source scale per axis.
     """
     out = synth.copy()
+    src_boxes = ndimage.find_objects(sources, max_label=len(screens))
     for k, box in enumerate(ndimage.find_objects(regions), 1):
-        src_k = sources == k
-        if box is None or not src_k.any():
+        if box is None or src_boxes[k - 1] is None:
             continue
         period = screens[k - 1].period  # 0 for noise
         sigma = max(period, 2.0)
         reach = int(np.ceil(3 * sigma))
-        box = tuple(slice(max(b.start - reach, 0), min(b.stop + reach, n)) for b, n in zip(box, regions.shape))
+        box = _grow(box, reach, regions.shape)
         mask = regions[box] == k
+        # The source region with the reach of the tone's Gaussians (4 sigma), so they read the
+        # same as on the whole page.
+        src_box = _grow(src_boxes[k - 1], int(np.ceil(4 * sigma)) + 1, sources.shape)
+        src_k = sources[src_box] == k
         for c in range(out.shape[0]):
             # Read over half a period: closer to the border, from more pixels, than the
             # calibration's window (which must average a period out).
-            target = region_tone(page[c], src_k, max(period / 2, 1.0))
-            ramp = tone_ramp(page[c], src_k, sigma)
+            target = region_tone(page[c][src_box], src_k, max(period / 2, 1.0))
+            ramp = tone_ramp(page[c][src_box], src_k, sigma)
             if ramp is not None:  # at each target pixel, the fade at its source position
                 ty, tx = np.mgrid[box]
-                target = np.clip(target + ramp((ty + 0.5) / sy - 0.5, (tx + 0.5) / sx - 0.5), 0.0, 1.0)
+                ys, xs = (ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start
+                target = np.clip(target + ramp(ys, xs), 0.0, 1.0)
             out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
     return out
 
