@@ -34,7 +34,7 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .metrics import _masked_spectrum
+from .metrics import _masked_spectrum, refine_peak
 
 __all__ = ["ScreenParams", "analyze", "screen_map", "transition_density"]
 
@@ -440,16 +440,7 @@ def _peak(p: np.ndarray, fy: np.ndarray, fx: np.ndarray, band: np.ndarray, guess
         if not zone.any():
             zone = band & (fy >= 0)
     q = np.where(zone, p, 0.0)
-    i, j = np.unravel_index(np.argmax(q), q.shape)
-
-    def refine(a, b, c):
-        a, b, c = np.log(a + 1e-12), np.log(b + 1e-12), np.log(c + 1e-12)
-        d = a - 2 * b + c
-        return 0.0 if d >= 0 else 0.5 * (a - c) / d
-
-    di = refine(p[i - 1, j], p[i, j], p[(i + 1) % n, j])
-    dj = refine(p[i, j - 1], p[i, j], p[i, (j + 1) % n])
-    v = np.array([(i + di - n // 2) / n, (j + dj - n // 2) / n])
+    v = np.array(refine_peak(p, *np.unravel_index(np.argmax(q), q.shape)))
     f = max(np.hypot(*v), 1e-9)
     power = p[np.hypot(fy - v[0], fx - v[1]) < max(0.1 * f, 2.5 / n)].sum()
     return v, float(power)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["dominant_peak", "region_metrics", "line_iou", "evaluate", "METRICS"]
+__all__ = ["dominant_peak", "refine_peak", "region_metrics", "line_iou", "evaluate", "METRICS"]
 
 #: metric name -> whether lower is better (all are errors).
 METRICS = ("intensity", "period", "angle", "moire", "screen_dist", "line_iou")
@@ -27,6 +27,22 @@ def _masked_spectrum(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     z = z * np.outer(np.hanning(z.shape[0] + 2)[1:-1], np.hanning(z.shape[1] + 2)[1:-1])
     n = max(_PAD, *z.shape)
     return np.fft.fftshift(np.abs(np.fft.fft2(z, (n, n))) ** 2)
+
+
+def refine_peak(p: np.ndarray, i: int, j: int) -> tuple[float, float]:
+    """Wave vector ``(fy, fx)`` (cycles per pixel) of the peak at bin ``(i, j)`` of the fftshifted
+    ``[n, n]`` power spectrum ``p``, to a fraction of a bin: a parabola through the log power of
+    the bin and its neighbours along each axis."""
+    n = p.shape[0]
+
+    def offset(a, b, c):
+        a, b, c = np.log(a + 1e-12), np.log(b + 1e-12), np.log(c + 1e-12)
+        d = a - 2 * b + c
+        return 0.0 if d >= 0 else 0.5 * (a - c) / d
+
+    di = offset(p[i - 1, j], p[i, j], p[(i + 1) % n, j])
+    dj = offset(p[i, j - 1], p[i, j], p[i, (j + 1) % n])
+    return (i + di - n // 2) / n, (j + dj - n // 2) / n
 
 
 def dominant_peak(img: np.ndarray, mask: np.ndarray | None = None, max_period: float = 24.0) -> tuple[float, float, float]:
@@ -47,15 +63,7 @@ def dominant_peak(img: np.ndarray, mask: np.ndarray | None = None, max_period: f
     fy, fx = np.meshgrid(f, f, indexing="ij")
     r = np.hypot(fx, fy)
     q = np.where((r >= 1 / max_period) & (fy >= 0), p, 0.0)  # half plane: the spectrum is symmetric
-    i, j = np.unravel_index(np.argmax(q), q.shape)
-    # Parabolic refinement on the log power along each axis.
-    def refine(a, b, c):
-        a, b, c = np.log(a + 1e-12), np.log(b + 1e-12), np.log(c + 1e-12)
-        d = a - 2 * b + c
-        return 0.0 if d >= 0 else 0.5 * (a - c) / d
-    di = refine(p[i - 1, j], p[i, j], p[(i + 1) % n, j])
-    dj = refine(p[i, j - 1], p[i, j], p[i, (j + 1) % n])
-    vy, vx = (i + di - n // 2) / n, (j + dj - n // 2) / n
+    vy, vx = refine_peak(p, *np.unravel_index(np.argmax(q), q.shape))
     period = 1.0 / max(np.hypot(vx, vy), 1e-9)
     angle = float(np.degrees(np.arctan2(vy, vx)) % 180.0)
     # Prominence: power near the peak (and its mirror) over the AC power. "Near" is relative to
