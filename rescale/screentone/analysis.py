@@ -225,24 +225,48 @@ def _lattice_vectors(feat: dict, tiles: np.ndarray, kind: int) -> list:
 # --- 3. pixels -------------------------------------------------------------------------------------
 
 
-def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local power of a periodic screen ``[H, W]`` (its fundamentals and first harmonics, each
-    demodulated and averaged by a Gaussian of ``sigma`` px) and its share of the local variance."""
+def _demodulated(img: np.ndarray, vectors: list, sigma: float):
+    """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave's
+    phase ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``: the image
+    demodulated and averaged by a Gaussian of ``sigma`` px)."""
     yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
     if len(vectors) == 2:
         a, b = vectors
         freqs = [a, b, a + b, a - b]
     else:
         freqs = [vectors[0], 2 * vectors[0]]
-    power = np.zeros(img.shape)
     for fy, fx in freqs:
         phase = 2 * np.pi * (fy * yy + fx * xx)
-        re = ndimage.gaussian_filter(img * np.cos(phase), sigma)
-        im = ndimage.gaussian_filter(img * np.sin(phase), sigma)
+        yield phase, ndimage.gaussian_filter(img * np.cos(phase), sigma), ndimage.gaussian_filter(img * np.sin(phase), sigma)
+
+
+def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local power of a periodic screen ``[H, W]`` (its fundamentals and first harmonics, each
+    demodulated and averaged by a Gaussian of ``sigma`` px) and its share of the local variance."""
+    power = np.zeros(img.shape)
+    for _, re, im in _demodulated(img, vectors, sigma):
         power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
     mean = ndimage.gaussian_filter(img, sigma)
     var = np.maximum(ndimage.gaussian_filter(img * img, sigma) - mean**2, 1e-9)
     return power, power / var
+
+
+def wave_vectors(screen: ScreenParams) -> list:
+    """The wave vectors ``(fy, fx)`` (cycles per pixel) of a periodic screen: one for lines, two at
+    right angles for dots."""
+    th = np.deg2rad(screen.angle)
+    v = np.array([np.sin(th), np.cos(th)]) / screen.period
+    return [v, np.array([v[1], -v[0]])] if screen.kind == "dots" else [v]
+
+
+def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndarray:
+    """``[H, W]``: the image as the periodic ``screen`` alone explains it, locally: its mean and
+    its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
+    ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
+    model = ndimage.gaussian_filter(img, sigma)
+    for phase, re, im in _demodulated(img, wave_vectors(screen), sigma):
+        model += 2 * (re * np.cos(phase) + im * np.sin(phase))
+    return model
 
 
 def _periodic_pixels(img: np.ndarray, dens: np.ndarray, core: np.ndarray, vectors: list, free: np.ndarray, reach: int) -> np.ndarray:

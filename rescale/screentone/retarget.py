@@ -24,7 +24,7 @@ from scipy.signal import fftconvolve
 from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
-from .analysis import analyze
+from .analysis import analyze, screen_model
 from .calibrate import calibrate_bitonal, calibrate_grey, region_tone, tone_ramp
 
 __all__ = ["retarget", "Screentone", "load"]
@@ -90,6 +90,34 @@ def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarra
     piece = np.array([2 * s.period**2 if s.kind == "dots" and s.intensity > 0.6 else np.inf for s in screens])
     is_stroke = (area > piece[region - 1]) & (area < 0.5 * region_ink[region - 1])
     return np.concatenate([[False], is_stroke])[comps]
+
+
+def _drawn_over(grey: np.ndarray, interior: np.ndarray, screens: list, contrast: float = 0.25, min_periods: float = 3.0) -> np.ndarray:
+    """Strokes drawn over the periodic screens of a grey scan (hatching over a tone, for shading):
+    ink the screen does not explain.
+
+    Each region's screen is modelled locally (:func:`analysis.screen_model`: its mean, fundamentals
+    and first harmonics over a Gaussian of one period); pixels darker than the model by more than
+    ``contrast``, in pieces that reach ``min_periods`` periods or more across, are strokes. The
+    dots' own misfit is weaker and comes in pieces of a dot's size. (Bitonal pages are left to
+    :func:`_strokes`: their square dots fit the model's few harmonics too loosely.)
+    """
+    out = np.zeros(grey.shape, dtype=bool)
+    for k, box in enumerate(ndimage.find_objects(interior), 1):
+        screen = screens[k - 1]
+        if box is None or screen.kind == "noise":
+            continue
+        sigma = max(screen.period, 1.5)
+        box = _grow(box, int(np.ceil(4 * sigma)), grey.shape)
+        sub, region = grey[box], interior[box] == k
+        misfit = sub - screen_model(sub, screen, sigma)
+        dark = region & (misfit < -contrast)
+        pieces, _ = ndimage.label(dark, ndimage.generate_binary_structure(2, 2))
+        long = [j for j, piece in enumerate(ndimage.find_objects(pieces), 1) if max(sl.stop - sl.start for sl in piece) >= min_periods * screen.period]
+        if long:
+            # A stroke's misfit fades along its blurred edges: one pixel around its clear core.
+            out[box] |= ndimage.binary_dilation(np.isin(pieces, long)) & region & (sub < 0.5)
+    return out
 
 
 def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -294,7 +322,10 @@ def retarget(
     grey = page.mean(0)
     labels, screens = analysis if analysis is not None else analyze(grey)
     interior = _interiors(grey, labels, max_border)
+    bitonal = _is_bitonal(grey)
     strokes = _strokes(grey, interior, screens)
+    if not bitonal:
+        strokes |= _drawn_over(grey, interior, screens)
     # Structure: the page with screen interiors (but not the strokes over them) turned to paper,
     # resampled with antialiasing. Proposals avoid the strokes; screens are still synthesised
     # under them, and the rescaled strokes are laid over.
@@ -305,7 +336,7 @@ def retarget(
     def rescaled(img):
         out = resample(torch.from_numpy(img)[None], height, width, get_filter(structure_filter)).numpy()[0]
         out = np.clip(out, 0.0, 1.0)
-        return (out >= 0.5).astype(np.float64) if _is_bitonal(grey) else out
+        return (out >= 0.5).astype(np.float64) if bitonal else out
 
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
@@ -321,7 +352,7 @@ def retarget(
         if calibrate:
             # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
             screen_px = np.where(structure.mean(0) >= 0.5, tgt_interior, 0)
-            synth = _calibrate(synth, page, sources, screen_px, screens, _is_bitonal(grey), sy, sx)
+            synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx)
         structure = np.where(tgt_interior[None] > 0, np.minimum(synth, structure), structure)
     return structure[0] if squeeze else structure
 
