@@ -14,6 +14,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(PY) cli.py resize samples -o out/demo --scale 0.5 --method lanczos --overwrite
+	$(PY) cli.py resize samples/manga -o out/demo/manga --scale 0.5 --screentone --overwrite
 	@echo "wrote out/demo/"
 
 test: $(VENV)/.installed

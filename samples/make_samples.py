@@ -9,6 +9,9 @@ Each one exercises something the batch tool must get right:
 - ``terrain_16bit.png``: 16-bit grey (I;16), smooth values using all 16 bits.
 - ``rotated_exif.jpg``: stored sideways with EXIF orientation 6, an sRGB ICC profile and 72 DPI;
   the arrow points up once the orientation is applied.
+- ``manga/screentone_page.png``: a scan-like manga page (``rescale.screentone.synth.make_scan_page``):
+  outlined regions of dot, line and noise screens, some fading, and hatching and hair that are not
+  screens; for ``--screentone``, which keeps the screens' pitch when the page is shrunk.
 """
 
 from __future__ import annotations
@@ -106,6 +109,12 @@ def main() -> None:
     sub[ExifTags.Base.ExifImageWidth], sub[ExifTags.Base.ExifImageHeight] = stored.size
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     stored.save(HERE / "rotated_exif.jpg", quality=90, exif=exif.tobytes(), icc_profile=srgb, dpi=(72, 72))
+
+    from rescale.screentone.synth import make_scan_page
+
+    (HERE / "manga").mkdir(exist_ok=True)
+    page = make_scan_page(7, size=(384, 384), n_regions=6, n_distractors=2, fade=0.3)
+    Image.fromarray(np.round(page.image * 255).astype(np.uint8)).save(HERE / "manga" / "screentone_page.png", optimize=True)
 
 
 if __name__ == "__main__":
