@@ -314,6 +314,19 @@ def test_screentone_method_runs_both_directions_asymmetric():
         retarget(np.zeros((2, 3, 4, 5)), (4, 4))
 
 
+@pytest.mark.parametrize("shape", [(70, 90), (50, 75), (129, 64)])
+def test_small_odd_pages_where_cells_overhang_the_page(shape):
+    # A noise page smaller than a few anchor cells: cells at its edge reach past it, and their
+    # proposals' window must still lie inside the (padded) source. It used to raise at 0.5x.
+    img = np.random.default_rng(0).integers(0, 65535, shape, dtype=np.uint16)
+    labels, _ = analyze(img.astype(np.float64) / 65535)
+    assert labels.any()  # a screen was found, so the synthesis ran
+    for scale in (0.33, 0.5, 2.0):
+        out = rescale.rescale(img, scale, method="screentone")
+        w, h = rescale.output_size(shape[1], shape[0], scale)
+        assert out.dtype == np.uint16 and out.shape == (h, w)
+
+
 def test_rescale_dispatches_to_screentone_when_registered():
     if not rescale.methods.is_method("screentone"):
         pytest.skip('"screentone" is not registered in rescale/methods.py yet')

@@ -202,9 +202,12 @@ def _synthesise(
                 tval = np.ones((ext, ext))
                 tval[inner] = out[:, ys, xs].mean(0)
                 # Source window: proposals within `search` of the anchor's source position.
-                wy = int(round((ty + cell / 2) / sy - ext / 2)) - search + pad
-                wx = int(round((tx + cell / 2) / sx - ext / 2)) - search + pad
+                # The anchor is the centre of the cell's part on the page; the window is kept
+                # inside the padded source (small pages, cells past the page's edge).
                 size = ext + 2 * search
+                cy, cx = (ty + min(ty + cell, h)) / 2, (tx + min(tx + cell, w)) / 2
+                wy = min(max(int(round(cy / sy - ext / 2)) - search + pad, 0), srcp.shape[1] - size)
+                wx = min(max(int(round(cx / sx - ext / 2)) - search + pad, 0), srcp.shape[2] - size)
                 win = grey[wy : wy + size, wx : wx + size]
                 for k in np.unique(lab[core & (lab > 0) & ~done]):
                     need = (core & (labi == k) & ~done).astype(float)
