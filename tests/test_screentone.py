@@ -314,6 +314,25 @@ def test_screentone_method_runs_both_directions_asymmetric():
         retarget(np.zeros((2, 3, 4, 5)), (4, 4))
 
 
+@pytest.mark.parametrize("scale", [0.5, 1.5])
+def test_a_grey_scan_keeps_the_tones_of_one_screen_on_both_sides_of_an_outline(scale):
+    # One dot lattice at two tones, split by an outline (a shirt and the wall behind it): each
+    # side keeps its own tone, as area averaging (the reference for tone) does.
+    page = np.ones((192, 192))
+    page[32:160, 32:160] = 0.0
+    dark, light = (render_screen(Screen("dots", 4.0, 45.0, tone), 192, 192) for tone in (0.4, 0.75))
+    page[34:158, 34:95], page[34:158, 97:158] = dark[34:158, 34:95], light[34:158, 97:158]
+    page = ndimage.gaussian_filter(page, 0.6)  # a scan: grey, not bitonal
+    size = rescale.output_size(192, 192, scale)
+    out = retarget(page, size)
+    ref = np.clip(rescale.rescale(page.astype(np.float32), size=size, method="area"), 0, 1)
+    rows = slice(int(60 * scale), int(140 * scale))
+    for x0, x1 in ((40, 90), (100, 150)):
+        cols = slice(int(x0 * scale), int(x1 * scale))
+        # Measured: within 0.008; one tone per analysed region was off by up to 0.03.
+        assert abs(out[rows, cols].mean() - ref[rows, cols].mean()) < 0.015
+
+
 @pytest.mark.parametrize("shape", [(70, 90), (50, 75), (129, 64)])
 def test_small_odd_pages_where_cells_overhang_the_page(shape):
     # A noise page smaller than a few anchor cells: cells at its edge reach past it, and their

@@ -25,7 +25,7 @@ from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from .analysis import analyze, screen_model
-from .calibrate import calibrate_bitonal, calibrate_grey, region_tone, tone_ramp
+from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
 
 __all__ = ["retarget", "Screentone", "load"]
 
@@ -262,19 +262,29 @@ def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions
         reach = int(np.ceil(3 * sigma))
         box = _grow(box, reach, regions.shape)
         mask = regions[box] == k
+        # The calibration's window (sigma target px) in source px, at least a period.
+        spread = sigma * max(1.0, 1.0 / min(sy, sx))
         # The source region with the reach of the tone's Gaussians (4 sigma), so they read the
         # same as on the whole page.
-        src_box = _grow(src_boxes[k - 1], int(np.ceil(4 * sigma)) + 1, sources.shape)
+        src_box = _grow(src_boxes[k - 1], int(np.ceil(4 * spread)) + 1, sources.shape)
         src_k = sources[src_box] == k
+        ty, tx = np.mgrid[box]  # each target pixel's position in the source box
+        at = [(ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start]
         for c in range(out.shape[0]):
+            src = page[c][src_box]
             # Read over half a period: closer to the border, from more pixels, than the
             # calibration's window (which must average a period out).
-            target = region_tone(page[c][src_box], src_k, max(period / 2, 1.0))
-            ramp = tone_ramp(page[c][src_box], src_k, sigma)
-            if ramp is not None:  # at each target pixel, the fade at its source position
-                ty, tx = np.mgrid[box]
-                ys, xs = (ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start
-                target = np.clip(target + ramp(ys, xs), 0.0, 1.0)
+            target = region_tone(src, src_k, max(period / 2, 1.0))
+            if not bitonal:
+                # A scan keeps the source's local tone at each target pixel: the shading drawn
+                # with one screen, fades, and the steps between areas of one screen that the
+                # analysis joined across an outline. (Bitonal pages, whose screens' local tone
+                # beats against the pixel grid, only keep a clear fade: below.)
+                covered = ndimage.map_coordinates(ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1)
+                local = ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1)
+                target = np.where(covered > 0.5, local, target)
+            elif (ramp := tone_ramp(src, src_k, sigma)) is not None:  # the fade at each target pixel
+                target = np.clip(target + ramp(*at), 0.0, 1.0)
             out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
     return out
 
