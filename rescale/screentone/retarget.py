@@ -9,8 +9,8 @@ bitonality are kept) from offsets within ``search`` px of that point, preferring
 screen's lattice (so copies continue each other's phase). Per region in a cell, the proposal chosen
 is the one whose pixels (a) lie in the same source region and (b) agree best with the pixels
 already synthesised around the cell (image quilting, Efros & Freeman 2001, restricted to anchor
-neighbourhoods). Each region's screen then has its tone calibrated (:mod:`.calibrate`): flat and
-equal to the source region's. Everything else (line art, paper, solid ink, strokes) is resampled
+neighbourhoods). Each region's screen then has its tone calibrated (:mod:`.calibrate`) to the
+source's (see :func:`_calibrate`). Everything else (line art, paper, solid ink, strokes) is resampled
 with an antialiased filter, re-binarised if the page is bitonal, and laid over the screens.
 """
 
@@ -242,10 +242,10 @@ def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
 
 
 def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions: np.ndarray, screens: list, bitonal: bool, sy: float, sx: float) -> np.ndarray:
-    """Each synthesised region's local tone made equal to its source region's tone, flat or, for a
-    fading screen, following the source's fade (:mod:`.calibrate`): seams between copies, partial
-    dots along borders and the tone a small region gets from where its dots happen to fall are
-    evened out.
+    """Each synthesised region's local tone made equal to its source's (:mod:`.calibrate`): on a
+    scan, the source's local tone at each target pixel; on a bitonal page, the region's tone, flat
+    or, for a fading screen, following the fade. Seams between copies, partial dots along borders
+    and the tone a small region gets from where its dots happen to fall are evened out.
 
     Args: synth ``[C, h, w]``; page ``[C, H, W]``; sources ``[H, W]`` the source pixels each region
     was copied from (interiors without strokes); regions ``[h, w]`` the target pixels that will
