@@ -7,6 +7,7 @@ An editable install (as in development and CI) finds modules by path, so a subpa
 from __future__ import annotations
 
 import ast
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -28,7 +29,7 @@ def test_every_subpackage_is_listed():
 def test_third_party_imports_of_the_package_are_declared():
     # Imports at module level run on `import rescale.x`: they must be core dependencies. Imports
     # inside functions (matplotlib, lpips, ray, ...) belong to extras and are loaded on demand.
-    declared = {d.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().lower() for d in PYPROJECT["project"]["dependencies"]}
+    declared = {re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0].lower() for d in PYPROJECT["project"]["dependencies"]}
     module_of = {"pil": "pillow", "yaml": "pyyaml"}
     local = {"rescale", "kernels"}
     missing = {}

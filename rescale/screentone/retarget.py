@@ -270,6 +270,8 @@ def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions
         src_k = sources[src_box] == k
         ty, tx = np.mgrid[box]  # each target pixel's position in the source box
         at = [(ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start]
+        if not bitonal:  # where half of the local tone's window lies in the source region
+            covered = ndimage.map_coordinates(ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1) > 0.5
         for c in range(out.shape[0]):
             src = page[c][src_box]
             # Read over half a period: closer to the border, from more pixels, than the
@@ -280,9 +282,7 @@ def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions
                 # with one screen, fades, and the steps between areas of one screen that the
                 # analysis joined across an outline. (Bitonal pages, whose screens' local tone
                 # beats against the pixel grid, only keep a clear fade: below.)
-                covered = ndimage.map_coordinates(ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1)
-                local = ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1)
-                target = np.where(covered > 0.5, local, target)
+                target = np.where(covered, ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1), target)
             elif (ramp := tone_ramp(src, src_k, sigma)) is not None:  # the fade at each target pixel
                 target = np.clip(target + ramp(*at), 0.0, 1.0)
             out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
