@@ -1,4 +1,4 @@
-"""Tone calibration of a synthesised screen: its local tone made flat and equal to a target.
+"""Tone calibration of a synthesised screen: its local tone made equal to a target (a tone or a map).
 
 A screen copied 1:1 keeps its pitch, but the tone of a small region depends on where its dots fall
 against the region's border and on the seams between copies; both show up as slow tone changes
@@ -31,12 +31,16 @@ def local_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
     return ndimage.gaussian_filter(np.where(mask, img, 0.0), sigma, mode="constant") / np.maximum(w, 1e-6)
 
 
+def _core(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """The pixels of ``mask`` whose local tone's window (a Gaussian of ``sigma`` px) lies 90% in it."""
+    return mask & (ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant") > 0.9)
+
+
 def region_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> float:
     """Mean tone of region ``mask`` of ``img`` ``[H, W]``, measured where the local tone's window
     lies (90%) inside the region: away from its border, where outlines and a border found a pixel
     off would darken or lighten it, and where a screen's phase against the border does not count."""
-    w = ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant")
-    core = mask & (w > 0.9)
+    core = _core(mask, sigma)
     if core.sum() < 16:  # a thin region: take all of it
         return float(img[mask].mean())
     return float(local_tone(img, mask, sigma)[core].mean())
@@ -57,8 +61,7 @@ def tone_ramp(img: np.ndarray, mask: np.ndarray, sigma: float, min_range: float 
         ``ramp(y, x)``: the trend at source pixel coordinates (arrays), zero on average over the
         core, to be added to the region's tone; or None.
     """
-    w = ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant")
-    core = mask & (w > 0.9)
+    core = _core(mask, sigma)
     if core.sum() < 64:
         return None
     tone = local_tone(img, mask, sigma)[core]
