@@ -6,10 +6,10 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,eval,ray]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,eval,ray]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -18,6 +18,8 @@ demo: $(VENV)/.installed
 	@echo "wrote out/demo/"
 
 test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -1,4 +1,5 @@
-"""``python cli.py ...`` is the ``rescale`` command (see rescale/cli.py)."""
+"""``python cli.py ...`` is the ``rescale`` command (see rescale/cli/)."""
+
 from rescale.cli import main
 
 if __name__ == "__main__":  # worker processes started by forkserver/spawn import this file again

@@ -46,7 +46,9 @@ def make_jpegs(folder: Path, count: int) -> float:
     for i in range(count):
         w, h = SIZES[i % len(SIZES)]
         y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-        base = np.stack([np.sin(x / rng.uniform(40, 200) + c) * np.cos(y / rng.uniform(40, 200) - c) for c in (0.0, 1.0, 2.0)], -1)
+        base = np.stack(
+            [np.sin(x / rng.uniform(40, 200) + c) * np.cos(y / rng.uniform(40, 200) - c) for c in (0.0, 1.0, 2.0)], -1
+        )
         img = (base * 90 + 128 + rng.normal(0, 6, (h, w, 3))).clip(0, 255).astype(np.uint8)
         img[h // 3 : h // 2, w // 4 : w // 2] = rng.integers(0, 256, 3)  # a hard-edged patch
         Image.fromarray(img).save(folder / f"photo{i:03d}.jpg", quality=90)
@@ -75,7 +77,11 @@ def run(cmd: list[str]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=100)
-    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+    )
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--keep", type=Path, help="generate into (and reuse) this folder instead of a temporary one")
     args = ap.parse_args()
@@ -110,8 +116,21 @@ def main() -> None:
         rows.append((name, seconds))
         shutil.rmtree(out)
 
-    cli = [sys.executable, str(ROOT / "cli.py"), "resize", str(src), "--scale", str(args.scale), "--method", "lanczos",
-           "--quality", "90", "--quiet", "--workers", str(args.workers)]
+    cli = [
+        sys.executable,
+        str(ROOT / "cli.py"),
+        "resize",
+        str(src),
+        "--scale",
+        str(args.scale),
+        "--method",
+        "lanczos",
+        "--quality",
+        "90",
+        "--quiet",
+        "--workers",
+        str(args.workers),
+    ]
     import torch
 
     # Untimed warm-up: the first run on a machine compiles the CPU loops (numba) and GPU kernels, then caches them.
@@ -123,12 +142,22 @@ def main() -> None:
     startup = timed(lambda: run([*cli[:3], str(tiny / "tiny.jpg"), *cli[4:], "-o", str(tmp / "tiny-out")]))
     has_ray = importlib.util.find_spec("ray") is not None and importlib.util.find_spec("ray.data") is not None
     if has_ray:
-        startup_ray = timed(lambda: run([*cli[:3], str(tiny / "tiny.jpg"), *cli[4:], "-o", str(tmp / "tiny-out-ray"), "--engine", "ray"]))
+        startup_ray = timed(
+            lambda: run(
+                [*cli[:3], str(tiny / "tiny.jpg"), *cli[4:], "-o", str(tmp / "tiny-out-ray"), "--engine", "ray"]
+            )
+        )
     bench(f"rescale resize --workers {args.workers}", lambda out: run([*cli, "-o", str(out)]))
     if torch.cuda.is_available():
-        bench(f"rescale resize --device cuda --workers {args.workers}", lambda out: run([*cli, "-o", str(out), "--device", "cuda"]))
+        bench(
+            f"rescale resize --device cuda --workers {args.workers}",
+            lambda out: run([*cli, "-o", str(out), "--device", "cuda"]),
+        )
     if has_ray:
-        bench(f"rescale resize --engine ray --workers {args.workers}", lambda out: run([*cli, "-o", str(out), "--engine", "ray"]))
+        bench(
+            f"rescale resize --engine ray --workers {args.workers}",
+            lambda out: run([*cli, "-o", str(out), "--engine", "ray"]),
+        )
     bench("Pillow loop (1 process)", lambda out: [pillow_one((f, out, args.scale)) for f in files])
 
     def pillow_pool(out):
@@ -137,27 +166,55 @@ def main() -> None:
 
     bench(f"Pillow, {args.workers} processes", pillow_pool)
     if shutil.which("vips"):
-        bench("vips resize --kernel lanczos3 (per file)",
-              lambda out: [run(["vips", "resize", str(f), f"{out / f.name}[Q=90]", str(args.scale), "--kernel", "lanczos3"]) for f in files])
+        bench(
+            "vips resize --kernel lanczos3 (per file)",
+            lambda out: [
+                run(["vips", "resize", str(f), f"{out / f.name}[Q=90]", str(args.scale), "--kernel", "lanczos3"])
+                for f in files
+            ],
+        )
     if shutil.which("vipsthumbnail"):
+
         def vipsthumbnail(out):
             for w, h in SIZES:  # one call per input size, with the exact output size forced
                 group = [str(f) for f in files if Image.open(f).size == (w, h)]
                 if group:
-                    run(["vipsthumbnail", "--size", f"{int(w * args.scale + 0.5)}x{int(h * args.scale + 0.5)}!", "-o", f"{out}/%s.jpg[Q=90]", *group])
+                    run(
+                        [
+                            "vipsthumbnail",
+                            "--size",
+                            f"{int(w * args.scale + 0.5)}x{int(h * args.scale + 0.5)}!",
+                            "-o",
+                            f"{out}/%s.jpg[Q=90]",
+                            *group,
+                        ]
+                    )
 
         bench("vipsthumbnail (shrink-on-load)", vipsthumbnail)
-    if shutil.which("mogrify") and "ImageMagick" in subprocess.run(["mogrify", "-version"], capture_output=True, text=True).stdout:
-        bench("ImageMagick mogrify -filter Lanczos",
-              lambda out: run(["mogrify", "-path", str(out), "-filter", "Lanczos", "-resize", pct, "-quality", "90", *map(str, files)]))
+    if (
+        shutil.which("mogrify")
+        and "ImageMagick" in subprocess.run(["mogrify", "-version"], capture_output=True, text=True).stdout
+    ):
+        bench(
+            "ImageMagick mogrify -filter Lanczos",
+            lambda out: run(
+                ["mogrify", "-path", str(out), "-filter", "Lanczos", "-resize", pct, "-quality", "90", *map(str, files)]
+            ),
+        )
 
     shutil.rmtree(tmp)
     ours = rows[0][1]
-    print(f"{len(files)} JPEGs, {megapixels:.0f} MP in, scale {args.scale}, Lanczos-3, JPEG q90 out; {args.workers} workers; "
-          f"{os.cpu_count()} CPUs; torch {torch.__version__}")
+    print(
+        f"{len(files)} JPEGs, {megapixels:.0f} MP in, scale {args.scale}, Lanczos-3, JPEG q90 out; "
+        f"{args.workers} workers; "
+        f"{os.cpu_count()} CPUs; torch {torch.__version__}"
+    )
     print(f"rescale resize start-up (one 64x48 file, interpreter and imports included): {startup:.2f} s")
     if has_ray:
-        print(f"rescale resize --engine ray start-up (the same file, a local Ray instance started and stopped): {startup_ray:.2f} s")
+        print(
+            "rescale resize --engine ray start-up (the same file, a local Ray instance started and stopped): "
+            f"{startup_ray:.2f} s"
+        )
     print(f"{'tool':46s} {'seconds':>8s} {'MP/s':>7s} {'x rescale':>9s}")
     for name, seconds in rows:
         print(f"{name:46s} {seconds:8.2f} {megapixels / seconds:7.1f} {seconds / ours:9.2f}")

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the checkout
 
-from rescale.models.espcn import load, rgb_to_ycbcr  # noqa: E402
+from rescale.models.espcn import load, rgb_to_ycbcr
 
 OUT_W, OUT_H = 1920, 1080
 #: fps of the paper (Shi et al. 2016, section 3.5) on a K2 GPU for 1080p output.

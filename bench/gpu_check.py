@@ -25,11 +25,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the checkout
 
-from rescale.api import rescale  # noqa: E402
-from rescale.filters import available, bicubic, get_filter  # noqa: E402
-from rescale.kernels import reference  # noqa: E402
-from rescale.resample import resample  # noqa: E402
-from rescale.tables import axis_table  # noqa: E402
+from rescale.api import rescale
+from rescale.filters import available, bicubic, get_filter
+from rescale.kernels import reference
+from rescale.resample import resample
+from rescale.tables import axis_table
 
 TOLERANCE = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
 ALL_DTYPES = (torch.uint8, torch.float32, torch.float16, torch.bfloat16, torch.float64)
@@ -144,35 +144,68 @@ def cases(device: str):
                 yield name, forward_case(shape, size, dtype, cl, device), shape[2] * shape[3] > 1e5
     for layout, cl in layouts:
         for size in ((1080, 1920), (799, 1421)):
-            yield f"4K frames uint8 (4,3,2160,3840)->{size} {layout}", forward_case((4, 3, 2160, 3840), size, torch.uint8, cl, device), True
-        yield f"float16 (8,3,1024,1024)->(512,512) bilinear {layout}", forward_case((8, 3, 1024, 1024), (512, 512), torch.float16, cl, device, get_filter("bilinear")), True
+            yield (
+                f"4K frames uint8 (4,3,2160,3840)->{size} {layout}",
+                forward_case((4, 3, 2160, 3840), size, torch.uint8, cl, device),
+                True,
+            )
+        yield (
+            f"float16 (8,3,1024,1024)->(512,512) bilinear {layout}",
+            forward_case((8, 3, 1024, 1024), (512, 512), torch.float16, cl, device, get_filter("bilinear")),
+            True,
+        )
         for dim in (2, 3):  # 2.16e9 elements: 64-bit offsets
-            yield f">2**31 elements uint8 (2,3,20000,18000) dim={dim} {layout}", axis_case((2, 3, 20000, 18000), dim, 16, torch.uint8, cl, device), True
+            yield (
+                f">2**31 elements uint8 (2,3,20000,18000) dim={dim} {layout}",
+                axis_case((2, 3, 20000, 18000), dim, 16, torch.uint8, cl, device),
+                True,
+            )
     methods = [(m, get_filter(m)) for m in available()] + [("bicubic(a=-0.75)", bicubic(-0.75))]
     for mname, filt in methods:
         for edge in ("renormalize", "symmetric", "clamp"):
             for dtype, aa in ((torch.uint8, True), (torch.uint8, False), (torch.float32, True)):
                 for layout, cl in layouts:
                     name = f"filter {mname} edge={edge} antialias={aa} {str(dtype)[6:]} {layout}"
-                    yield name, forward_case((2, 3, 61, 47), (20, 90), dtype, cl, device, filt, antialias=aa, edge=edge), False
-    for args in (("bicubic", "renormalize", (0.6, 1.5), False), ("lanczos", "symmetric", (1.4, 0.45), True), ("bilinear", "clamp", (0.5, 0.5), False)):
+                    yield (
+                        name,
+                        forward_case((2, 3, 61, 47), (20, 90), dtype, cl, device, filt, antialias=aa, edge=edge),
+                        False,
+                    )
+    for args in (
+        ("bicubic", "renormalize", (0.6, 1.5), False),
+        ("lanczos", "symmetric", (1.4, 0.45), True),
+        ("bilinear", "clamp", (0.5, 0.5), False),
+    ):
         yield f"gradcheck float64 {args}", gradcheck_case(*args, device), False
     for shape, size, method in (((2, 3, 64, 48), (40, 100), "lanczos"), ((4, 3, 256, 256), (128, 128), "bicubic")):
         for layout, cl in layouts:
-            yield f"backward float32 {shape}->{size} {method} {layout}", backward_case(shape, size, method, cl, device), False
+            yield (
+                f"backward float32 {shape}->{size} {method} {layout}",
+                backward_case(shape, size, method, cl, device),
+                False,
+            )
     for mode in ("bilinear", "bicubic"):
         for size in ((512, 384), (379, 284), (700, 1000)):
-            yield f"vs F.interpolate {mode} (2,3,1024,768)->{size}", torch_interpolate_case((2, 3, 1024, 768), size, mode, False, device), True
+            yield (
+                f"vs F.interpolate {mode} (2,3,1024,768)->{size}",
+                torch_interpolate_case((2, 3, 1024, 768), size, mode, False, device),
+                True,
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dry-run", action="store_true", help="no GPU: run the small cases in Triton's interpreter on the CPU")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="no GPU: run the small cases in Triton's interpreter on the CPU"
+    )
     parser.add_argument("--budget", type=float, default=50.0, help="stop starting new cases after this many seconds")
     args = parser.parse_args()
     if torch.cuda.is_available():
         device = "cuda"
-        print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, triton {__import__('triton').__version__}")
+        print(
+            f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
+            f"triton {__import__('triton').__version__}"
+        )
     elif args.dry_run and os.environ.get("TRITON_INTERPRET") == "1":
         device = "cpu"
         print("dry run: Triton interpreter on the CPU, small cases only")
@@ -199,7 +232,11 @@ def main() -> int:
             torch.cuda.synchronize()
         print(f"{status:40s} {time.perf_counter() - t0:6.2f}s  {name}", flush=True)
     elapsed = time.perf_counter() - start
-    print(f"{passed} passed, {failed} failed" + (f", {not_run} not run (budget of {args.budget:.0f} s spent)" if not_run else "") + f" in {elapsed:.1f} s")
+    print(
+        f"{passed} passed, {failed} failed"
+        + (f", {not_run} not run (budget of {args.budget:.0f} s spent)" if not_run else "")
+        + f" in {elapsed:.1f} s"
+    )
     return 1 if failed else 2 if not_run else 0
 
 

@@ -15,8 +15,8 @@ import time
 import torch
 
 import rescale
-from rescale import metrics
-from rescale.data import ImageFolder, modcrop, resolve_set
+from rescale.eval import metrics
+from rescale.eval.datasets import ImageFolder, modcrop, resolve_set
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     s = args.scale
-    print(f"| image | plain Y-PSNR | HCD Y-PSNR | gain dB | plain s | HCD s |\n|---|---|---|---|---|---|")
+    print("| image | plain Y-PSNR | HCD Y-PSNR | gain dB | plain s | HCD s |\n|---|---|---|---|---|---|")
     rows = []
     for sample in ImageFolder(resolve_set(args.set, args.data)):
         hr = modcrop(sample.image, s)
@@ -44,7 +44,11 @@ def main() -> None:
             y = [metrics.rgb_to_y(metrics.quantize(v), grey=sample.grey) for v in (out, hr)]
             scores.append(float(metrics.psnr(*y, crop=s)))
         rows.append((scores, seconds))
-        print(f"| {sample.name} | {scores[0]:.2f} | {scores[1]:.2f} | {scores[1] - scores[0]:+.2f} | {seconds[0]:.2f} | {seconds[1]:.2f} |", flush=True)
+        print(
+            f"| {sample.name} | {scores[0]:.2f} | {scores[1]:.2f} | {scores[1] - scores[0]:+.2f} | "
+            f"{seconds[0]:.2f} | {seconds[1]:.2f} |",
+            flush=True,
+        )
     mean = [sum(r[0][i] for r in rows) / len(rows) for i in (0, 1)]
     secs = [sum(r[1][i] for r in rows) / len(rows) for i in (0, 1)]
     print(f"| mean | {mean[0]:.2f} | {mean[1]:.2f} | {mean[1] - mean[0]:+.2f} | {secs[0]:.2f} | {secs[1]:.2f} |")

@@ -78,7 +78,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     hr = torch.rand(1, 3, H, W, device=device)
-    print(f"{'model':10} {'scale':>5} {'device':8} {'weights':10} {'down s':>8} {'up s':>8} {'x bicubic (down/up)':>20}")
+    print(
+        f"{'model':10} {'scale':>5} {'device':8} {'weights':10} {'down s':>8} {'up s':>8} {'x bicubic (down/up)':>20}"
+    )
     reference = {}
     for name, scale, factory in MODELS:
         if args.only and name not in args.only and name != "bicubic":

@@ -6,7 +6,7 @@ A float32 batch ``[B, 3, size, size]`` in [0, 1] resized to ``out x out`` (bilin
 the released code's setting), on CPU, and on CUDA when available. Rows:
 
 * base: ``rescale.resample.resample`` (our kernels), the resizer MULLER adds to;
-* muller: ``rescale.muller.Muller(layers=2)`` (blur and resizes on our kernels);
+* muller: ``rescale.models.muller.Muller(layers=2)`` (blur and resizes on our kernels);
 * torch port: the same formula with ``F.conv2d`` (zero-padded depthwise Gaussian) and
   ``F.interpolate`` (what an unofficial PyTorch port does).
 
@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 
 from rescale.filters import get_filter
-from rescale.muller import Muller
+from rescale.models.muller import Muller
 from rescale.resample import resample
 
 
 class TorchMuller(torch.nn.Module):
-    """MULLER in plain torch ops, for comparison (same formula and padding as rescale.muller)."""
+    """MULLER in plain torch ops, for comparison (same formula and padding as rescale.models.muller)."""
 
     def __init__(self, layers: int = 2):
         super().__init__()
@@ -88,7 +88,12 @@ def bench(device: torch.device, args) -> None:
         "muller": lambda t: muller(t, size),
         "torch port": lambda t: port(t, size),
     }
-    cases = [(name, mode) for mode in ("forward", "train", "grad-in") for name in rows if not (name == "base" and mode == "train")]
+    cases = [
+        (name, mode)
+        for mode in ("forward", "train", "grad-in")
+        for name in rows
+        if not (name == "base" and mode == "train")
+    ]
     calls = {case: run(rows[case[0]], case[1]) for case in cases}
     for call in calls.values():  # warm-up (numba compilation, Triton autotuning)
         call()
@@ -101,7 +106,10 @@ def bench(device: torch.device, args) -> None:
             sync(device)
             times[case].append(time.perf_counter() - t)
     base = statistics.median(times[("base", "forward")])
-    print(f"\n{device} ({torch.get_num_threads()} threads): [{args.batch}, 3, {args.size}, {args.size}] float32 -> {args.out}x{args.out}, median of {args.repeat}")
+    print(
+        f"\n{device} ({torch.get_num_threads()} threads): [{args.batch}, 3, {args.size}, {args.size}] float32 -> "
+        f"{args.out}x{args.out}, median of {args.repeat}"
+    )
     print("| mode | resizer | ms | / base forward |\n|---|---|---:|---:|")
     for (name, mode), ts in times.items():
         t = statistics.median(ts)

@@ -126,12 +126,16 @@ def main() -> None:
     batch = rng.integers(0, 256, (batch_n, batch_side, batch_side, 3), dtype=np.uint8)
     batch_out = 224 if not args.quick else 56
 
-    print(f"# CPU resampling, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at start")
+    print(
+        f"# CPU resampling, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at start"
+    )
     cv_threads = cv2.getNumThreads() if cv2 is not None else "-"
-    print(f"threads: rescale/torch {torch.get_num_threads()}, OpenCV {cv_threads}, Pillow 1; "
-          f"torch {torch.__version__}, Pillow {Image.__version__}, OpenCV {cv2.__version__ if cv2 else '-'}; "
-          f"median of {args.repeat} rounds, ms")
+    print(
+        f"threads: rescale/torch {torch.get_num_threads()}, OpenCV {cv_threads}, Pillow 1; "
+        f"torch {torch.__version__}, Pillow {Image.__version__}, OpenCV {cv2.__version__ if cv2 else '-'}; "
+        f"median of {args.repeat} rounds, ms"
+    )
     print(f"rescale uint8 == Pillow on this image (0.37, lanczos): {check_exact(img)}\n")
 
     header = "| case | method | rescale | Pillow | Pillow/rescale | OpenCV | OpenCV/rescale | torch | torch/rescale |"

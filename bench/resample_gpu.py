@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the checkout
 
-from rescale.filters import get_filter  # noqa: E402
-from rescale.resample import resample, vertical_first  # noqa: E402
-from rescale.tables import axis_table  # noqa: E402
+from rescale.filters import get_filter
+from rescale.resample import resample, vertical_first
+from rescale.tables import axis_table
 
 DEVICE = "cuda"
 
@@ -110,7 +110,10 @@ def sweep(x, size, filt, do_bench) -> None:
                 results.append((ms, config, warps))
         results.sort()
         best = ", ".join(f"{c} w{wp}: {ms:.3f} ms" for ms, c, wp in results[:4])
-        print(f"    sweep pass dim={dim} [R={n_rows}, O={n_out}, I={n_inner}] heuristic {tile_config(n_rows, n_out, n_inner)[:3]}; best: {best}")
+        print(
+            f"    sweep pass dim={dim} [R={n_rows}, O={n_out}, I={n_inner}] "
+            f"heuristic {tile_config(n_rows, n_out, n_inner)[:3]}; best: {best}"
+        )
 
 
 def main() -> int:
@@ -130,9 +133,18 @@ def main() -> int:
     peak = copy_gbps(do_bench)
     nominal = nominal_gbps(name)
     print(f"{name}; torch {torch.__version__}, triton {triton.__version__}")
-    print(f"device-to-device copy: {peak:.0f} GB/s" + (f"; nominal {nominal} GB/s" if nominal else "; nominal bandwidth unknown"))
-    print("GB/s = (input + output bytes) / time; share of the copy rate [and of nominal]; triton traffic = bytes its passes move")
-    header = f"{'case':24s} {'method':8s} {'triton ms':>9s} {'GB/s':>6s} {'share':>12s} {'torch ms':>9s} {'GB/s':>6s} {'share':>12s} {'speed-up':>8s}"
+    print(
+        f"device-to-device copy: {peak:.0f} GB/s"
+        + (f"; nominal {nominal} GB/s" if nominal else "; nominal bandwidth unknown")
+    )
+    print(
+        "GB/s = (input + output bytes) / time; share of the copy rate [and of nominal]; "
+        "triton traffic = bytes its passes move"
+    )
+    header = (
+        f"{'case':24s} {'method':8s} {'triton ms':>9s} {'GB/s':>6s} {'share':>12s} "
+        f"{'torch ms':>9s} {'GB/s':>6s} {'share':>12s} {'speed-up':>8s}"
+    )
     print(header)
     torch.manual_seed(0)
     swept = set()
@@ -148,8 +160,8 @@ def main() -> int:
         theirs = torch_resize(x, size, method)
         diff = (ours.float() - theirs.float()).abs().max().item()
 
-        t_ms = do_bench(lambda: resample(x, *size, filt, backend="triton"))
-        r_ms = do_bench(lambda: torch_resize(x, size, method))
+        t_ms = do_bench(lambda x=x: resample(x, *size, filt, backend="triton"))
+        r_ms = do_bench(lambda x=x: torch_resize(x, size, method))
         nbytes = x.numel() * x.element_size() + ours.numel() * ours.element_size()
 
         def rate(ms):
@@ -163,11 +175,14 @@ def main() -> int:
             pass_bytes = (inp.numel() + out.numel()) * inp.element_size()
             ms = do_bench(lambda: resample_axis(inp, table, dim))
             traffic += pass_bytes
-            pass_report.append(f"{'vertical' if dim == 2 else 'horizontal'} {ms:.3f} ms {pass_bytes / ms / 1e6:.0f} GB/s")
+            pass_report.append(
+                f"{'vertical' if dim == 2 else 'horizontal'} {ms:.3f} ms {pass_bytes / ms / 1e6:.0f} GB/s"
+            )
         print(
             f"    triton passes: {'; '.join(pass_report)}; all passes {traffic / 1e9:.2f} GB in {t_ms:.3f} ms ="
             f" {traffic / t_ms / 1e6:.0f} GB/s ({traffic / t_ms / 1e6 / peak:.0%} of copy);"
-            f" a one-pass kernel at copy rate would take {nbytes / peak / 1e6:.3f} ms; max |triton - torch| = {diff:.3g}"
+            f" a one-pass kernel at copy rate would take {nbytes / peak / 1e6:.3f} ms;"
+            f" max |triton - torch| = {diff:.3g}"
         )
         if args.sweep and label not in swept:  # one method per shape and layout
             swept.add(label)

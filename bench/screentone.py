@@ -4,7 +4,7 @@
 
 Each page (random dot / line / noise screens, periods 3-12 px, in outlined regions) is rendered at
 the source size and, as ground truth, at the target size with the same screens at the same pixel
-pitch. Metrics (see ``rescale/screentone/metrics.py``) are averaged over pages; all are errors
+pitch. Metrics (see ``rescale/screentone/scores.py``) are averaged over pages; all are errors
 except ``line_iou``. The "ground truth" row scores the target render itself: its intensity error is
 the floor set by bitonal screens in small regions (their tone is quantised and phase-dependent).
 """
@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 import rescale
-from rescale.screentone.metrics import METRICS, evaluate
 from rescale.screentone.retarget import retarget
+from rescale.screentone.scores import METRICS, evaluate
 from rescale.screentone.synth import make_page
 
 BASELINES = ("nearest", "area", "bicubic", "lanczos")
@@ -42,7 +42,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     methods = ["ground truth", *BASELINES, "area+threshold", "screentone"]
     print("$ .venv/bin/python bench/screentone.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    print(f"{args.pages} pages of {args.size}x{args.size}; intensity grey levels, period %, angle deg, moire grey levels RMS\n")
+    print(
+        f"{args.pages} pages of {args.size}x{args.size}; intensity grey levels, period %, angle deg, "
+        "moire grey levels RMS\n"
+    )
     print("| scale | method | " + " | ".join(METRICS) + " | s |")
     print("|---|---|" + "---|" * (len(METRICS) + 1))
     margins = []
@@ -52,7 +55,9 @@ def main(argv=None) -> None:
         for name in methods:
             t = time.perf_counter()
             rows = [
-                evaluate(tgt.image if name == "ground truth" else run_method(name, src.image, tgt.image.shape[::-1]), tgt)
+                evaluate(
+                    tgt.image if name == "ground truth" else run_method(name, src.image, tgt.image.shape[::-1]), tgt
+                )
                 for src, tgt in pages
             ]
             dt = time.perf_counter() - t
@@ -74,6 +79,7 @@ def paired_margin(results: dict, metric: str) -> tuple[float, float, str]:
     """Mean and standard error over pages of screentone's ``metric`` minus the baseline with the
     lowest mean, and that baseline's name. Pages without the metric (only noise screens have no
     period) are left out."""
+
     def per_page(name):
         return np.array([r.get(metric, np.nan) for r in results[name]])
 

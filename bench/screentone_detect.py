@@ -7,8 +7,8 @@ line and noise screens, periods 3-12 px); ``scan-like`` are :func:`make_scan_pag
 screens fine 45-degree dots of 2.3-4 px, often light; two more shapes with hatching or hair, which are
 not screens) degraded like a scan (grey paper and ink, blur, noise, JPEG); ``scan-like, no degradation``
 the same pages before :func:`degrade`; ``scan-like, fading`` the same pages with every screen fading
-from its tone to a light 0.9 across its shape, as shading does. Columns, summed over the pages' pixels, outline ink left out
-(a detected region may end on either side of its outline):
+from its tone to a light 0.9 across its shape, as shading does. Columns, summed over the pages' pixels,
+outline ink left out (a detected region may end on either side of its outline):
 
 - ``precision``, ``recall``, ``iou``: of screened (any label) against unscreened pixels;
 - ``false+ hatching/hair``: the share of the hatching and hair shapes' pixels labelled screened;
@@ -32,7 +32,17 @@ from scipy import ndimage
 from rescale.screentone.analysis import analyze
 from rescale.screentone.synth import make_page, make_scan_page
 
-COLUMNS = ("precision", "recall", "iou", "false+ hatching/hair", "recall fine", "recall light", "kind", "period", "s/MP")
+COLUMNS = (
+    "precision",
+    "recall",
+    "iou",
+    "false+ hatching/hair",
+    "recall fine",
+    "recall light",
+    "kind",
+    "period",
+    "s/MP",
+)
 
 
 def score_pages(pages: list) -> dict:
@@ -102,7 +112,10 @@ def main(argv=None) -> None:
     print("|---|" + "---|" * len(COLUMNS))
     for name, make in sets.items():
         row = score_pages([make(seed) for seed in range(args.seed, args.seed + args.pages)])
-        print(f"| {name} | " + " | ".join("-" if np.isnan(row[c]) else f"{row[c]:.3f}" for c in COLUMNS) + " |", flush=True)
+        print(
+            f"| {name} | " + " | ".join("-" if np.isnan(row[c]) else f"{row[c]:.3f}" for c in COLUMNS) + " |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

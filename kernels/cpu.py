@@ -108,7 +108,17 @@ def resize(x: torch.Tensor, width: AxisTable, height: AxisTable, vertical_first:
     v_weight, bias = _weights(height, x.dtype)
     first, last = _row_bounds(height)
     h_tables = _u8_horizontal_tables(width, c, q)
-    args = (src.reshape(o, h, q), dst.reshape(o, height.out_size, q2), h_tables, height.index, v_weight, first, last, bias, vertical_first)
+    args = (
+        src.reshape(o, h, q),
+        dst.reshape(o, height.out_size, q2),
+        h_tables,
+        height.index,
+        v_weight,
+        first,
+        last,
+        bias,
+        vertical_first,
+    )
     mid_rows = height.out_size if vertical_first else h
     work = o * (height.out_size * (q if vertical_first else q2) * height.taps + mid_rows * q2 * width.taps)
     _run(cpu_u8.resize, args, o * height.out_size, work)

@@ -25,7 +25,8 @@ instead (same arithmetic); these loops serve the narrower ones.
 Each function processes a range ``[lo, hi)`` of work items and releases the GIL, so that
 :mod:`rescale.kernels.cpu` can run ranges on a thread pool (numba's ``parallel=True`` needs a
 process-wide threading layer, and the one installed here, GNU OpenMP, terminates forked DataLoader
-workers: "fork() called from a process already using GNU OpenMP, this is unsafe"). No ``fastmath``: float sums stay in tap order with one rounding per operation, no FMA.
+workers: "fork() called from a process already using GNU OpenMP, this is unsafe"). No ``fastmath``: float
+sums stay in tap order with one rounding per operation, no FMA.
 ``cache=True`` keeps the machine code in ``__pycache__`` beside this file.
 """
 

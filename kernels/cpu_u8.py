@@ -163,7 +163,9 @@ def _pack(typingctx, src, src_offset, stride, valid, dst, dst_offset):
         rows = []
         for i in range(ROWS):
             r = builder.select(builder.icmp_signed("<", _const(i), last), _const(i), last)
-            rows.append(builder.load(_vector_at(builder, builder.add(base, builder.mul(r, stride_v)), _BYTES64), align=1))
+            rows.append(
+                builder.load(_vector_at(builder, builder.add(base, builder.mul(r, stride_v)), _BYTES64), align=1)
+            )
         # Interleaving rows i and i + ROWS/2, log2(ROWS) times, leaves the bytes in column-major
         # order: vector j then holds columns 64 j / ROWS ... of all ROWS rows.
         for _ in range(ROWS.bit_length() - 1):
@@ -191,7 +193,9 @@ def _unpack(typingctx, src, src_offset, dst, dst_offset, stride, valid):
     def codegen(context, builder, signature, args):
         src_v, src_off, dst_v, dst_off, stride_v, valid_v = args
         base = _address(context, builder, signature.args[0], src_v, src_off)
-        vs = [builder.load(_vector_at(builder, builder.add(base, _const(64 * j)), _BYTES64), align=1) for j in range(ROWS)]
+        vs = [
+            builder.load(_vector_at(builder, builder.add(base, _const(64 * j)), _BYTES64), align=1) for j in range(ROWS)
+        ]
         for _ in range(ROWS.bit_length() - 1):  # de-interleaving undoes one round of _pack
             half = ROWS // 2
             vs = [builder.shuffle_vector(vs[2 * i], vs[2 * i + 1], _EVEN) for i in range(half)] + [
@@ -200,7 +204,9 @@ def _unpack(typingctx, src, src_offset, dst, dst_offset, stride, valid):
         out = _address(context, builder, signature.args[2], dst_v, dst_off)
         for i, v in enumerate(vs):
             with builder.if_then(builder.icmp_signed("<", _const(i), valid_v)):
-                builder.store(v, _vector_at(builder, builder.add(out, builder.mul(stride_v, _const(i))), _BYTES64), align=1)
+                builder.store(
+                    v, _vector_at(builder, builder.add(out, builder.mul(stride_v, _const(i))), _BYTES64), align=1
+                )
         return context.get_dummy_value()
 
     return sig, codegen
@@ -213,7 +219,9 @@ def _dot(typingctx, src, src_offset, istride, gstride, index, weight, row, bias,
     are the ``ROWS`` bytes of ``src`` at ``src_offset + index[row, k] * istride + g * gstride``.
     ``index``, ``weight``: C-contiguous int32 ``[outputs, taps]``."""
     _check_arrays(src, index, weight, dst)
-    sig = types.void(src, types.intp, types.intp, types.intp, index, weight, types.intp, types.int32, dst, types.intp, types.intp)
+    sig = types.void(
+        src, types.intp, types.intp, types.intp, index, weight, types.intp, types.int32, dst, types.intp, types.intp
+    )
 
     def codegen(context, builder, signature, args):
         src_v, src_off, istride_v, gstride_v, index_v, weight_v, row_v, bias_v, dst_v, dst_off, ostride_v = args
@@ -232,7 +240,9 @@ def _dot(typingctx, src, src_offset, istride, gstride, index, weight, row, bias,
             tap = builder.add(base, builder.mul(idx, istride_v))
             summed = []
             for g in range(GROUPS):
-                samples = builder.load(_vector_at(builder, builder.add(tap, builder.mul(gstride_v, _const(g))), _BYTES), align=1)
+                samples = builder.load(
+                    _vector_at(builder, builder.add(tap, builder.mul(gstride_v, _const(g))), _BYTES), align=1
+                )
                 summed.append(builder.add(acc[g], builder.mul(builder.zext(samples, _LANES), w)))
             return summed
 
@@ -260,7 +270,7 @@ def _target_has(*features: str) -> bool:
         from numba.core.registry import cpu_target
 
         flags = cpu_target.target_context.codegen()._tm_features
-    except Exception:  # numba internals changed: do without the x86-only path
+    except Exception:  # noqa: BLE001 - numba internals changed: do without the x86-only path
         return False
     present = {f[1:] for f in flags.split(",") if f.startswith("+")}
     return all(f in present for f in features)
@@ -273,14 +283,18 @@ _BYTE_LANES = ir.VectorType(_I32, VNNI_OUTPUTS)
 
 
 @intrinsic
-def _vnni_block(typingctx, src, src_offset, stride, rows, table, table_offset, quads, bias, dst, dst_offset, dst_stride):
+def _vnni_block(
+    typingctx, src, src_offset, stride, rows, table, table_offset, quads, bias, dst, dst_offset, dst_stride
+):
     """``VNNI_OUTPUTS`` outputs of each of ``rows`` (<= ``VNNI_ROWS``) rows: row ``r``'s window is
     ``src[src_offset + r * stride : +128]``, its outputs go to ``dst[dst_offset + r * dst_stride
     : +16]``. At byte ``table_offset`` of ``table``, ``quads`` blocks of 4 x 64 bytes: the window
     offset of each output's four taps (byte ``4 i + t``: output ``i``, tap ``t``), then the taps'
     weight digits ``d0``, ``d1``, ``d2`` (signed bytes, same order)."""
     _check_arrays(src, table, dst)
-    sig = types.void(src, types.intp, types.intp, types.intp, table, types.intp, types.intp, types.int32, dst, types.intp, types.intp)
+    sig = types.void(
+        src, types.intp, types.intp, types.intp, table, types.intp, types.intp, types.int32, dst, types.intp, types.intp
+    )
 
     def codegen(context, builder, signature, args):
         src_v, src_off, stride_v, rows_v, table_v, table_off, quads_v, bias_v, dst_v, dst_off, dst_stride_v = args
@@ -295,14 +309,21 @@ def _vnni_block(typingctx, src, src_offset, stride, rows, table, table_offset, q
         last = builder.sub(rows_v, _const(1))
         windows = []
         for r in range(VNNI_ROWS):  # rows past the last repeat it (their results are not stored)
-            row = builder.add(base, builder.mul(builder.select(builder.icmp_signed("<", _const(r), last), _const(r), last), stride_v))
-            windows.append([builder.load(_vector_at(builder, builder.add(row, _const(h)), _BYTES64), align=1) for h in (0, 64)])
+            row = builder.add(
+                base, builder.mul(builder.select(builder.icmp_signed("<", _const(r), last), _const(r), last), stride_v)
+            )
+            windows.append(
+                [builder.load(_vector_at(builder, builder.add(row, _const(h)), _BYTES64), align=1) for h in (0, 64)]
+            )
         zero = ir.Constant(_BYTE_LANES, [0] * VNNI_OUTPUTS)
 
         def add_quad(m, acc):  # acc: per row, one accumulator per weight digit
             quad = builder.add(tables, builder.mul(m, _const(256)))
             offsets = builder.load(_vector_at(builder, quad, _BYTES64), align=1)
-            digits = [builder.load(_vector_at(builder, builder.add(quad, _const(64 * (j + 1))), _BYTE_LANES), align=1) for j in range(3)]
+            digits = [
+                builder.load(_vector_at(builder, builder.add(quad, _const(64 * (j + 1))), _BYTE_LANES), align=1)
+                for j in range(3)
+            ]
             summed = []
             for r in range(VNNI_ROWS):
                 samples = builder.bitcast(builder.call(gather, [windows[r][0], offsets, windows[r][1]]), _BYTE_LANES)
@@ -323,7 +344,9 @@ def _vnni_block(typingctx, src, src_offset, stride, rows, table, table_offset, q
             v = builder.select(builder.icmp_signed("<", v, splat(0)), splat(0), v)
             v = builder.select(builder.icmp_signed(">", v, splat(255)), splat(255), v)
             with builder.if_then(builder.icmp_signed("<", _const(r), rows_v)):
-                target = _vector_at(builder, builder.add(out, builder.mul(dst_stride_v, _const(r))), ir.VectorType(_I8, VNNI_OUTPUTS))
+                target = _vector_at(
+                    builder, builder.add(out, builder.mul(dst_stride_v, _const(r))), ir.VectorType(_I8, VNNI_OUTPUTS)
+                )
                 builder.store(builder.trunc(v, ir.VectorType(_I8, VNNI_OUTPUTS)), target, align=1)
         return context.get_dummy_value()
 
@@ -371,7 +394,19 @@ def _vnni_rows(src, dst, r0, rows, table, windows, bias):
     quads = table.shape[0] // (256 * windows.shape[0])
     for b in range(windows.shape[0]):
         x0 = min(b * VNNI_OUTPUTS, q2 - VNNI_OUTPUTS)
-        _vnni_block(src, r0 * src.strides[0] + windows[b], src.strides[0], rows, table, b * quads * 256, quads, bias, dst, r0 * dst.strides[0] + x0, dst.strides[0])
+        _vnni_block(
+            src,
+            r0 * src.strides[0] + windows[b],
+            src.strides[0],
+            rows,
+            table,
+            b * quads * 256,
+            quads,
+            bias,
+            dst,
+            r0 * dst.strides[0] + x0,
+            dst.strides[0],
+        )
 
 
 def _h_scratch(h, q, q2):  # pragma: no cover - numba uses the overload below
@@ -410,7 +445,9 @@ def _h_rows_impl(src, dst, r0, h, bias, scratch):
                 _vnni_rows(src, dst, r, min(VNNI_ROWS, end - r), h[0], h[1], bias)
 
         return vnni
-    return lambda src, dst, r0, h, bias, scratch: _horizontal_block(src, dst, r0, h[0], h[1], bias, scratch[0], scratch[1])
+    return lambda src, dst, r0, h, bias, scratch: _horizontal_block(
+        src, dst, r0, h[0], h[1], bias, scratch[0], scratch[1]
+    )
 
 
 @nb.njit(**_JIT)
@@ -455,7 +492,14 @@ def _horizontal_block(src, dst, r0, index, weight, bias, packed, result):
             break
         for c in range(0, q2, 64):
             c = min(c, q2 - 64)
-            _unpack(result, g * result.strides[0] + c * ROWS, dst, r * dst.strides[0] + c, dst.strides[0], min(ROWS, rows - r))
+            _unpack(
+                result,
+                g * result.strides[0] + c * ROWS,
+                dst,
+                r * dst.strides[0] + c,
+                dst.strides[0],
+                min(ROWS, rows - r),
+            )
 
 
 @nb.njit(**_JIT)
@@ -497,7 +541,9 @@ def resize(src, dst, h_tables, v_index, v_weight, first, last, bias, vertical_fi
             for y in range(y0, y1, BLOCK):
                 n = min(BLOCK, y1 - y)
                 for r in range(n):
-                    _vertical_row(src, o * src.strides[0], window, r * window.strides[0], v_index, v_weight, y + r, bias)
+                    _vertical_row(
+                        src, o * src.strides[0], window, r * window.strides[0], v_index, v_weight, y + r, bias
+                    )
                 _h_rows(window[:n], dst[o, y : y + n], 0, h_tables, bias, scratch)
         else:
             b0 = b1 = first[y0]  # the window holds intermediate rows [b0, b1)
@@ -512,5 +558,14 @@ def resize(src, dst, h_tables, v_index, v_weight, first, last, bias, vertical_fi
                         b0 = first[y]
                     _h_rows(src[o, b1 : b1 + n], window[b1 - b0 : b1 - b0 + n], 0, h_tables, bias, scratch)
                     b1 += n
-                _vertical_row(window, -b0 * window.strides[0], dst, o * dst.strides[0] + y * dst.strides[1], v_index, v_weight, y, bias)
+                _vertical_row(
+                    window,
+                    -b0 * window.strides[0],
+                    dst,
+                    o * dst.strides[0] + y * dst.strides[1],
+                    v_index,
+                    v_weight,
+                    y,
+                    bias,
+                )
         item += y1 - y0

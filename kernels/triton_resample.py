@@ -157,7 +157,9 @@ def _power_of_4(n: int) -> int:
     return p
 
 
-def resample_axis(x: torch.Tensor, table: AxisTable, dim: int, *, config: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+def resample_axis(
+    x: torch.Tensor, table: AxisTable, dim: int, *, config: tuple[int, int, int, int] | None = None
+) -> torch.Tensor:
     """Resample dimension ``dim`` (2: H, 3: W) of ``x`` from ``table.in_size`` to ``table.out_size``.
 
     Args:
@@ -187,7 +189,12 @@ def resample_axis(x: torch.Tensor, table: AxisTable, dim: int, *, config: tuple[
         x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     out_shape = list(x.shape)
     out_shape[dim] = table.out_size
-    out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    out = torch.empty(
+        out_shape,
+        dtype=x.dtype,
+        device=x.device,
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
+    )
     if out.numel() == 0:
         return out
 
@@ -210,4 +217,3 @@ def resample_axis(x: torch.Tensor, table: AxisTable, dim: int, *, config: tuple[
             num_warps=num_warps,
         )  # fmt: skip
     return out
-

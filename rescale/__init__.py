@@ -34,7 +34,19 @@ from .api import down, output_size, rescale, up  # noqa: E402
 from .filters import Filter  # noqa: E402
 from .methods import Method, get_method, register_method  # noqa: E402
 
-__all__ = ["rescale", "down", "up", "output_size", "filters", "Filter", "Method", "get_method", "register_method", "Rescale", "Muller"]
+__all__ = [
+    "rescale",
+    "down",
+    "up",
+    "output_size",
+    "filters",
+    "Filter",
+    "Method",
+    "get_method",
+    "register_method",
+    "Rescale",
+    "Muller",
+]
 __version__ = "0.1.0"
 
 
@@ -44,7 +56,7 @@ def __getattr__(name):
 
         return Rescale
     if name == "Muller":
-        from .muller import Muller
+        from .models.muller import Muller
 
         return Muller
     raise AttributeError(f"module 'rescale' has no attribute {name!r}")

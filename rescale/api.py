@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 
 from .alpha import premultiply, unpremultiply
+from .containers import from_tensor, from_unit, to_tensor, to_unit
 from .filters import Filter, get_filter
-from .image import from_tensor, from_unit, to_tensor, to_unit
-from .methods import get_method, is_method
+from .methods import get_method, get_refiner, is_method, load_method
 from .resample import resample
 from .tables import EDGES
 
-__all__ = ["rescale", "down", "up", "output_size", "MAX_OUTPUT_PIXELS"]
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+    from .methods import Method
+
+__all__ = ["rescale", "down", "up", "output_size", "MAX_OUTPUT_PIXELS", "ImageT"]
+
+#: A PIL image, a numpy array or a torch tensor: each function returns the kind it was given.
+ImageT = TypeVar("ImageT", "Image.Image", "np.ndarray", "torch.Tensor")
 
 #: Largest output (width x height, per image) ``rescale`` produces unless told otherwise.
 MAX_OUTPUT_PIXELS = 1 << 28
@@ -28,19 +38,19 @@ def output_size(width: int, height: int, sx: float, sy: float | None = None) -> 
 
 
 def rescale(
-    img,
+    img: ImageT,
     sx: float | None = None,
     sy: float | None = None,
     *,
     size: tuple[int, int] | None = None,
-    method: "str | Filter" = "bicubic",
+    method: str | Filter | Method = "bicubic",
     antialias: bool = True,
     edge: str = "renormalize",
     backend: str = "auto",
     alpha: bool | None = None,
     max_pixels: int | None = None,
-    **params,
-):
+    **params: Any,
+) -> ImageT:
     """Rescale an image by ``sx`` horizontally and ``sy`` vertically (``sy`` defaults to ``sx``).
 
     Args:
@@ -81,8 +91,10 @@ def rescale(
         shrink = out_w * out_h < x.shape[-1] * x.shape[-2]
         return (down if shrink else up)(img, size=(out_w, out_h), method=method, **params)
     if params:
-        raise TypeError(f"unexpected options {sorted(params)} for filter {method!r} (only learned methods take options)")
-    filt = get_filter(method)
+        raise TypeError(
+            f"unexpected options {sorted(params)} for filter {method!r} (only learned methods take options)"
+        )
+    filt = get_filter(cast("str | Filter", method))  # a Method went down() / up() above
 
     x, src = to_tensor(img, alpha)
     in_h, in_w = x.shape[-2:]
@@ -105,7 +117,16 @@ def rescale(
     return from_tensor(y, src)
 
 
-def down(img, sx: float | None = None, sy: float | None = None, *, size=None, method="irn", refine: str | None = None, **params):
+def down(
+    img: ImageT,
+    sx: float | None = None,
+    sy: float | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+    method: str | Filter | Method = "irn",
+    refine: str | None = None,
+    **params: Any,
+) -> ImageT:
     """Downscale with a method's learned (or classical) down direction.
 
     ``sx``, ``sy`` are reduction factors (>= 1: ``down(img, 2)`` halves the image), or give
@@ -116,22 +137,37 @@ def down(img, sx: float | None = None, sy: float | None = None, *, size=None, me
     return _directional(img, sx, sy, size, method, params, "down", refine)
 
 
-def up(lr, sx: float | None = None, sy: float | None = None, *, size=None, method="irn", **params):
+def up(
+    lr: ImageT,
+    sx: float | None = None,
+    sy: float | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+    method: str | Filter | Method = "irn",
+    **params: Any,
+) -> ImageT:
     """Upscale with a method's learned (or classical) up direction. ``sx``, ``sy`` are enlargement
     factors (>= 1), or give ``size=(width, height)`` (e.g. the original size)."""
     return _directional(lr, sx, sy, size, method, params, "up", None)
 
 
 def _directional(img, sx, sy, size, method, params, direction: str, refine):
-    m = get_method(method, **params)
+    # A learned method by name with its default options is built once per process and device.
+    cached = not params and isinstance(method, str) and is_method(method)
+    m = None if cached else get_method(method, **params)
     x, src = to_tensor(img, alpha=False)
+    if m is None:
+        m = load_method(method, x.device)
     if size is None:
         if sx is None:
             raise TypeError("give a factor (sx, sy) or size=(width, height)")
         fx = _check_scale(sx, "sx")
         fy = fx if sy is None else _check_scale(sy, "sy")
         if fx < 1 or fy < 1:
-            raise ValueError(f"{direction}() takes factors >= 1 (e.g. 2 for {'half' if direction == 'down' else 'double'} size), got {fx}, {fy}")
+            raise ValueError(
+                f"{direction}() takes factors >= 1 (e.g. 2 for {'half' if direction == 'down' else 'double'} size), "
+                f"got {fx}, {fy}"
+            )
         if direction == "down":
             fx, fy = 1 / fx, 1 / fy
         size = output_size(x.shape[-1], x.shape[-2], fx, fy)
@@ -140,9 +176,7 @@ def _directional(img, sx, sy, size, method, params, direction: str, refine):
     if direction == "down":
         y = m.down(unit, (out_w, out_h))
         if refine is not None:
-            from .refine import refine_down
-
-            y = refine_down(m, unit, y, refine, quantize=x.dtype == torch.uint8)
+            y = get_refiner(refine)(m, unit, y, quantize=x.dtype == torch.uint8)
     else:
         if refine is not None:
             raise TypeError("refine applies to down() only")

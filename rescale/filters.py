@@ -12,8 +12,8 @@ Adding a method is one entry: ``register("name", factory)`` where ``factory(**pa
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class Filter:
         return (_rebuild, (self.name, self.params))
 
 
-def _rebuild(name: str, params: tuple) -> "Filter":
+def _rebuild(name: str, params: tuple) -> Filter:
     if name == "box":
         return get_filter("box")
     if name in ("bilinear", "hamming"):
@@ -68,7 +68,7 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_filter(method: "str | Filter", **params) -> Filter:
+def get_filter(method: str | Filter, **params) -> Filter:
     """Resolve a method name (with optional params such as ``a=-0.75``) or pass a Filter through."""
     if isinstance(method, Filter):
         if params:

@@ -18,14 +18,25 @@ Learned methods are registered by import path and only imported when first asked
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
+from functools import cache
 
 import torch
 
 from .filters import Filter, available, get_filter
 from .resample import resample
 
-__all__ = ["Method", "Classical", "register_method", "get_method", "learned_methods", "is_method"]
+__all__ = [
+    "Method",
+    "Classical",
+    "register_method",
+    "get_method",
+    "load_method",
+    "learned_methods",
+    "is_method",
+    "get_refiner",
+    "REFINERS",
+]
 
 KINDS = ("classical", "upscaler", "rescaler")
 
@@ -51,7 +62,14 @@ class Classical(Method):
 
     kind = "classical"
 
-    def __init__(self, filt: "str | Filter" = "bicubic", *, antialias: bool = True, edge: str = "renormalize", backend: str = "auto"):
+    def __init__(
+        self,
+        filt: str | Filter = "bicubic",
+        *,
+        antialias: bool = True,
+        edge: str = "renormalize",
+        backend: str = "auto",
+    ):
         self.filter = get_filter(filt)
         self.name = self.filter.name
         self.antialias, self.edge, self.backend = antialias, edge, backend
@@ -69,12 +87,13 @@ def matlab_bicubic(backend: str = "auto") -> Classical:
 
 
 #: name -> "module:factory" for learned methods (imported on first use).
-_LEARNED: dict[str, str] = {}
+_LEARNED: dict[str, str | Callable[..., Method]] = {}
 
 
-def register_method(name: str, target: "str | Callable[..., Method]") -> None:
+def register_method(name: str, target: str | Callable[..., Method]) -> None:
     """Register a learned method by import path ("package.module:factory") or factory."""
     _LEARNED[name.lower()] = target
+    _load_method.cache_clear()  # a re-registered name must not keep serving the old method
 
 
 def learned_methods() -> list[str]:
@@ -86,7 +105,7 @@ def is_method(name) -> bool:
     return isinstance(name, Method) or (isinstance(name, str) and name.lower() in _LEARNED)
 
 
-def get_method(name: "str | Method | Filter", **params) -> Method:
+def get_method(name: str | Method | Filter, **params) -> Method:
     """Resolve a method: a :class:`Method` passes through, a learned name is built from its factory,
     anything else is a filter used classically (``params`` go to :class:`Classical`)."""
     if isinstance(name, Method):
@@ -99,14 +118,47 @@ def get_method(name: "str | Method | Filter", **params) -> Method:
         return target(**params)
     if isinstance(name, str) and name.lower() not in available():
         raise ValueError(
-            f"unknown method {name!r}; filters: {', '.join(available())}; learned: {', '.join(learned_methods()) or 'none'}"
+            f"unknown method {name!r}; filters: {', '.join(available())}; "
+            f"learned: {', '.join(learned_methods()) or 'none'}"
         )
     return Classical(name, **params)
+
+
+def load_method(name: str, device: str | torch.device = "cpu") -> Method:
+    """Learned method ``name`` with its default options, on ``device`` and in eval mode, built once
+    per process and device: the one loader of the API, the batch runner, Ray workers and the
+    evaluation, so that each process reads a method's weights once."""
+    if not is_method(name):
+        raise ValueError(f"{name!r} is not a learned method; learned: {', '.join(learned_methods()) or 'none'}")
+    return _load_method(name.lower(), str(device))
+
+
+@cache
+def _load_method(name: str, device: str) -> Method:
+    method = get_method(name)
+    if callable(getattr(method, "to", None)):  # nn.Module-like methods
+        method = method.to(device) or method
+    if callable(getattr(method, "eval", None)):
+        method.eval()
+    return method
+
+
+#: ``rescale.down(..., refine=name)``: name -> "module:function" (imported on first use) of a
+#: test-time refinement ``fn(method, hr, lr, *, quantize) -> lr`` of a learned method's LR.
+REFINERS = {"hcd": "rescale.models.hcd:hcd"}
+
+
+def get_refiner(name: str) -> Callable:
+    """The refinement algorithm ``refine=name`` of :func:`rescale.down`."""
+    if not isinstance(name, str) or name.lower() not in REFINERS:
+        raise ValueError(f"unknown refine {name!r}; expected one of {', '.join(sorted(REFINERS))}")
+    module, _, attr = REFINERS[name.lower()].partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 # Learned methods, imported on first use.
 register_method("espcn", "rescale.models.espcn:load")
 register_method("irn", "rescale.models.irn:load")
 register_method("iarn", "rescale.models.iarn:load")
-register_method("muller", "rescale.muller:load")
+register_method("muller", "rescale.models.muller:load")
 register_method("screentone", "rescale.screentone.retarget:load")

@@ -27,7 +27,7 @@ def _path(name: str, suffix: str) -> Path:
     return weights_dir() / f"{name}{suffix}"
 
 
-def load_state_dict(name: str, device: "str | torch.device" = "cpu") -> dict[str, torch.Tensor]:
+def load_state_dict(name: str, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Tensors of the shipped weights ``name`` (or of a path to a ``.safetensors`` file)."""
     from safetensors.torch import load_file
 

@@ -9,14 +9,14 @@ size is the identity for every filter.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from .filters import Filter, get_filter
 from .tables import AxisTable, axis_table
 
-__all__ = ["resample", "BACKENDS", "resolve_backend"]
+__all__ = ["resample", "resample_axis", "BACKENDS", "resolve_backend", "vertical_first"]
 
 BACKENDS = ("auto", "cpu", "torch", "triton")
 
@@ -73,6 +73,25 @@ def resolve_backend(backend: str, x: torch.Tensor) -> str:
     return backend
 
 
+def resample_axis(x: torch.Tensor, table: AxisTable, dim: int, *, backend: str = "auto") -> torch.Tensor:
+    """Resample one axis of ``x`` ``[N, C, H, W]`` with ``table`` (from
+    :func:`rescale.tables.axis_table`, or any :class:`~rescale.tables.AxisTable`): ``dim`` 2 is the
+    height, 3 the width. Differentiable on every backend (the adjoint is the transposed table).
+
+    >>> from rescale.filters import get_filter
+    >>> from rescale.tables import axis_table
+    >>> x = torch.rand(1, 3, 8, 10)
+    >>> resample_axis(x, axis_table(10, 5, get_filter("bilinear")), 3).shape
+    torch.Size([1, 3, 8, 5])
+    """
+    if dim not in (2, 3):
+        raise ValueError(f"dim must be 2 (height) or 3 (width), got {dim}")
+    fn, wrap = _kernel(resolve_backend(backend, x))
+    if wrap and x.requires_grad and torch.is_grad_enabled():
+        return _ResampleAxis.apply(x, table, dim, fn)
+    return fn(x, table, dim)
+
+
 def resample(
     x: torch.Tensor,
     out_h: int,
@@ -87,8 +106,7 @@ def resample(
     backend = resolve_backend(backend, x)
     if filt.nearest and x.dtype == torch.uint16:
         filt = get_filter("nearest", rule="direct")  # Pillow's I;16 index rule
-    fn, wrap = _kernel(backend)
-    wrap = wrap and x.requires_grad and torch.is_grad_enabled()
+    differentiable = x.requires_grad and torch.is_grad_enabled()
     _, _, h, w = x.shape
     source, fmt = x, _memory_format(x)
     passes = [(3, w, out_w), (2, h, out_h)]
@@ -96,14 +114,14 @@ def resample(
         passes.reverse()
     passes = [(dim, n_in, n_out) for dim, n_in, n_out in passes if n_in != n_out]
     tables = {dim: axis_table(n_in, n_out, filt, antialias, edge) for dim, n_in, n_out in passes}
-    if backend == "cpu" and not wrap and len(passes) == 2:
+    if backend == "cpu" and not differentiable and len(passes) == 2:
         # Both axes in one call: the CPU kernels then keep the 8-bit intermediate in cache.
         from rescale.kernels.cpu import resize
 
         x = resize(x, tables[3], tables[2], vertical_first=passes[0][0] == 2)
     else:
         for dim, _, _ in passes:
-            x = _ResampleAxis.apply(x, tables[dim], dim, fn) if wrap else fn(x, tables[dim], dim)
+            x = resample_axis(x, tables[dim], dim, backend=backend)
     # Always a new tensor (never the input, which callers may then modify through the result), in
     # the input's memory format (not the strides a backend's gathers happen to leave).
     return x.clone(memory_format=fmt) if x is source else x.contiguous(memory_format=fmt)

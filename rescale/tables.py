@@ -54,7 +54,7 @@ class AxisTable:
         return np.trunc(np.where(self.weight < 0, scaled - 0.5, scaled + 0.5)).astype(np.int32)
 
     @cached_property
-    def transposed(self) -> "AxisTable":
+    def transposed(self) -> AxisTable:
         """The adjoint resampling (``out_size -> in_size``), used by every backward pass:
         ``grad_in[i] = sum over (o, k) with index[o, k] == i of weight[o, k] * grad_out[o]``."""
         o = np.repeat(np.arange(self.out_size, dtype=np.int64), self.taps)
@@ -91,7 +91,9 @@ class AxisTable:
 
 
 @lru_cache(maxsize=512)
-def axis_table(in_size: int, out_size: int, filt: Filter, antialias: bool = True, edge: str = "renormalize") -> AxisTable:
+def axis_table(
+    in_size: int, out_size: int, filt: Filter, antialias: bool = True, edge: str = "renormalize"
+) -> AxisTable:
     """The cached table resampling ``in_size`` samples to ``out_size`` with ``filt``."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"axis sizes must be positive, got {in_size} -> {out_size}")

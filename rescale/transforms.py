@@ -48,7 +48,7 @@ class Rescale(v2.Transform):
         sy: float | None = None,
         *,
         size: tuple[int, int] | None = None,
-        method: "str | Filter" = "bicubic",
+        method: str | Filter = "bicubic",
         antialias: bool = True,
         edge: str = "renormalize",
         backend: str = "auto",
@@ -75,7 +75,9 @@ class Rescale(v2.Transform):
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, *_KEYPOINTS)):
-            raise TypeError(f"Rescale resamples images only, not {type(inpt).__name__}; use torchvision's v2.Resize for those")
+            raise TypeError(
+                f"Rescale resamples images only, not {type(inpt).__name__}; use torchvision's v2.Resize for those"
+            )
         if isinstance(inpt, PIL.Image.Image):
             return self._rescale(inpt)
         if not isinstance(inpt, torch.Tensor):
@@ -94,7 +96,11 @@ class Rescale(v2.Transform):
         return rescale(x, self.sx, self.sy, **kw)
 
     def extra_repr(self) -> str:
-        scale = f"size={self.size}" if self.size is not None else f"sx={self.sx}" + (f", sy={self.sy}" if self.sy is not None else "")
+        scale = (
+            f"size={self.size}"
+            if self.size is not None
+            else f"sx={self.sx}" + (f", sy={self.sy}" if self.sy is not None else "")
+        )
         method = self.method if isinstance(self.method, str) else repr(self.method)
         return f"{scale}, method={method}, antialias={self.antialias}"
 

@@ -37,7 +37,12 @@ def resolution_chart(w: int = 640, h: int = 480) -> Image.Image:
     d = ImageDraw.Draw(img)
     y = 12
     for size in (28, 20, 14, 10, 8):
-        d.text((16, y), f"rescale {size}px: The quick brown fox 0123456789", fill="black", font=ImageFont.load_default(size))
+        d.text(
+            (16, y),
+            f"rescale {size}px: The quick brown fox 0123456789",
+            fill="black",
+            font=ImageFont.load_default(size),
+        )
         y += size + 10
     # Line pairs, 1 to 5 pixels wide, horizontal and vertical.
     x0 = 16
@@ -50,9 +55,14 @@ def resolution_chart(w: int = 640, h: int = 480) -> Image.Image:
     cx, cy, r = 490, 300, 140
     for k in range(36):
         a0, a1 = 2 * math.pi * k / 36, 2 * math.pi * (k + 0.5) / 36
-        d.polygon([(cx, cy), (cx + r * math.cos(a0), cy + r * math.sin(a0)), (cx + r * math.cos(a1), cy + r * math.sin(a1))], fill="black")
+        d.polygon(
+            [(cx, cy), (cx + r * math.cos(a0), cy + r * math.sin(a0)), (cx + r * math.cos(a1), cy + r * math.sin(a1))],
+            fill="black",
+        )
     # Colour patches.
-    for i, colour in enumerate(["#ff0000", "#00ff00", "#0000ff", "#00ffff", "#ff00ff", "#ffff00", "#808080", "#000000"]):
+    for i, colour in enumerate(
+        ["#ff0000", "#00ff00", "#0000ff", "#00ffff", "#ff00ff", "#ffff00", "#808080", "#000000"]
+    ):
         d.rectangle([16 + 34 * i, 440, 16 + 34 * i + 30, 470], fill=colour)
     return img
 
@@ -88,7 +98,18 @@ def upright_arrow(w: int = 480, h: int = 360) -> Image.Image:
     sky = np.array([0.35, 0.6, 0.95]) * (1 - y) + np.array([0.95, 0.85, 0.6]) * y + 0.05 * x
     img = Image.fromarray(np.round(np.clip(sky, 0, 1) * 255).astype(np.uint8))
     d = ImageDraw.Draw(img)
-    d.polygon([(w / 2, 30), (w / 2 + 70, 130), (w / 2 + 25, 130), (w / 2 + 25, 300), (w / 2 - 25, 300), (w / 2 - 25, 130), (w / 2 - 70, 130)], fill="#c01010")
+    d.polygon(
+        [
+            (w / 2, 30),
+            (w / 2 + 70, 130),
+            (w / 2 + 25, 130),
+            (w / 2 + 25, 300),
+            (w / 2 - 25, 300),
+            (w / 2 - 25, 130),
+            (w / 2 - 70, 130),
+        ],
+        fill="#c01010",
+    )
     d.text((20, 20), "UP", fill="black", font=ImageFont.load_default(40))
     return img
 
@@ -114,7 +135,9 @@ def main() -> None:
 
     (HERE / "manga").mkdir(exist_ok=True)
     page = make_scan_page(7, size=(384, 384), n_regions=6, n_distractors=2, fade=0.3)
-    Image.fromarray(np.round(page.image * 255).astype(np.uint8)).save(HERE / "manga" / "screentone_page.png", optimize=True)
+    Image.fromarray(np.round(page.image * 255).astype(np.uint8)).save(
+        HERE / "manga" / "screentone_page.png", optimize=True
+    )
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rescale.muller import BLUR_SIGMA, BLUR_TAPS, Muller  # noqa: E402
+from rescale.models.muller import BLUR_SIGMA, BLUR_TAPS, Muller  # noqa: E402
 from rescale.train.muller import Dataset, SmallCNN, evaluate, load_dataset, make_optimizer, train_steps  # noqa: E402
 
 #: arm -> Muller arguments (layers=0 is the plain base resizer)
@@ -82,13 +82,24 @@ def load_data(args) -> tuple[Dataset, Dataset]:
     cache = Path(args.out) / f"images_{args.load}.pt"
     if cache.exists():
         d = torch.load(cache, weights_only=True)
-        return Dataset(d["train_images"], d["train_labels"], d["classes"]), Dataset(d["val_images"], d["val_labels"], d["classes"])
+        return Dataset(d["train_images"], d["train_labels"], d["classes"]), Dataset(
+            d["val_images"], d["val_labels"], d["classes"]
+        )
     t = time.perf_counter()
     train, val = load_dataset(args.data, args.load, limit=args.limit or None)
     print(f"decoded {len(train)} + {len(val)} images in {time.perf_counter() - t:.0f} s", flush=True)
     if not args.limit:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"train_images": train.images, "train_labels": train.labels, "val_images": val.images, "val_labels": val.labels, "classes": train.classes}, cache)
+        torch.save(
+            {
+                "train_images": train.images,
+                "train_labels": train.labels,
+                "val_images": val.images,
+                "val_labels": val.labels,
+                "classes": train.classes,
+            },
+            cache,
+        )
     return train, val
 
 
@@ -97,7 +108,19 @@ def pretrain(args, train, val, steps: int) -> SmallCNN:
     net = SmallCNN(len(train.classes), args.width)
     resizer = RandomFixed(0)
     opt = make_optimizer(net, torch.nn.Identity(), args.lr, 0.0)
-    train_steps(net, resizer, train, opt, start=0, stop=steps, total=steps, batch=args.batch, crop=args.crop, size=args.size, generator=torch.Generator().manual_seed(0))
+    train_steps(
+        net,
+        resizer,
+        train,
+        opt,
+        start=0,
+        stop=steps,
+        total=steps,
+        batch=args.batch,
+        crop=args.crop,
+        size=args.size,
+        generator=torch.Generator().manual_seed(0),
+    )
     return net
 
 
@@ -108,10 +131,32 @@ def finetune(args, pretrained: SmallCNN, train, val, arm: str, seed: int, steps:
     resizer = Muller(**ARMS[arm])
     opt = make_optimizer(net, resizer, args.finetune_lr, args.muller_lr)
     t = time.perf_counter()
-    _, loss = train_steps(net, resizer, train, opt, start=0, stop=steps, total=steps, batch=args.batch, crop=args.crop, size=args.size, generator=torch.Generator().manual_seed(seed))
+    _, loss = train_steps(
+        net,
+        resizer,
+        train,
+        opt,
+        start=0,
+        stop=steps,
+        total=steps,
+        batch=args.batch,
+        crop=args.crop,
+        size=args.size,
+        generator=torch.Generator().manual_seed(seed),
+    )
     seconds = time.perf_counter() - t
     top1 = evaluate(net, resizer, val, crop=args.crop, size=args.size)
-    return {"arm": arm, "seed": seed, "steps": steps, "top1": top1, "last_loss": loss, "seconds": round(seconds, 1), "alpha": resizer.alpha.tolist(), "beta": resizer.beta.tolist(), "resizer": resizer}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "steps": steps,
+        "top1": top1,
+        "last_loss": loss,
+        "seconds": round(seconds, 1),
+        "alpha": resizer.alpha.tolist(),
+        "beta": resizer.beta.tolist(),
+        "resizer": resizer,
+    }
 
 
 def response(alpha, omegas) -> list[float]:
@@ -127,8 +172,10 @@ def summarise(args, results: list[dict], pre_top1: float) -> None:
     out = Path(args.out)
     by_arm = {arm: [r for r in results if r["arm"] == arm] for arm in ARMS}
     lines = [
-        f"Imagewoof val top-1 (%), SmallCNN at {args.size} px from {args.crop} px crops; pre-trained {args.pretrain_steps} steps "
-        f"(top-1 {100 * pre_top1:.2f}% with (a)), then {args.finetune_steps} fine-tuning steps per arm; seeds {args.seeds}.",
+        f"Imagewoof val top-1 (%), SmallCNN at {args.size} px from {args.crop} px crops; "
+        f"pre-trained {args.pretrain_steps} steps "
+        f"(top-1 {100 * pre_top1:.2f}% with (a)), then {args.finetune_steps} fine-tuning steps per arm; "
+        f"seeds {args.seeds}.",
         "",
         "| arm | top-1 mean | std | per seed |",
         "|---|---:|---:|---|",
@@ -142,19 +189,39 @@ def summarise(args, results: list[dict], pre_top1: float) -> None:
         summary[arm] = {"mean": statistics.mean(acc), "std": sd, "per_seed": acc}
         lines.append(f"| {arm} | {statistics.mean(acc):.2f} | {sd:.2f} | {', '.join(f'{a:.2f}' for a in acc)} |")
     for other in ("a_bilinear", "b_bicubic_aa"):
-        pairs = [(100 * (c["top1"] - o["top1"])) for c in by_arm["c_muller"] for o in by_arm[other] if c["seed"] == o["seed"]]
+        pairs = [
+            (100 * (c["top1"] - o["top1"])) for c in by_arm["c_muller"] for o in by_arm[other] if c["seed"] == o["seed"]
+        ]
         if pairs:
             sd = statistics.stdev(pairs) if len(pairs) > 1 else float("nan")
             summary[f"c_minus_{other[0]}"] = {"mean": statistics.mean(pairs), "std": sd, "per_seed": pairs}
             lines.append(f"\n(c) - ({other[0]}), paired by seed: {statistics.mean(pairs):+.2f} +- {sd:.2f} points")
     omegas = np.linspace(0, math.pi, 9)
-    learned = [{"seed": r["seed"], "alpha": r["alpha"], "beta": r["beta"], "response": response(r["alpha"], omegas)} for r in by_arm["c_muller"]]
+    learned = [
+        {"seed": r["seed"], "alpha": r["alpha"], "beta": r["beta"], "response": response(r["alpha"], omegas)}
+        for r in by_arm["c_muller"]
+    ]
     if learned:
-        lines += ["", "Learned MULLER parameters and linearised gain H(w) at w/pi = " + ", ".join(f"{w / math.pi:.3g}" for w in omegas), ""]
-        lines += [f"- seed {m['seed']}: alpha {[round(a, 3) for a in m['alpha']]}, beta {[round(b, 4) for b in m['beta']]}, H {[round(h, 2) for h in m['response']]}" for m in learned]
+        lines += [
+            "",
+            "Learned MULLER parameters and linearised gain H(w) at w/pi = "
+            + ", ".join(f"{w / math.pi:.3g}" for w in omegas),
+            "",
+        ]
+        lines += [
+            f"- seed {m['seed']}: alpha {[round(a, 3) for a in m['alpha']]}, "
+            f"beta {[round(b, 4) for b in m['beta']]}, H {[round(h, 2) for h in m['response']]}"
+            for m in learned
+        ]
         _plot(out / "muller_response.png", learned)
     (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps({"args": vars(args), "pretrained_top1": pre_top1, "summary": summary, "runs": results, "learned": learned}, indent=2) + "\n")
+    (out / "results.json").write_text(
+        json.dumps(
+            {"args": vars(args), "pretrained_top1": pre_top1, "summary": summary, "runs": results, "learned": learned},
+            indent=2,
+        )
+        + "\n"
+    )
     print("\n".join(lines), flush=True)
 
 
@@ -188,17 +255,47 @@ def timing(args, train, val) -> None:
         net = SmallCNN(len(train.classes), args.width)
         opt = make_optimizer(net, resizer, args.lr, args.muller_lr)
         gen = torch.Generator().manual_seed(0)
-        train_steps(net, resizer, train, opt, start=0, stop=1, total=n + 1, batch=args.batch, crop=args.crop, size=args.size, generator=gen)  # warm-up
+        train_steps(
+            net,
+            resizer,
+            train,
+            opt,
+            start=0,
+            stop=1,
+            total=n + 1,
+            batch=args.batch,
+            crop=args.crop,
+            size=args.size,
+            generator=gen,
+        )  # warm-up
         t = time.perf_counter()
-        train_steps(net, resizer, train, opt, start=1, stop=n + 1, total=n + 1, batch=args.batch, crop=args.crop, size=args.size, generator=gen)
+        train_steps(
+            net,
+            resizer,
+            train,
+            opt,
+            start=1,
+            stop=n + 1,
+            total=n + 1,
+            batch=args.batch,
+            crop=args.crop,
+            size=args.size,
+            generator=gen,
+        )
         step = (time.perf_counter() - t) / n
         t = time.perf_counter()
         evaluate(net, resizer, val, crop=args.crop, size=args.size)
         full_eval = (time.perf_counter() - t) * 1000 / max(len(val), 1)  # Imagewoof has 1000 val images
         per[label] = (step, full_eval)
         print(f"{label}: {step:.3f} s/step, evaluation of 1000 images {full_eval:.1f} s", flush=True)
-    total = args.pretrain_steps * per["pretrain"][0] + sum(len(args.seeds) * (args.finetune_steps * s + e) for arm, (s, e) in per.items() if arm in ARMS)
-    print(f"estimate: {total / 3600:.2f} h for pre-training ({args.pretrain_steps} steps) + {len(args.seeds)} seeds x {len(ARMS)} arms x {args.finetune_steps} steps, decoding not included", flush=True)
+    total = args.pretrain_steps * per["pretrain"][0] + sum(
+        len(args.seeds) * (args.finetune_steps * s + e) for arm, (s, e) in per.items() if arm in ARMS
+    )
+    print(
+        f"estimate: {total / 3600:.2f} h for pre-training ({args.pretrain_steps} steps) + "
+        f"{len(args.seeds)} seeds x {len(ARMS)} arms x {args.finetune_steps} steps, decoding not included",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -216,7 +313,9 @@ def main() -> int:
     p.add_argument("--pretrain-steps", type=int, default=2000)
     p.add_argument("--finetune-steps", type=int, default=800)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--limit", type=int, default=0, help="images per class and split (0: all; a limited run is not cached)")
+    p.add_argument(
+        "--limit", type=int, default=0, help="images per class and split (0: all; a limited run is not cached)"
+    )
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--timing", action="store_true", help="time a few steps of each stage and print the estimate")
     args = p.parse_args()
@@ -239,7 +338,9 @@ def main() -> int:
     else:
         t = time.perf_counter()
         pretrained = pretrain(args, train, val, args.pretrain_steps)
-        torch.save({"config": pretrained.config, "model": pretrained.state_dict(), "seconds": time.perf_counter() - t}, ckpt)
+        torch.save(
+            {"config": pretrained.config, "model": pretrained.state_dict(), "seconds": time.perf_counter() - t}, ckpt
+        )
         print(f"pre-trained in {(time.perf_counter() - t) / 60:.1f} min", flush=True)
     pre_top1 = evaluate(pretrained, Muller(**ARMS["a_bilinear"]), val, crop=args.crop, size=args.size)
     print(f"pre-trained classifier: val top-1 {100 * pre_top1:.2f}% with (a)", flush=True)
@@ -256,14 +357,30 @@ def main() -> int:
             if arm == "c_muller":
                 from rescale.train.run import export_weights
 
-                export_weights(resizer, out / f"muller_seed{seed}", {
-                    "method": "muller", "architecture": {"name": "rescale.muller.Muller", "args": resizer.config},
-                    "command": " ".join(["python", *sys.argv]), "data": {"root": args.data, "load_px": args.load, "crop_px": args.crop},
-                    "classifier": {"name": "rescale.train.muller.SmallCNN", "args": pretrained.config, "input_px": args.size},
-                    "steps": args.finetune_steps, "seed": seed, "metrics": {"val_top1": r["top1"]},
-                })
+                export_weights(
+                    resizer,
+                    out / f"muller_seed{seed}",
+                    {
+                        "method": "muller",
+                        "architecture": {"name": "rescale.models.muller.Muller", "args": resizer.config},
+                        "command": " ".join(["python", *sys.argv]),
+                        "data": {"root": args.data, "load_px": args.load, "crop_px": args.crop},
+                        "classifier": {
+                            "name": "rescale.train.muller.SmallCNN",
+                            "args": pretrained.config,
+                            "input_px": args.size,
+                        },
+                        "steps": args.finetune_steps,
+                        "seed": seed,
+                        "metrics": {"val_top1": r["top1"]},
+                    },
+                )
             path.write_text(json.dumps(r) + "\n")
-            print(f"{arm} seed {seed}: top-1 {100 * r['top1']:.2f}% ({r['seconds']:.0f} s), alpha {r['alpha']}, beta {r['beta']}", flush=True)
+            print(
+                f"{arm} seed {seed}: top-1 {100 * r['top1']:.2f}% ({r['seconds']:.0f} s), "
+                f"alpha {r['alpha']}, beta {r['beta']}",
+                flush=True,
+            )
             results.append(r)
     summarise(args, results, pre_top1)
     return 0

@@ -35,7 +35,9 @@ def panels(crop: np.ndarray, scale: float) -> list[tuple[str, np.ndarray]]:
     labels, params = analyze(crop)
     out = [("original", crop)]
     for name in ("area", "lanczos"):
-        out.append((f"{name} {scale:g}x", np.clip(rescale.rescale(crop.astype(np.float32), size=size, method=name), 0, 1)))
+        out.append(
+            (f"{name} {scale:g}x", np.clip(rescale.rescale(crop.astype(np.float32), size=size, method=name), 0, 1))
+        )
     out.append((f"screentone {scale:g}x", retarget(crop, size, analysis=(labels, params))))
     regions = np.where(labels > 0, 0.35 + 0.5 * ((labels * 0.618) % 1.0), 0.0)
     out.append((f"analysis: {len(params)} regions", regions))
@@ -95,7 +97,10 @@ def main(argv=None) -> None:
         t1 = time.perf_counter()
         retarget(page, rescale.output_size(page.shape[1], page.shape[0], args.scale), analysis=analysis)
         t2 = time.perf_counter()
-        print(f"whole page {page.shape[1]}x{page.shape[0]}: analyze {t1 - t0:.1f} s ({len(analysis[1])} regions), retarget {t2 - t1:.1f} s")
+        print(
+            f"whole page {page.shape[1]}x{page.shape[0]}: analyze {t1 - t0:.1f} s ({len(analysis[1])} regions), "
+            f"retarget {t2 - t1:.1f} s"
+        )
 
 
 if __name__ == "__main__":

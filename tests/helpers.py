@@ -7,6 +7,8 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 
 def _missing(module: str) -> str | None:
@@ -54,3 +56,25 @@ def with_alpha_u8(rng: np.random.Generator, h: int, w: int, colors: int) -> np.n
     a[:, : w // 3] = 0
     a[: h // 2, w - w // 3 :] = 255
     return x
+
+
+# --- invertible models (IRN, IARN) -----------------------------------------------------------------
+
+
+def perturbed(model: torch.nn.Module, std: float = 0.02, seed: int = 0) -> torch.nn.Module:
+    """``model`` with every weight moved off its (identity) initialisation, so couplings act."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * std)
+    return model.eval().requires_grad_(False)
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """A natural-ish test image ``[1, 3, h, w]``: smooth random colour fields plus a sharp edge."""
+    g = torch.Generator().manual_seed(seed)
+    x = F.interpolate(
+        torch.rand(1, 3, h // 8 + 2, w // 8 + 2, generator=g), size=(h, w), mode="bicubic", align_corners=False
+    )
+    x[..., h // 3 :, w // 2 :] *= 0.5
+    return x.clamp(0, 1)

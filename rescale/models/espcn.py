@@ -71,7 +71,9 @@ class ESPCNNet(nn.Module):
         ``[N, C, H, W]`` -> ``[N, C, r H, r W]``; no nonlinearity or clamp after the last layer.
     """
 
-    def __init__(self, scale: int, channels: int = 1, n1: int = 64, n2: int = 32, f1: int = 5, f2: int = 3, f3: int = 3):
+    def __init__(
+        self, scale: int, channels: int = 1, n1: int = 64, n2: int = 32, f1: int = 5, f2: int = 3, f3: int = 3
+    ):
         super().__init__()
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise ValueError(f"scale must be a positive integer, got {scale!r}")
@@ -133,14 +135,14 @@ class ESPCN(Method):
         self.device = None
         self.bicubic = matlab_bicubic(backend)
 
-    # nn.Module-like, so that rescale.evaluate can move it and switch to eval mode
-    def to(self, device) -> "ESPCN":
+    # nn.Module-like, so that rescale.eval.protocol can move it and switch to eval mode
+    def to(self, device) -> ESPCN:
         self.device = torch.device(device)
         for net in self.nets.values():
             net.to(self.device)
         return self
 
-    def eval(self) -> "ESPCN":
+    def eval(self) -> ESPCN:
         for net in self.nets.values():
             net.eval()
         return self

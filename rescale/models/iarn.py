@@ -45,10 +45,20 @@ from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from ..tables import axis_table
-from .invertible import InvBlock, Lift, haar, haar_inverse
-from .irn import _merge_channels, _split_channels
+from .invertible import InvBlock, Lift, haar, haar_inverse, merge_rgb, split_rgb
 
-__all__ = ["IARN", "IARNMethod", "scale_encoding", "pivot_inverse", "check_sizes", "from_irn", "load_model", "load", "COND", "MAX_SCALE"]
+__all__ = [
+    "IARN",
+    "IARNMethod",
+    "scale_encoding",
+    "pivot_inverse",
+    "check_sizes",
+    "from_irn",
+    "load_model",
+    "load",
+    "COND",
+    "MAX_SCALE",
+]
 
 #: channels of the scale encoding fed to every coupling subnet
 COND = 4
@@ -69,12 +79,14 @@ def scale_encoding(hr: tuple[int, int], lr: tuple[int, int], rows: int, cols: in
         return (centre - centre.floor()).float()
 
     py, px = phase(H, rows), phase(W, cols)
-    return torch.stack([
-        torch.full((rows, cols), (H / h - 1) / 3),
-        torch.full((rows, cols), (W / w - 1) / 3),
-        py[:, None].expand(rows, cols),
-        px[None, :].expand(rows, cols),
-    ])[None].to(device)
+    return torch.stack(
+        [
+            torch.full((rows, cols), (H / h - 1) / 3),
+            torch.full((rows, cols), (W / w - 1) / 3),
+            py[:, None].expand(rows, cols),
+            px[None, :].expand(rows, cols),
+        ]
+    )[None].to(device)
 
 
 def to_pivot(x: torch.Tensor, lr: tuple[int, int]) -> torch.Tensor:
@@ -196,7 +208,11 @@ def from_irn(model: IARN, irn_state: dict) -> int:
             target = own[name]
             if target.shape == value.shape:
                 target.copy_(value)
-            elif name.endswith(".weight") and target.shape[0] == value.shape[0] and target.shape[1] == value.shape[1] + cond:
+            elif (
+                name.endswith(".weight")
+                and target.shape[0] == value.shape[0]
+                and target.shape[1] == value.shape[1] + cond
+            ):
                 # dense subnet conv: input channels [x, cond, features...]; x is the subnet's own input
                 cin = _subnet_input(name, model)
                 target.zero_()
@@ -253,22 +269,28 @@ class IARNMethod(Method):
         hr = (x.shape[-1], x.shape[-2])
         check_sizes(hr, size)
         model = self.model(x.device)
-        rgb, rest = _split_channels(x)
+        rgb, rest = split_rgb(x)
         pivot = to_pivot(rgb.float(), size)
         conds = model.conditions(hr, size, x.device)
-        lr = self._tiled(lambda p, c1, c2: model(p, [c1, c2])[:, :3], [(pivot, 4), (conds[0], 2), (conds[1], 1)], 1, size, pivot)
-        return _merge_channels(lr, rest, x, size).to(x.dtype)
+        lr = self._tiled(
+            lambda p, c1, c2: model(p, [c1, c2])[:, :3], [(pivot, 4), (conds[0], 2), (conds[1], 1)], 1, size, pivot
+        )
+        return merge_rgb(lr, rest, x, size).to(x.dtype)
 
     def up(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, h, w] -> [N, C, size[1], size[0]]`` with the latent ``z = 0``."""
         lr = (x.shape[-1], x.shape[-2])
         check_sizes(size, lr)
         model = self.model(x.device)
-        rgb, rest = _split_channels(x)
-        y = torch.cat([rgb.float(), rgb.new_zeros(rgb.shape[0], model.channels - 3, *rgb.shape[2:], dtype=torch.float32)], 1)
+        rgb, rest = split_rgb(x)
+        y = torch.cat(
+            [rgb.float(), rgb.new_zeros(rgb.shape[0], model.channels - 3, *rgb.shape[2:], dtype=torch.float32)], 1
+        )
         conds = model.conditions(size, lr, x.device)
-        pivot = self._tiled(lambda t, c1, c2: model.inverse(t, [c1, c2]), [(y, 1), (conds[0], 2), (conds[1], 1)], 4, lr, y)
-        return _merge_channels(pivot_inverse(pivot, size), rest, x, size).to(x.dtype)
+        pivot = self._tiled(
+            lambda t, c1, c2: model.inverse(t, [c1, c2]), [(y, 1), (conds[0], 2), (conds[1], 1)], 4, lr, y
+        )
+        return merge_rgb(pivot_inverse(pivot, size), rest, x, size).to(x.dtype)
 
     def _tiled(self, fn, inputs: list, out_factor: int, lr: tuple[int, int], probe: torch.Tensor) -> torch.Tensor:
         """Apply ``fn`` to tiles of the LR grid: each input ``(tensor, factor)`` holds ``factor``
@@ -285,7 +307,9 @@ class IARNMethod(Method):
                 o = fn(*(t[..., ya * a : yb * a, xa * a : xb * a] for t, a in inputs))
                 if out is None:
                     out = o.new_empty(o.shape[0], o.shape[1], h * b, w * b)
-                out[..., y0 * b : y1 * b, x0 * b : x1 * b] = o[..., (y0 - ya) * b : (y1 - ya) * b, (x0 - xa) * b : (x1 - xa) * b]
+                out[..., y0 * b : y1 * b, x0 * b : x1 * b] = o[
+                    ..., (y0 - ya) * b : (y1 - ya) * b, (x0 - xa) * b : (x1 - xa) * b
+                ]
         return out
 
 

@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["haar", "haar_inverse", "DenseBlock", "InvBlock", "Lift"]
+from ..methods import Classical
+
+__all__ = ["haar", "haar_inverse", "DenseBlock", "InvBlock", "Lift", "split_rgb", "merge_rgb"]
 
 
 def haar(x: torch.Tensor) -> torch.Tensor:
@@ -151,3 +153,23 @@ def _lstsq_conv(inp: torch.Tensor, target: torch.Tensor, conv: nn.Conv2d, ridge:
     gram += ridge * gram.diagonal().mean() * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
     w = torch.linalg.solve(gram, a.T @ b)  # [Cin*k*k, Cout]
     return w.T.reshape(conv.weight.shape).to(conv.weight.dtype)
+
+
+def split_rgb(x: torch.Tensor):
+    """The RGB a network of this family takes, and the channels it leaves out: grey is repeated
+    to RGB (``None`` left), RGBA gives its alpha."""
+    if x.dim() != 4 or x.shape[1] not in (1, 3, 4):
+        raise ValueError(f"IRN takes [N, C, H, W] with C = 1, 3 or 4, got shape {tuple(x.shape)}")
+    if x.shape[1] == 1:
+        return x.expand(-1, 3, -1, -1), None
+    return x[:, :3], (x[:, 3:] if x.shape[1] == 4 else None)
+
+
+def merge_rgb(rgb: torch.Tensor, rest, x: torch.Tensor, size) -> torch.Tensor:
+    """Inverse of :func:`split_rgb` for an output of ``size`` made from ``x``: grey is the mean of
+    RGB, alpha (no learned model for it) is resampled with antialiased bicubic."""
+    if x.shape[1] == 1:
+        return rgb.mean(1, keepdim=True)
+    if rest is not None:  # alpha: no learned model for it; plain antialiased bicubic
+        return torch.cat([rgb, Classical("bicubic").down(rest.float(), size)], 1)
+    return rgb

@@ -33,8 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..methods import Classical, Method
-from .invertible import InvBlock, Lift, haar, haar_inverse
+from ..methods import Method
+from .invertible import InvBlock, Lift, haar, haar_inverse, merge_rgb, split_rgb
 
 __all__ = ["IRN", "IRNMethod", "load", "load_model", "quantize_ste", "bicubic_down", "SCALES"]
 
@@ -52,7 +52,9 @@ class IRN(nn.Module):
         dlv: channels of the downscaling latent (0: plain IRN).
     """
 
-    def __init__(self, scale: int = 2, blocks: int = 8, growth: int = 32, convs: int = 5, lift_kernel: int = 5, dlv: int = 0):
+    def __init__(
+        self, scale: int = 2, blocks: int = 8, growth: int = 32, convs: int = 5, lift_kernel: int = 5, dlv: int = 0
+    ):
         super().__init__()
         if scale not in SCALES:
             raise ValueError(f"IRN scale must be one of {SCALES}, got {scale}")
@@ -107,7 +109,9 @@ def quantize_ste(x: torch.Tensor) -> torch.Tensor:
 def _cubic(t: torch.Tensor) -> torch.Tensor:
     """Keys cubic with a = -0.5 (MATLAB ``imresize`` bicubic)."""
     t = t.abs()
-    return torch.where(t <= 1, (1.5 * t - 2.5) * t * t + 1, torch.where(t < 2, ((-0.5 * t + 2.5) * t - 4) * t + 2, torch.zeros_like(t)))
+    return torch.where(
+        t <= 1, (1.5 * t - 2.5) * t * t + 1, torch.where(t < 2, ((-0.5 * t + 2.5) * t - 4) * t + 2, torch.zeros_like(t))
+    )
 
 
 def _symmetric_index(n: int, left: int, right: int, device) -> torch.Tensor:
@@ -123,7 +127,9 @@ def bicubic_down(x: torch.Tensor, s: int) -> torch.Tensor:
     ``[N, C, H, W] -> [N, C, H/s, W/s]``, one strided conv per axis (the training target; its match
     with :func:`rescale.rescale` ``edge="symmetric"`` is tested)."""
     n, c, h, w = x.shape
-    taps = torch.arange(math.ceil((s - 1) / 2 - 2 * s + 1e-9), math.floor((s - 1) / 2 + 2 * s - 1e-9) + 1, dtype=torch.float64)
+    taps = torch.arange(
+        math.ceil((s - 1) / 2 - 2 * s + 1e-9), math.floor((s - 1) / 2 + 2 * s - 1e-9) + 1, dtype=torch.float64
+    )
     weights = _cubic((taps - (s - 1) / 2) / s)
     weights = (weights / weights.sum()).to(x.dtype).to(x.device)
     left, right = int(-taps[0]), int(taps[-1]) - (s - 1)
@@ -160,7 +166,9 @@ def _tiled(fn, x: torch.Tensor, a: int, b: int, tile: int, overlap: int) -> torc
             o = fn(x[..., ya * a : yb * a, xa * a : xb * a])
             if out is None:
                 out = o.new_empty(x.shape[0], o.shape[1], h * b, w * b)
-            out[..., y0 * b : y1 * b, x0 * b : x1 * b] = o[..., (y0 - ya) * b : (y1 - ya) * b, (x0 - xa) * b : (x1 - xa) * b]
+            out[..., y0 * b : y1 * b, x0 * b : x1 * b] = o[
+                ..., (y0 - ya) * b : (y1 - ya) * b, (x0 - xa) * b : (x1 - xa) * b
+            ]
     return out
 
 
@@ -174,7 +182,7 @@ def _fit(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def pick_scale(hr: tuple[int, int], lr: tuple[int, int]) -> int:
     """The IRN scale (2 or 4) that maps an HR size (width, height) to an LR size, or ValueError."""
     for s in SCALES:
-        if all(math.floor(H / s) <= l <= math.ceil(H / s) for H, l in zip(hr, lr)):
+        if all(math.floor(n_hr / s) <= n_lr <= math.ceil(n_hr / s) for n_hr, n_lr in zip(hr, lr)):
             return s
     raise ValueError(f"IRN rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither")
 
@@ -193,7 +201,16 @@ class IRNMethod(Method):
     name = "irn"
     kind = "rescaler"
 
-    def __init__(self, weights: dict | None = None, *, models: dict | None = None, tile: int = 256, overlap: int = 24, z_sigma: float = 0.0, seed: int = 0):
+    def __init__(
+        self,
+        weights: dict | None = None,
+        *,
+        models: dict | None = None,
+        tile: int = 256,
+        overlap: int = 24,
+        z_sigma: float = 0.0,
+        seed: int = 0,
+    ):
         self.weights = {2: "irn_x2", 4: "irn_x4", **(weights or {})}
         self.models = dict(models or {})
         self.tile, self.overlap, self.z_sigma, self.seed = tile, overlap, z_sigma, seed
@@ -211,43 +228,27 @@ class IRNMethod(Method):
         w, h = size
         s = pick_scale((x.shape[-1], x.shape[-2]), (w, h))
         model = self.model(s, x.device)
-        rgb, rest = _split_channels(x)
+        rgb, rest = split_rgb(x)
         rgb = _fit(rgb.float(), h * s, w * s)
         lr = _tiled(lambda t: model(t)[:, :3], rgb, s, 1, self._tile(rgb), self.overlap)
-        return _merge_channels(lr, rest, x, size).to(x.dtype)
+        return merge_rgb(lr, rest, x, size).to(x.dtype)
 
     def up(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, h, w] -> [N, C, size[1], size[0]]`` with the latent ``z = 0`` (or sampled)."""
         W, H = size
         s = pick_scale((W, H), (x.shape[-1], x.shape[-2]))
         model = self.model(s, x.device)
-        rgb, rest = _split_channels(x)
+        rgb, rest = split_rgb(x)
         z = rgb.new_zeros(rgb.shape[0], model.channels - 3, *rgb.shape[2:], dtype=torch.float32)
         if self.z_sigma > 0:
             g = torch.Generator(device="cpu").manual_seed(self.seed)
             z = (torch.randn(z.shape, generator=g) * self.z_sigma).to(x.device)
         full = torch.cat([rgb.float(), z], 1)
         hr = _tiled(model.inverse, full, 1, s, self._tile(full), self.overlap)
-        return _merge_channels(_fit(hr, H, W), rest, x, size).to(x.dtype)
+        return merge_rgb(_fit(hr, H, W), rest, x, size).to(x.dtype)
 
     def _tile(self, x: torch.Tensor) -> int:
         return 0 if x.requires_grad else self.tile  # gradients (HCD) run untiled
-
-
-def _split_channels(x: torch.Tensor):
-    if x.dim() != 4 or x.shape[1] not in (1, 3, 4):
-        raise ValueError(f"IRN takes [N, C, H, W] with C = 1, 3 or 4, got shape {tuple(x.shape)}")
-    if x.shape[1] == 1:
-        return x.expand(-1, 3, -1, -1), None
-    return x[:, :3], (x[:, 3:] if x.shape[1] == 4 else None)
-
-
-def _merge_channels(rgb: torch.Tensor, rest, x: torch.Tensor, size) -> torch.Tensor:
-    if x.shape[1] == 1:
-        return rgb.mean(1, keepdim=True)
-    if rest is not None:  # alpha: no learned model for it; plain antialiased bicubic
-        return torch.cat([rgb, Classical("bicubic").down(rest.float(), size)], 1)
-    return rgb
 
 
 def load(**params) -> IRNMethod:

@@ -2,6 +2,9 @@
 
 Three steps, each finer than the one before and run on less of the page:
 
+Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (452 lines:
+step 3's tests share the region being grown, its box and its lattice, and read best together).
+
 1. **Tiles.** The local spectra of overlapping tiles (one batched FFT) say which tiles hold a
    screen and which: dots have two strong, sharp peaks at right angles, line screens one strong,
    sharp peak, noise screens a dense grain (many ink/paper changes) with no peak at all. Line art,
@@ -28,17 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from .metrics import _masked_spectrum, refine_peak
+from .spectrum import masked_spectrum, refine_peak
+from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
 
-__all__ = ["ScreenParams", "analyze", "screen_map", "transition_density"]
-
-_DOTS, _LINES, _NOISE = 1, 2, 3  # tile kinds (0: no screen)
+__all__ = ["ScreenParams", "Thresholds", "analyze", "screen_map", "transition_density"]
 
 
 @dataclass(frozen=True)
@@ -52,174 +51,6 @@ class ScreenParams:
     angle: float
     intensity: float
     area: int
-
-
-def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2.0) -> np.ndarray:
-    """Per-pixel count of ink/paper changes to the right and below, ``[H, W]``.
-
-    A change is a pair of neighbours on opposite sides of the local mean (Gaussian of ``sigma`` px)
-    that differ by more than ``contrast``: on a bitonal page every black/white change; on a scan one
-    per blurred edge, light dots included, and none in sensor or JPEG noise.
-    """
-    above = img > ndimage.gaussian_filter(img, sigma)
-    t = np.zeros(img.shape)
-    t[:, :-1] += (above[:, 1:] != above[:, :-1]) & (np.abs(img[:, 1:] - img[:, :-1]) > contrast)
-    t[:-1, :] += (above[1:, :] != above[:-1, :]) & (np.abs(img[1:, :] - img[:-1, :]) > contrast)
-    return t
-
-
-# --- 1. tiles --------------------------------------------------------------------------------------
-
-
-def _tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float) -> dict:
-    """Spectral features of each ``tile`` x ``tile`` window at ``stride``, each ``[Ty, Tx]``:
-
-    - ``var``: variance; ``dens``: mean ink/paper changes per pixel;
-    - ``prom``: the strongest peak's share of the AC power (3x3 bins of the 2x zero-padded spectrum,
-      periods up to ``max_period``);
-    - ``orth``: the strongest peak within a bin of the peak turned by 90 degrees, over the peak;
-    - ``sharp``: the peak's 3x3 bins over its 9x9 neighbourhood (near 0.6 for a screen's exact
-      frequency, less for the spread of hand-drawn strokes);
-    - ``hf``: the share of AC power at periods under 4 px (a grain's, not line art's);
-    - ``aniso``: the largest share of the power at periods under 10 px in one 15-degree sector
-      of directions (1/12 for an even grain, more for strokes);
-    - ``grain`` (tiles without a clear peak): the largest autocorrelation 3 px away, near 0 for a
-      grain, which decorrelates within a pixel or two in every direction, larger along strokes;
-    - ``v1``, ``v2`` ``[Ty, Tx, 2]``: the peak's and the orthogonal peak's wave vectors (fy, fx)
-      in cycles per pixel, to a fraction of a bin.
-    """
-    win = sliding_window_view(img, (tile, tile))[::stride, ::stride]
-    ty, tx = win.shape[:2]
-    n = 2 * tile
-    f = sfft.fftfreq(n)
-    fy, fx = np.meshgrid(f, f, indexing="ij")
-    r = np.hypot(fy, fx)
-    band = (r >= max(1.5 / tile, 1.0 / max_period)).astype(np.float32)
-    half = (fy > 0) | ((fy == 0) & (fx > 0))
-    search = band * half
-    hann = np.outer(np.hanning(tile), np.hanning(tile)).astype(np.float32)
-    # Twelve 15-degree sectors of the half plane at periods under 10 px: a grain's power is spread
-    # evenly over them, strokes' in the few across their directions.
-    theta = np.degrees(np.arctan2(fy, fx)) % 180
-    sectors = np.stack([(theta // 15 == k) & (r > 0.1) for k in range(12)]).astype(np.float32)
-    dy, dx = np.mgrid[-4:5, -4:5]
-    on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
-    ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
-    out = {k: np.empty(ty * tx) for k in ("var", "prom", "orth", "sharp", "hf", "aniso", "grain")}
-    out["v1"], out["v2"] = np.empty((ty * tx, 2)), np.empty((ty * tx, 2))
-    tiles = win.reshape(ty * tx, tile, tile)
-    step = 1024  # tiles per batch: bounds the memory of the spectra
-    d3 = np.arange(-1, 2)
-    for s in range(0, ty * tx, step):
-        z = tiles[s : s + step].astype(np.float32)
-        z = z - z.mean(axis=(1, 2), keepdims=True)
-        m = len(z)
-        idx = np.arange(m)
-        out["var"][s : s + m] = (z.astype(np.float64) ** 2).mean(axis=(1, 2))
-        p = np.abs(sfft.fft2(z * hann, (n, n))) ** 2 * band
-        total = np.maximum(p.sum(axis=(1, 2)) / 2, 1e-12)  # the spectrum is symmetric: half the AC power
-        box = sum(np.roll(p, (i, j), (1, 2)) for i in d3 for j in d3)
-        k1 = (box * search).reshape(m, -1).argmax(1)
-        ky, kx = np.divmod(k1, n)
-        b1 = box[idx, ky, kx]
-        # The orthogonal peak: the best 3x3 sum within a bin of the peak turned by 90 degrees.
-        cand = np.stack([box[idx, (kx + i) % n, (-ky + j) % n] for i in d3 for j in d3], 1)
-        best = cand.argmax(1)
-        b2 = cand[idx, best]
-        oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
-        wide = sum(p[idx, (ky + i) % n, (kx + j) % n] for i in range(-4, 5) for j in range(-4, 5))
-        out["prom"][s : s + m] = b1 / total
-        out["orth"][s : s + m] = b2 / np.maximum(b1, 1e-12)
-        out["sharp"][s : s + m] = b1 / np.maximum(wide, 1e-12)
-        out["hf"][s : s + m] = (p * (r > 0.25)).sum(axis=(1, 2)) / 2 / total
-        out["aniso"][s : s + m] = np.einsum("nij,kij->nk", p, sectors).max(1) / np.maximum(np.einsum("nij,kij->n", p, sectors), 1e-12)
-        # The autocorrelation (of the band-passed tile) 3 px away, in the direction where it is
-        # largest; only for tiles without a peak, which may be grains.
-        grainy = out["prom"][s : s + m] < 0.1
-        out["grain"][s : s + m] = 1.0
-        if grainy.any():
-            acf = sfft.ifft2(p[grainy]).real
-            out["grain"][s : s + m][grainy] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
-        out["v1"][s : s + m] = _centroid(p, ky, kx, f)
-        out["v2"][s : s + m] = _centroid(p, oy, ox, f)
-    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
-    return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
-
-
-def _centroid(p: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Power-weighted mean wave vector ``[N, 2]`` (fy, fx) over the 3x3 bins around ``(ky, kx)``."""
-    n = p.shape[1]
-    idx = np.arange(len(p))
-    w = np.stack([p[idx, (ky + i) % n, (kx + j) % n] for i in (-1, 0, 1) for j in (-1, 0, 1)], 1)
-    di = np.repeat([-1, 0, 1], 3) / n
-    dj = np.tile([-1, 0, 1], 3) / n
-    s = np.maximum(w.sum(1), 1e-30)
-    return np.stack([f[ky] + (w * di).sum(1) / s, f[kx] + (w * dj).sum(1) / s], 1)
-
-
-def _tile_kinds(feat: dict, min_var: float, min_prominence: float, dots_prominence: float, min_density: float) -> np.ndarray:
-    """Each tile's screen kind, int ``[Ty, Tx]`` (0 none)."""
-    textured = feat["var"] > min_var
-    dots = textured & (feat["prom"] > dots_prominence) & (feat["orth"] > 0.5)
-    lines = textured & (feat["prom"] > min_prominence) & (feat["sharp"] > 0.5) & (feat["orth"] < 0.3)
-    noise = textured & (feat["prom"] < 0.1) & (feat["dens"] > min_density) & (feat["hf"] > 0.3) & (feat["aniso"] < 0.25) & (feat["grain"] < 0.2)
-    return np.select([dots, lines, noise], [_DOTS, _LINES, _NOISE], 0)
-
-
-# --- 2. screen hypotheses --------------------------------------------------------------------------
-
-
-def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol: float) -> np.ndarray:
-    """Whether tiles a and b (wave vectors ``[N, 2]`` each) show the same screen: their main wave
-    vectors agree to ``tol`` (relative), up to sign; for dots either of b's two may match a's."""
-
-    def close(u, v):
-        d = np.minimum(np.hypot(*(u - v).T), np.hypot(*(u + v).T))
-        return d <= tol * np.hypot(*u.T) + 1e-3
-
-    same = close(a1, b1)
-    return np.where(kind == _DOTS, same | close(a1, b2), np.where(kind == _LINES, same, True))
-
-
-def _hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
-    """Groups of 4-connected screen tiles of one kind and lattice: ``(kind, tiles)``, ``tiles`` a
-    bool ``[Ty, Tx]`` mask, largest groups first."""
-    ty, tx = kinds.shape
-    ids = np.arange(ty * tx).reshape(ty, tx)
-    rows, cols = [], []
-    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
-        ka, kb = kinds[a], kinds[b]
-        ok = (ka > 0) & (ka == kb)
-        ok &= _same_lattice(feat["v1"][a].reshape(-1, 2), feat["v2"][a].reshape(-1, 2), feat["v1"][b].reshape(-1, 2), feat["v2"][b].reshape(-1, 2), ka.ravel(), tol).reshape(ok.shape)
-        rows.append(ids[a][ok])
-        cols.append(ids[b][ok])
-    rows, cols = np.concatenate(rows), np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(ty * tx, ty * tx))
-    _, comp = connected_components(graph, directed=False)
-    comp = comp.reshape(ty, tx)
-    groups = []
-    for c in np.unique(comp[kinds > 0]):
-        tiles = comp == c
-        groups.append((int(kinds[tiles][0]), tiles))
-    groups.sort(key=lambda g: (g[0] == _NOISE, -g[1].sum()))
-    return groups
-
-
-def _lattice_vectors(feat: dict, tiles: np.ndarray, kind: int) -> list:
-    """The group's wave vectors (fy, fx), averaged over its tiles weighted by peak prominence, each
-    tile's vectors first aligned (sign, and which of a dot lattice's two) with the strongest tile's."""
-    v1, v2, w = feat["v1"][tiles], feat["v2"][tiles], feat["prom"][tiles]
-    ref1 = v1[w.argmax()]
-    ref2 = v2[w.argmax()]
-
-    def aligned(v, ref):
-        return np.where(((v * ref).sum(1) < 0)[:, None], -v, v)
-
-    if kind == _DOTS:
-        swap = (np.abs((v1 * ref1).sum(1)) < np.abs((v2 * ref1).sum(1)))[:, None]
-        v1, v2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
-        return [np.average(aligned(v1, ref1), 0, w), np.average(aligned(v2, ref2), 0, w)]
-    return [np.average(aligned(v1, ref1), 0, w)]
 
 
 # --- 3. pixels -------------------------------------------------------------------------------------
@@ -237,7 +68,11 @@ def _demodulated(img: np.ndarray, vectors: list, sigma: float):
         freqs = [vectors[0], 2 * vectors[0]]
     for fy, fx in freqs:
         phase = 2 * np.pi * (fy * yy + fx * xx)
-        yield phase, ndimage.gaussian_filter(img * np.cos(phase), sigma), ndimage.gaussian_filter(img * np.sin(phase), sigma)
+        yield (
+            phase,
+            ndimage.gaussian_filter(img * np.cos(phase), sigma),
+            ndimage.gaussian_filter(img * np.sin(phase), sigma),
+        )
 
 
 def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -269,7 +104,9 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     return model
 
 
-def _periodic_pixels(img: np.ndarray, dens: np.ndarray, core: np.ndarray, vectors: list, free: np.ndarray, reach: int) -> np.ndarray:
+def _periodic_pixels(
+    img: np.ndarray, dens: np.ndarray, core: np.ndarray, vectors: list, free: np.ndarray, reach: int
+) -> np.ndarray:
     """Bool ``[H, W]``: where the screen of wave vectors ``vectors`` explains the image, grown from
     ``core`` (its tiles' centres), within ``free``.
 
@@ -302,7 +139,9 @@ def _noise_pixels(dens: np.ndarray, core: np.ndarray, reach: int, free: np.ndarr
     return _touching(mask, core)
 
 
-def _to_outline(img: np.ndarray, region: np.ndarray, free: np.ndarray, grow: int, reach: int, keep: float = 0.6) -> np.ndarray:
+def _to_outline(
+    img: np.ndarray, region: np.ndarray, free: np.ndarray, grow: int, reach: int, keep: float = 0.6
+) -> np.ndarray:
     """``region`` grown by ``grow`` px (within ``free``) to the outer edge of the outline that
     closes it, if one does: the retargeting leaves an outline found along a region's rim to the
     structure, and the screen's pixels up to the outline belong to the region.
@@ -325,7 +164,9 @@ def _to_outline(img: np.ndarray, region: np.ndarray, free: np.ndarray, grow: int
     return trimmed if trimmed.sum() >= keep * grown.sum() else region
 
 
-def _support(piece: np.ndarray, origin: tuple[int, int], tiles: np.ndarray, tile: int, stride: int, inside: float = 0.9) -> float:
+def _support(
+    piece: np.ndarray, origin: tuple[int, int], tiles: np.ndarray, tile: int, stride: int, inside: float = 0.9
+) -> float:
     """The share of the tiles lying (``inside``) in ``piece`` (bool, its ``[0, 0]`` at page pixel
     ``origin``) that are among ``tiles`` ``[Ty, Tx]`` (1 if none lies in it: a region smaller
     than a tile)."""
@@ -374,7 +215,14 @@ def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarra
 
 
 def _characterise(
-    img: np.ndarray, mask: np.ndarray, kind: int, vectors: list, noise_prominence: float, min_regularity: float, noise_var: float, crop: int = 256
+    img: np.ndarray,
+    mask: np.ndarray,
+    kind: int,
+    vectors: list,
+    noise_prominence: float,
+    min_regularity: float,
+    noise_var: float,
+    crop: int = 256,
 ) -> ScreenParams | None:
     """The screen of region ``mask`` from its spectrum (its rim left out: outlines; at most
     ``crop`` px across, around its deepest point, which pins the period to a fraction of a percent).
@@ -391,7 +239,7 @@ def _characterise(
     cy, cx = np.unravel_index(dist.argmax(), dist.shape)
     y0, x0 = max(cy - crop // 2, 0), max(cx - crop // 2, 0)
     sub_img, sub = img[y0 : y0 + crop, x0 : x0 + crop], inner[y0 : y0 + crop, x0 : x0 + crop]
-    p = _masked_spectrum(sub_img, sub)
+    p = masked_spectrum(sub_img, sub)
     n = p.shape[0]
     f = (np.arange(n) - n // 2) / n
     fy, fx = np.meshgrid(f, f, indexing="ij")
@@ -399,9 +247,9 @@ def _characterise(
     band = r >= 1 / 24
     total = max(p[band].sum() / 2, 1e-12)
     # The main peak: near the group's wave vector (10%), else anywhere in the band.
-    v1, s1 = _peak(p, fy, fx, band, None if kind == _NOISE else vectors[0], 0.1)
+    v1, s1 = _peak(p, fy, fx, band, None if kind == NOISE else vectors[0], 0.1)
     prominence = s1 / total
-    if kind == _NOISE:
+    if kind == NOISE:
         # A grain has no peak; one with a peak is a periodic screen the tiles did not see as one,
         # or line art among the grain.
         return ScreenParams("noise", 0.0, 0.0, intensity, area) if prominence < noise_prominence else None
@@ -417,14 +265,18 @@ def _characterise(
     # screen's. Hatching imitates a line screen, not a dot lattice (two peaks at right angles):
     # line screens must repeat more closely.
     deep = ndimage.binary_erosion(inner, iterations=4)
-    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var) < (0.5 * min_regularity if is_dots else min_regularity):
+    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var) < (
+        0.5 * min_regularity if is_dots else min_regularity
+    ):
         return None  # hand-drawn: hatching or hair
     if is_dots:
         return ScreenParams("dots", float(period), angle % 90.0, intensity, area)
     return ScreenParams("lines", float(period), angle, intensity, area)
 
 
-def _regularity(img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int | None = None) -> float:
+def _regularity(
+    img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int | None = None
+) -> float:
     """How well the region ``mask`` of ``img`` repeats on ``lattice`` (wave vectors (fy, fx)):
     the share of its variance explained by its mean over one cell of the lattice (pixels folded
     into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
@@ -486,26 +338,12 @@ def _noise_variance(img: np.ndarray, block: int = 8, most: float = 0.03**2) -> f
 # --- the analysis ----------------------------------------------------------------------------------
 
 
-def analyze(
-    img,
-    *,
-    tile: int = 32,
-    stride: int = 16,
-    min_var: float = 0.002,
-    min_prominence: float = 0.22,
-    dots_prominence: float = 0.15,
-    min_density: float = 0.45,
-    noise_prominence: float = 0.06,
-    min_area: int = 256,
-    min_radius: float = 3.0,
-    min_tiles: int = 2,
-    min_support: float = 0.3,
-    min_regularity: float = 0.78,
-) -> tuple[np.ndarray, list]:
-    """Detect and characterise the screened regions of a page.
+@dataclass(frozen=True)
+class Thresholds:
+    """The tests of :func:`analyze`, with the values it was tuned with on the synthetic benchmark
+    and the real pages.
 
-    Args:
-        img: ``[H, W]`` greyscale page, float in [0, 1] or uint8 (0 = ink).
+    Attributes:
         tile, stride: local-spectrum window and step (px); ``tile`` must exceed twice the largest
             period to detect.
         min_var: a tile's variance below which it is flat (paper, solid ink, sensor noise).
@@ -525,71 +363,96 @@ def analyze(
             their kind are dropped.
         min_regularity: the share of a line screen's variance its mean over one period must
             explain (half that for dots); hatching and hair, hand-drawn, repeat less closely.
+    """
+
+    tile: int = 32
+    stride: int = 16
+    min_var: float = 0.002
+    min_prominence: float = 0.22
+    dots_prominence: float = 0.15
+    min_density: float = 0.45
+    noise_prominence: float = 0.06
+    min_area: int = 256
+    min_radius: float = 3.0
+    min_tiles: int = 2
+    min_support: float = 0.3
+    min_regularity: float = 0.78
+
+
+def analyze(img, thresholds: Thresholds | None = None) -> tuple[np.ndarray, list]:
+    """Detect and characterise the screened regions of a page.
+
+    Args:
+        img: ``[H, W]`` greyscale page, float in [0, 1] or uint8 (0 = ink).
+        thresholds: the tests the steps apply (:class:`Thresholds`).
 
     Returns:
         ``labels`` int ``[H, W]`` (0 unscreened, ``k`` region ``k``) and ``params``, a list of
         :class:`ScreenParams` for labels 1..K.
     """
+    t = thresholds or Thresholds()
     img = np.asarray(img)
     if img.ndim != 2:
         raise ValueError(f"expected a greyscale [H, W] page, got shape {img.shape}")
     img = img / 255.0 if img.dtype == np.uint8 else img.astype(np.float64)
     labels = np.zeros(img.shape, dtype=np.int64)
     params: list = []
-    if min(img.shape) < tile:
+    if min(img.shape) < t.tile:
         return labels, params
     dens = transition_density(img)
     noise_var = _noise_variance(img)
-    feat = _tile_features(img, dens, tile, stride, max_period=tile / 2.5)
-    kinds = _tile_kinds(feat, min_var, min_prominence, dots_prominence, min_density)
+    feat = tile_features(img, dens, t.tile, t.stride, max_period=t.tile / 2.5)
+    kinds = tile_kinds(feat, t.min_var, t.min_prominence, t.dots_prominence, t.min_density)
     ty, tx = kinds.shape
     # A tile stands for its central stride x stride block; blocks outside every tile's centre take
     # the nearest tile's.
-    iy = np.clip((np.arange(img.shape[0]) - (tile - stride) // 2) // stride, 0, ty - 1)
-    ix = np.clip((np.arange(img.shape[1]) - (tile - stride) // 2) // stride, 0, tx - 1)
-    for kind, tiles in _hypotheses(kinds, feat):
+    iy = np.clip((np.arange(img.shape[0]) - (t.tile - t.stride) // 2) // t.stride, 0, ty - 1)
+    ix = np.clip((np.arange(img.shape[1]) - (t.tile - t.stride) // 2) // t.stride, 0, tx - 1)
+    for kind, tiles in hypotheses(kinds, feat):
         ys, xs = np.nonzero(tiles)
         # The group's box with the reach of its tiles and of the fit's window.
-        y0, y1 = max(ys.min() * stride - tile, 0), min(ys.max() * stride + 2 * tile, img.shape[0])
-        x0, x1 = max(xs.min() * stride - tile, 0), min(xs.max() * stride + 2 * tile, img.shape[1])
+        y0, y1 = max(ys.min() * t.stride - t.tile, 0), min(ys.max() * t.stride + 2 * t.tile, img.shape[0])
+        x0, x1 = max(xs.min() * t.stride - t.tile, 0), min(xs.max() * t.stride + 2 * t.tile, img.shape[1])
         box = np.s_[y0:y1, x0:x1]
         core = tiles[np.ix_(iy[y0:y1], ix[x0:x1])]
         sub_img, sub_labels, sub_dens = img[box], labels[box], dens[box]
         free = sub_labels == 0
         core &= free
-        if tiles.sum() < min_tiles or core.sum() < 16:
+        if tiles.sum() < t.min_tiles or core.sum() < 16:
             continue
-        vectors = _lattice_vectors(feat, tiles, kind) if kind != _NOISE else []
-        if kind == _NOISE:
-            pixels = _noise_pixels(sub_dens, core, tile // 2, free, min_density)
+        vectors = lattice_vectors(feat, tiles, kind) if kind != NOISE else []
+        if kind == NOISE:
+            pixels = _noise_pixels(sub_dens, core, t.tile // 2, free, t.min_density)
         else:
-            pixels = _periodic_pixels(sub_img, sub_dens, core, vectors, free, tile // 2)
+            pixels = _periodic_pixels(sub_img, sub_dens, core, vectors, free, t.tile // 2)
         # Noise has no period; 2 px is about its grain.
         period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
         grow = int(np.ceil(max(3.0, period / 2)))
         comps, _ = ndimage.label(pixels)
         for c, piece_box in enumerate(ndimage.find_objects(comps), 1):
             # Each piece in its own box, with the reach of the steps below.
-            pb = tuple(slice(max(b.start - tile // 2, 0), b.stop + tile // 2) for b in piece_box)
+            pb = tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)
             piece, p_img, p_free = comps[pb] == c, sub_img[pb], free[pb]
-            if piece.sum() < min_area:
+            if piece.sum() < t.min_area:
                 continue
-            piece = _fill_holes(_to_outline(p_img, piece, p_free, grow, tile // 4), min_area, 1.5 * period + 2) & p_free
-            if p_img[piece].var() < min_var:
+            piece = (
+                _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2) & p_free
+            )
+            if p_img[piece].var() < t.min_var:
                 continue
-            screen = _characterise(p_img, piece, kind, vectors, noise_prominence, min_regularity, noise_var)
+            screen = _characterise(p_img, piece, kind, vectors, t.noise_prominence, t.min_regularity, noise_var)
             if screen is None:
                 continue
-            if kind == _NOISE and sub_dens[pb][piece].mean() < 0.8 * min_density:
+            if kind == NOISE and sub_dens[pb][piece].mean() < 0.8 * t.min_density:
                 continue  # sparse changes: line art or text beside a grain
             # A screen shows several periods across; a thin strip along a pair of parallel
             # outlines has a spectral peak but is no screen.
-            if ndimage.distance_transform_edt(piece).max() < max(1.75 * screen.period, min_radius):
+            if ndimage.distance_transform_edt(piece).max() < max(1.75 * screen.period, t.min_radius):
                 continue
             # Most of a screen's tiles look screened (by this group or another of its kind: a
             # stroke across a screen splits its tiles); a region grown from a few (lines crossing,
             # a bundle of strokes) is not a screen.
-            if _support(piece, (y0 + pb[0].start, x0 + pb[1].start), kinds == kind, tile, stride) < min_support:
+            if _support(piece, (y0 + pb[0].start, x0 + pb[1].start), kinds == kind, t.tile, t.stride) < t.min_support:
                 continue
             sub_labels[pb][piece] = len(params) + 1  # views: writes into labels
             p_free &= ~piece

@@ -124,13 +124,21 @@ def calibrate_bitonal(
     jitter = 1e-6 * np.random.default_rng(0).random(mask.shape)
 
     def errors(b):
-        return [np.where(m > 0, ndimage.gaussian_filter(b * m, sigma, mode="constant") - target * w, 0.0) for m, w in zip(ms, ws)]
+        return [
+            np.where(m > 0, ndimage.gaussian_filter(b * m, sigma, mode="constant") - target * w, 0.0)
+            for m, w in zip(ms, ws)
+        ]
 
     b = np.where(mask, img >= 0.5, img).astype(float)
     es = errors(b)
     energy = sum((e**2).sum() for e in es)
     reach = min(max(int(sigma // 2), 1), 4)
-    offsets = [(dy, dx) for dy in range(0, reach + 1) for dx in range(-reach, reach + 1) if (dy, dx) > (0, 0) and dy * dy + dx * dx <= reach * reach]
+    offsets = [
+        (dy, dx)
+        for dy in range(0, reach + 1)
+        for dx in range(-reach, reach + 1)
+        if (dy, dx) > (0, 0) and dy * dy + dx * dx <= reach * reach
+    ]
     swaps = False  # single flips first; once none helps, pairs that move ink by a few px
     for _ in range(max_rounds):
         # dE/db(x) / 2, counted for x in each mask only (a pixel outside it is not in its tone).
@@ -216,7 +224,9 @@ def _best_swaps(grad, d, self_term, edge, shape, offsets, sigma, min_gain):
         # The cross term of two flips: sum over M of G(z - x) G(z - y), the self terms times
         # the overlap exp(-|o|^2 / 4 sigma^2) of two Gaussians.
         cross = np.sqrt(self_term[xs] * self_term[ys]) * np.exp(-(dy * dy + dx * dx) / (4 * sigma**2))
-        gain = -(2 * d[xs] * grad[xs] + 2 * d[ys] * grad[ys] + self_term[xs] + self_term[ys] + 2 * d[xs] * d[ys] * cross)
+        gain = -(
+            2 * d[xs] * grad[xs] + 2 * d[ys] * grad[ys] + self_term[xs] + self_term[ys] + 2 * d[xs] * d[ys] * cross
+        )
         ok = edge[xs] & edge[ys] & (d[xs] != d[ys]) & (gain > min_gain * self_term[xs])
         score = np.where(ok, gain * 0.5 * (shape[xs] + shape[ys]), 0.0)
         better = score > best[xs]

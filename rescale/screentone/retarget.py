@@ -92,7 +92,9 @@ def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarra
     return np.concatenate([[False], is_stroke])[comps]
 
 
-def _drawn_over(grey: np.ndarray, interior: np.ndarray, screens: list, contrast: float = 0.25, min_periods: float = 3.0) -> np.ndarray:
+def _drawn_over(
+    grey: np.ndarray, interior: np.ndarray, screens: list, contrast: float = 0.25, min_periods: float = 3.0
+) -> np.ndarray:
     """Strokes drawn over the periodic screens of a grey scan (hatching over a tone, for shading):
     ink the screen does not explain.
 
@@ -113,7 +115,11 @@ def _drawn_over(grey: np.ndarray, interior: np.ndarray, screens: list, contrast:
         misfit = sub - screen_model(sub, screen, sigma)
         dark = region & (misfit < -contrast)
         pieces, _ = ndimage.label(dark, ndimage.generate_binary_structure(2, 2))
-        long = [j for j, piece in enumerate(ndimage.find_objects(pieces), 1) if max(sl.stop - sl.start for sl in piece) >= min_periods * screen.period]
+        long = [
+            j
+            for j, piece in enumerate(ndimage.find_objects(pieces), 1)
+            if max(sl.stop - sl.start for sl in piece) >= min_periods * screen.period
+        ]
         if long:
             # A stroke's misfit fades along its blurred edges: one pixel around its clear core.
             out[box] |= ndimage.binary_dilation(np.isin(pieces, long)) & region & (sub < 0.5)
@@ -241,7 +247,16 @@ def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
     return tuple(slice(max(b.start - margin, 0), min(b.stop + margin, n)) for b, n in zip(box, shape))
 
 
-def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions: np.ndarray, screens: list, bitonal: bool, sy: float, sx: float) -> np.ndarray:
+def _calibrate(
+    synth: np.ndarray,
+    page: np.ndarray,
+    sources: np.ndarray,
+    regions: np.ndarray,
+    screens: list,
+    bitonal: bool,
+    sy: float,
+    sx: float,
+) -> np.ndarray:
     """Each synthesised region's local tone made equal to its source's (:mod:`.calibrate`): on a
     scan, the source's local tone at each target pixel; on a bitonal page, the region's tone, flat
     or, for a fading screen, following the fade. Seams between copies, partial dots along borders
@@ -271,7 +286,12 @@ def _calibrate(synth: np.ndarray, page: np.ndarray, sources: np.ndarray, regions
         ty, tx = np.mgrid[box]  # each target pixel's position in the source box
         at = [(ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start]
         if not bitonal:  # where half of the local tone's window lies in the source region
-            covered = ndimage.map_coordinates(ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1) > 0.5
+            covered = (
+                ndimage.map_coordinates(
+                    ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1
+                )
+                > 0.5
+            )
         for c in range(out.shape[0]):
             src = page[c][src_box]
             # Read over half a period: closer to the border, from more pixels, than the
@@ -355,7 +375,9 @@ def retarget(
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
     # would thin); inside, with the screens turned to paper, leaving only the strokes over them.
     tgt_interior = _nearest_labels(interior, height, width)
-    structure = np.where(tgt_interior[None] > 0, rescaled(np.where(screen, 1.0, page)), rescaled(np.where(screen, tone, page)))
+    structure = np.where(
+        tgt_interior[None] > 0, rescaled(np.where(screen, 1.0, page)), rescaled(np.where(screen, tone, page))
+    )
     # Screens fill the whole region (outline included) from proposals inside the source interiors;
     # the structure's ink (the outline) is then laid over them.
     tgt_labels = _nearest_labels(labels, height, width)

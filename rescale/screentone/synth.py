@@ -193,8 +193,16 @@ def degrade(
         raise ValueError(f"expected a greyscale [H, W] page, got shape {image.shape}")
     rng = np.random.default_rng([seed, 0xD36])
     # Drawn in a fixed order whatever is given, so one parameter fixed leaves the others as they were.
-    drawn = rng.uniform(0.88, 0.97), rng.uniform(0.03, 0.15), rng.uniform(0.35, 0.75), rng.uniform(0.01, 0.025), int(rng.integers(70, 93))
-    paper, ink, blur, noise, quality = (d if v is None else v for v, d in zip((paper, ink, blur, noise, quality), drawn))
+    drawn = (
+        rng.uniform(0.88, 0.97),
+        rng.uniform(0.03, 0.15),
+        rng.uniform(0.35, 0.75),
+        rng.uniform(0.01, 0.025),
+        int(rng.integers(70, 93)),
+    )
+    paper, ink, blur, noise, quality = (
+        d if v is None else v for v, d in zip((paper, ink, blur, noise, quality), drawn)
+    )
     out = ink + (paper - ink) * image
     if blur > 0:
         out = ndimage.gaussian_filter(out, blur, mode="nearest")
@@ -208,10 +216,14 @@ def degrade(
 
 def _fine_dots(rng: np.random.Generator) -> Screen:
     """The screen of scanned manga pages: fine dots (2.3-4 px) at 45 degrees, often light."""
-    return Screen("dots", float(rng.uniform(2.3, 4.0)), 45.0, float(rng.uniform(0.45, 0.92)), int(rng.integers(1 << 30)))
+    return Screen(
+        "dots", float(rng.uniform(2.3, 4.0)), 45.0, float(rng.uniform(0.45, 0.92)), int(rng.integers(1 << 30))
+    )
 
 
-def _render_sampled(screen: Screen, xs: np.ndarray, ys: np.ndarray, grain: int, tone: np.ndarray | None = None) -> np.ndarray:
+def _render_sampled(
+    screen: Screen, xs: np.ndarray, ys: np.ndarray, grain: int, tone: np.ndarray | None = None
+) -> np.ndarray:
     """The screen at sample points ``xs, ys`` (pixel units, a grid ``grain`` times finer than the
     pixels), in {0, 1}; its threshold is the tone's quantile over these samples. ``tone``, the
     same shape, varies the tone across the page (a fading screen); default ``screen.tone``. Noise
@@ -263,7 +275,9 @@ def _hatching(rng: np.random.Generator, shape) -> list:
             along, across = np.array([np.cos(t), np.sin(t)]), np.array([-np.sin(th), np.cos(th)])
             mid = centre + o * across + rng.normal(0, 2) * along
             half = length * rng.uniform(0.7, 1.1) / 2
-            strokes.append((np.stack([mid - half * along, mid + half * along]), np.array([width, width * rng.uniform(0.3, 0.7)])))
+            strokes.append(
+                (np.stack([mid - half * along, mid + half * along]), np.array([width, width * rng.uniform(0.3, 0.7)]))
+            )
     return strokes
 
 
@@ -277,7 +291,9 @@ def _hair(rng: np.random.Generator, shape) -> list:
     strokes = []
     for o in np.arange(-extent / 2, extent / 2, gap):
         length = extent * rng.uniform(0.6, 1.1)
-        start = np.array([cx, cy]) + (o + rng.normal(0, 0.3 * gap)) * across - length / 2 * along + rng.normal(0, 3) * along
+        start = (
+            np.array([cx, cy]) + (o + rng.normal(0, 0.3 * gap)) * across - length / 2 * along + rng.normal(0, 3) * along
+        )
         ctrl = start + length / 2 * along + (bend + rng.normal(0, 0.03)) * length * across
         end = start + length * along
         points = (1 - s) ** 2 * start + 2 * s * (1 - s) * ctrl + s**2 * end  # quadratic Bezier

@@ -22,7 +22,6 @@ torch, numpy, Pillow, safetensors and tqdm.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import signal
 import sys
@@ -123,7 +122,7 @@ def rgb_y(x: torch.Tensor) -> torch.Tensor:
 
 def load_eval_set(folder) -> list[tuple[str, torch.Tensor]]:
     """``(stem, uint8 [1, 3, H, W])`` for every image of ``folder`` (greyscale replicated)."""
-    from ..data import find_images, load_rgb
+    from ..eval.datasets import find_images, load_rgb
 
     return [(p.stem, load_rgb(p)[0]) for p in find_images(folder)]  # stems: the GPU copies are WebP
 
@@ -132,8 +131,8 @@ def set5_psnr(method, images, scale: int, device) -> dict[str, float]:
     """Y-PSNR per image (and ``"mean"``) with the SR protocol: HR cropped to a multiple of ``scale``,
     LR = MATLAB imresize on uint8, SR rounded to uint8, Y of MATLAB ``rgb2ycbcr``, ``scale`` px
     border crop."""
-    from .. import metrics
-    from ..data import bicubic_lr
+    from ..eval import metrics
+    from ..eval.datasets import bicubic_lr
 
     scores = {}
     for name, img in images:
@@ -154,12 +153,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", required=True, metavar="FOLDER", help="folders of HR training images")
     p.add_argument("--eval-data", metavar="FOLDER", help="folder of HR evaluation images (Set5)")
     p.add_argument("--eval-every", type=int, default=1000, help="steps between evaluations (default 1000)")
-    p.add_argument("--minutes", type=float, default=0, help="wall-clock budget of the whole run in minutes, resumed time included (0: none)")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=0,
+        help="wall-clock budget of the whole run in minutes, resumed time included (0: none)",
+    )
     p.add_argument("--steps", type=int, default=200_000, help="step budget of the whole run (default 200000)")
     p.add_argument("--batch", type=int, default=64, help="patches per step (default 64)")
-    p.add_argument("--patch", type=int, default=0, help="HR patch size in px, a multiple of the scale (default 32 * scale)")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate at the start; cosine decay to 1%% (default 3e-3)")
-    p.add_argument("--last-layer-lr", type=float, default=1.0, help="learning-rate factor of the last layer (default 1; paper: 0.1)")
+    p.add_argument(
+        "--patch", type=int, default=0, help="HR patch size in px, a multiple of the scale (default 32 * scale)"
+    )
+    p.add_argument(
+        "--lr", type=float, default=3e-3, help="Adam learning rate at the start; cosine decay to 1%% (default 3e-3)"
+    )
+    p.add_argument(
+        "--last-layer-lr",
+        type=float,
+        default=1.0,
+        help="learning-rate factor of the last layer (default 1; paper: 0.1)",
+    )
     p.add_argument("--loss", choices=("l1", "mse"), default="mse", help="loss on Y (default mse)")
     p.add_argument("--run", metavar="DIR", help="run folder: checkpoint + log.jsonl, resumed automatically")
     p.add_argument("--export", metavar="PATH", help="write PATH.safetensors and PATH.json at the end")
@@ -173,7 +186,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _param_groups(net, lr: float, last_factor: float) -> list[dict]:
     last = list(net.conv3.parameters())
     rest = [p for n, p in net.named_parameters() if not n.startswith("conv3.")]
-    return [{"params": rest, "lr": lr, "base_lr": lr}, {"params": last, "lr": lr * last_factor, "base_lr": lr * last_factor}]
+    return [
+        {"params": rest, "lr": lr, "base_lr": lr},
+        {"params": last, "lr": lr * last_factor, "base_lr": lr * last_factor},
+    ]
 
 
 def _cosine(progress: float) -> float:
@@ -186,8 +202,13 @@ def _curve_summary(history: list[dict]) -> dict:
     evals = [r for r in history if "psnr_y" in r]
     losses = [r for r in history if "loss" in r]
     return {
-        "evals": [{"step": r["step"], "seconds": round(r["seconds"], 1), "psnr_y": round(r["psnr_y"], 3)} for r in evals],
-        "loss": [{"step": r["step"], "seconds": round(r["seconds"], 1), "loss": r["loss"]} for r in losses[:: max(1, len(losses) // 20)]],
+        "evals": [
+            {"step": r["step"], "seconds": round(r["seconds"], 1), "psnr_y": round(r["psnr_y"], 3)} for r in evals
+        ],
+        "loss": [
+            {"step": r["step"], "seconds": round(r["seconds"], 1), "loss": r["loss"]}
+            for r in losses[:: max(1, len(losses) // 20)]
+        ],
     }
 
 
@@ -204,7 +225,13 @@ def main(args: argparse.Namespace) -> int:
         raise SystemExit(f"--patch {patch} must be a multiple of --scale {scale} and at least {4 * scale}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else "cpu" if args.device == "auto" else args.device)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else "cpu"
+        if args.device == "auto"
+        else args.device
+    )
     torch.manual_seed(args.seed)
     torch.backends.cudnn.benchmark = True
 
@@ -233,14 +260,25 @@ def main(args: argparse.Namespace) -> int:
         crop.generator.manual_seed(args.seed + step)  # fresh crops after a resume
         print(f"resumed {run.ckpt} at step {step} ({elapsed / 60:.1f} min)", flush=True)
     print(
-        f"espcn x{scale}: {len(crop)} training images, {len(eval_images)} eval images, patch {patch} px HR, batch {args.batch}, "
-        f"{device} ({hardware() if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), loaded in {time.perf_counter() - start_load:.1f} s",
+        f"espcn x{scale}: {len(crop)} training images, {len(eval_images)} eval images, patch {patch} px HR, "
+        f"batch {args.batch}, "
+        f"{device} ({hardware() if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}), "
+        f"loaded in {time.perf_counter() - start_load:.1f} s",
         flush=True,
     )
 
     def save() -> None:
         if run:
-            run.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step, "elapsed": elapsed, "config": net.config, "args": vars(args)})
+            run.save(
+                {
+                    "model": net.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "step": step,
+                    "elapsed": elapsed,
+                    "config": net.config,
+                    "args": vars(args),
+                }
+            )
 
     def evaluate() -> float | None:
         if not eval_images:
@@ -294,15 +332,23 @@ def main(args: argparse.Namespace) -> int:
             if run:
                 run.log(step=step, seconds=elapsed, loss=mean_loss, lr=opt.param_groups[0]["lr"])
             psnr = evaluate()
-            msg = f"step {step}: loss {mean_loss:.3g}" + (f", Set5 x{scale} Y-PSNR {psnr:.3f} dB" if psnr is not None else "")
+            msg = f"step {step}: loss {mean_loss:.3g}" + (
+                f", Set5 x{scale} Y-PSNR {psnr:.3f} dB" if psnr is not None else ""
+            )
             if progress_bar is not None:
                 progress_bar.set_postfix_str(msg)
             else:
-                print(f"{msg}, {elapsed:.0f} s, {(step - rate_step) / max(now - rate_start, 1e-9):.1f} steps/s", flush=True)
+                print(
+                    f"{msg}, {elapsed:.0f} s, {(step - rate_step) / max(now - rate_start, 1e-9):.1f} steps/s",
+                    flush=True,
+                )
             last_print = rate_start = time.perf_counter()
             rate_step = step
         elif progress_bar is None and now - last_print >= args.print_every:
-            print(f"step {step}, {elapsed:.0f} s, {(step - rate_step) / max(now - rate_start, 1e-9):.1f} steps/s", flush=True)
+            print(
+                f"step {step}, {elapsed:.0f} s, {(step - rate_step) / max(now - rate_start, 1e-9):.1f} steps/s",
+                flush=True,
+            )
             last_print = now
         if now - last_save >= args.save_every:
             save()
@@ -325,15 +371,31 @@ def main(args: argparse.Namespace) -> int:
             "method": "espcn",
             "architecture": {"name": "rescale.models.espcn.ESPCNNet", "args": net.config},
             "command": command_line("espcn"),
-            "data": {"train": [str(d) for d in args.data], "train_images": len(crop), "lr": "MATLAB bicubic (rescale.methods.matlab_bicubic) of HR patches, rounded to 8-bit levels"},
-            "training": {"loss": args.loss, "optimizer": "Adam", "lr": args.lr, "last_layer_lr": args.last_layer_lr, "schedule": "cosine to 1%", "batch": args.batch, "patch_hr": patch, "seed": args.seed},
+            "data": {
+                "train": [str(d) for d in args.data],
+                "train_images": len(crop),
+                "lr": "MATLAB bicubic (rescale.methods.matlab_bicubic) of HR patches, rounded to 8-bit levels",
+            },
+            "training": {
+                "loss": args.loss,
+                "optimizer": "Adam",
+                "lr": args.lr,
+                "last_layer_lr": args.last_layer_lr,
+                "schedule": "cosine to 1%",
+                "batch": args.batch,
+                "patch_hr": patch,
+                "seed": args.seed,
+            },
             "steps": step,
             "wall_seconds": round(elapsed, 1),
             "hardware": hardware() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
             "metrics": {
                 f"set5_x{scale}_psnr_y": None if final is None else round(final["mean"], 4),
                 "per_image": None if final is None else {k: round(v, 4) for k, v in final.items() if k != "mean"},
-                "protocol": "HR modcrop, LR = MATLAB imresize bicubic on uint8, SR rounded to uint8, Y of rgb2ycbcr, border crop = scale",
+                "protocol": (
+                    "HR modcrop, LR = MATLAB imresize bicubic on uint8, SR rounded to uint8, Y of rgb2ycbcr, "
+                    "border crop = scale"
+                ),
                 "eval_data": args.eval_data,
             },
             "learning_curve": _curve_summary(history),

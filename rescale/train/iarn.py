@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import scaled_sizes
+from ..eval.datasets import scaled_sizes
+from ..eval.metrics import psnr, quantize, rgb_to_y
 from ..methods import matlab_bicubic
-from ..metrics import psnr, quantize, rgb_to_y
 from ..models.iarn import IARN, from_irn
 from ..models.irn import quantize_ste
 from .irn import DEFAULT_SET5, load_eval_images
@@ -48,7 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-data", default=str(DEFAULT_SET5), help="folder of Set5 HR images ('' to skip)")
     p.add_argument("--run", required=True, help="run folder (resumes from RUN/ckpt.pt)")
     p.add_argument("--export", help="write PATH.safetensors + PATH.json at the end")
-    p.add_argument("--init", default="irn_x4", help="IRN x4 weights to start the trunk from, or IARN weights to continue ('' : from scratch)")
+    p.add_argument(
+        "--init",
+        default="irn_x4",
+        help="IRN x4 weights to start the trunk from, or IARN weights to continue ('' : from scratch)",
+    )
     add_budget_arguments(p, eval_every=1500, log_seconds=60)
     g = p.add_argument_group("model (used without --init)")
     g.add_argument("--blocks", type=int, default=4)
@@ -59,7 +63,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr-patch", type=int, default=16, help="LR patch size; the HR patch is round(lr_patch * s)")
     g.add_argument("--scale-min", type=float, default=1.1)
     g.add_argument("--scale-max", type=float, default=4.0)
-    g.add_argument("--lr", type=float, default=5e-5, help="fine-tuning rate: the trunk starts trained (higher rates undo the IRN start)")
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=5e-5,
+        help="fine-tuning rate: the trunk starts trained (higher rates undo the IRN start)",
+    )
     add_guidance_arguments(g)
     g = p.add_argument_group("machine")
     g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -91,7 +100,7 @@ def training_loss(model: IARN, x: torch.Tensor, lr_size: tuple[int, int], args, 
 @torch.no_grad()
 def evaluate(model: IARN, images: dict[str, torch.Tensor], scales=EVAL_SCALES) -> dict:
     """Per scale ``"SXxSY"``: mean Y-PSNR over ``images`` (uint8 ``[1, 3, H, W]``) of the HR rebuilt
-    from the 8-bit LR with ``z = 0`` (HR cropped by :func:`rescale.data.scaled_sizes`, border
+    from the 8-bit LR with ``z = 0`` (HR cropped by :func:`rescale.eval.datasets.scaled_sizes`, border
     ``ceil(max(s))``), and the PSNR of the 8-bit LR against the float MATLAB-bicubic LR."""
     out = {}
     for sx, sy in scales:
@@ -101,9 +110,14 @@ def evaluate(model: IARN, images: dict[str, torch.Tensor], scales=EVAL_SCALES) -
             x = img[..., :H, :W].float() / 255
             lr = (quantize(model.down(x, lr_size)[:, :3]) / 255).float()
             hr = model.up(lr, (W, H))
-            hr_scores.append(psnr(rgb_to_y(quantize(hr)), rgb_to_y(img[..., :H, :W].double()), crop=math.ceil(max(sx, sy))).item())
+            hr_scores.append(
+                psnr(rgb_to_y(quantize(hr)), rgb_to_y(img[..., :H, :W].double()), crop=math.ceil(max(sx, sy))).item()
+            )
             lr_scores.append(psnr(lr * 255, quantize(matlab_bicubic("torch").down(x, lr_size))).item())
-        out[f"{sx:g}x{sy:g}"] = {"psnr_y": round(float(np.mean(hr_scores)), 3), "psnr_lr": round(float(np.mean(lr_scores)), 3)}
+        out[f"{sx:g}x{sy:g}"] = {
+            "psnr_y": round(float(np.mean(hr_scores)), 3),
+            "psnr_lr": round(float(np.mean(lr_scores)), 3),
+        }
     return out
 
 
@@ -123,7 +137,13 @@ def _build(args, state, device) -> tuple[IARN, dict]:
     if manifest["model"] == "iarn":  # continue exported IARN weights (e.g. from a GPU burst)
         model = IARN(**manifest["architecture"]["args"])
         model.load_state_dict(load_state_dict(args.init))
-        state.update(step=manifest["steps"], seconds=manifest["wall_time_s"], segments=manifest["hardware"], lambda_lr=manifest.get("lambda_lr", args.lambda_lr), curve=manifest.get("learning_curve", []))
+        state.update(
+            step=manifest["steps"],
+            seconds=manifest["wall_time_s"],
+            segments=manifest["hardware"],
+            lambda_lr=manifest.get("lambda_lr", args.lambda_lr),
+            curve=manifest.get("learning_curve", []),
+        )
         print(f"continuing {args.init} from step {manifest['steps']}", flush=True)
         return model.to(device), state
     irn = manifest["architecture"]["args"]
@@ -149,35 +169,73 @@ def main(args) -> int:
 
     def evaluate_set5() -> tuple[dict, str]:
         scores = evaluate(model, evals)
-        return {"scales": scores}, "Set5 " + ", ".join(f"x{k} {v['psnr_y']:.2f} dB (LR {v['psnr_lr']:.1f})" for k, v in scores.items())
+        return {"scales": scores}, "Set5 " + ", ".join(
+            f"x{k} {v['psnr_y']:.2f} dB (LR {v['psnr_lr']:.1f})" for k, v in scores.items()
+        )
 
     def batch_loss(lambda_lr: float):
         sx, sy = draw_scale(scale_rng, args.scale_min, args.scale_max)
         x = sampler.batch(args.batch)[..., : round(args.lr_patch * sy), : round(args.lr_patch * sx)]
         return training_loss(model, x, (args.lr_patch, args.lr_patch), args, lambda_lr)
 
-    return train(args, run, model, state, t_start, batch_loss=batch_loss, evaluate=evaluate_set5 if evals else None,
-                 manifest=partial(_manifest, args, model, run, state), segment_info={"batch": args.batch, "lr_patch": args.lr_patch},
-                 checkpoint_info={"init": state.get("init")}, eval_reserve=1, eval_s_digits=1)
+    return train(
+        args,
+        run,
+        model,
+        state,
+        t_start,
+        batch_loss=batch_loss,
+        evaluate=evaluate_set5 if evals else None,
+        manifest=partial(_manifest, args, model, run, state),
+        segment_info={"batch": args.batch, "lr_patch": args.lr_patch},
+        checkpoint_info={"init": state.get("init")},
+        eval_reserve=1,
+        eval_s_digits=1,
+    )
 
 
-def _manifest(args, model: IARN, run: RunDir, state: dict, step: int, seconds: float, segments: list, final: dict | None, lambda_lr: float) -> dict:
+def _manifest(
+    args,
+    model: IARN,
+    run: RunDir,
+    state: dict,
+    step: int,
+    seconds: float,
+    segments: list,
+    final: dict | None,
+    lambda_lr: float,
+) -> dict:
     curve = [{k: r[k] for k in ("step", "seconds", "scales")} for r in run.history() if r.get("kind") == "eval"]
     return {
         "model": "iarn",
-        "architecture": {"class": "rescale.models.iarn.IARN", "args": model.args, "parameters": sum(p.numel() for p in model.parameters())},
-        "command": "python -m rescale.train iarn " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["iarn"] else sys.argv[1:]),
+        "architecture": {
+            "class": "rescale.models.iarn.IARN",
+            "args": model.args,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "command": "python -m rescale.train iarn "
+        + " ".join(sys.argv[2:] if sys.argv[1:2] == ["iarn"] else sys.argv[1:]),
         "init": state.get("init"),
-        "data": {"folders": [Path(d).name for d in args.data], "images": len(image_files(args.data)), "lr_patch": args.lr_patch, "batch": args.batch,
-                 "scales": [args.scale_min, args.scale_max]},
+        "data": {
+            "folders": [Path(d).name for d in args.data],
+            "images": len(image_files(args.data)),
+            "lr_patch": args.lr_patch,
+            "batch": args.batch,
+            "scales": [args.scale_min, args.scale_max],
+        },
         "steps": step,
         "wall_time_s": round(seconds, 1),
         "hardware": segments,
         "metrics": {
             "set5": final,
-            "measured_by": "rescale.train.iarn.evaluate: Set5 cropped by rescale.data.scaled_sizes, 8-bit LR, z = 0, Y-PSNR (MATLAB BT.601) border = ceil(max(s)); LR PSNR vs float MATLAB bicubic, 8-bit, no border",
+            "measured_by": (
+                "rescale.train.iarn.evaluate: Set5 cropped by rescale.eval.datasets.scaled_sizes, 8-bit LR, z = 0, "
+                "Y-PSNR (MATLAB BT.601) border = ceil(max(s)); LR PSNR vs float MATLAB bicubic, 8-bit, no border"
+            ),
         },
         "learning_curve": curve,
         "lambda_lr": lambda_lr,
-        "recipe": {k: getattr(args, k) for k in ("lr", "warmup", "clip", "lr_psnr", "lambda_z", "scale_min", "scale_max")},
+        "recipe": {
+            k: getattr(args, k) for k in ("lr", "warmup", "clip", "lr_psnr", "lambda_z", "scale_min", "scale_max")
+        },
     }

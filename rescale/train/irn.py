@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..metrics import psnr, quantize, rgb_to_y
+from ..eval.metrics import psnr, quantize, rgb_to_y
 from ..models.invertible import haar
 from ..models.irn import IRN, bicubic_down, quantize_ste
 from .loop import add_budget_arguments, add_guidance_arguments, start_run, train
@@ -47,8 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-data", default=str(DEFAULT_SET5), help="folder of Set5 HR images ('' to skip)")
     p.add_argument("--run", required=True, help="run folder (resumes from RUN/ckpt.pt)")
     p.add_argument("--export", help="write PATH.safetensors + PATH.json at the end")
-    p.add_argument("--init", help="exported weights (.safetensors + .json) to start from: of the same scale, training continues "
-                   "them (step count and curve carried on); irn_x2 for --scale 4 initialises the first stage")
+    p.add_argument(
+        "--init",
+        help="exported weights (.safetensors + .json) to start from: of the same scale, training continues "
+        "them (step count and curve carried on); irn_x2 for --scale 4 initialises the first stage",
+    )
     add_budget_arguments(p, eval_every=500, log_seconds=30)
     g = p.add_argument_group("model")
     g.add_argument("--blocks", type=int, default=8)
@@ -62,7 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=4e-4)
     add_guidance_arguments(g)
     g.add_argument("--z-sample", type=float, default=0.0, help="fraction of the batch reconstructed with z ~ N(0, 1)")
-    g.add_argument("--dlv-sigma", type=float, default=0.1, help="std of the downscaling latent in training (0: zero channels)")
+    g.add_argument(
+        "--dlv-sigma", type=float, default=0.1, help="std of the downscaling latent in training (0: zero channels)"
+    )
     g = p.add_argument_group("machine")
     g.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     g.add_argument("--amp", choices=("auto", "bf16", "off"), default="auto", help="auto: bf16 on CUDA, off on CPU")
@@ -118,7 +123,11 @@ def training_loss(model: IRN, x: torch.Tensor, args, lambda_lr: float, amp) -> t
     """One batch ``x`` ``[N, 3, P, P]`` -> (loss, its parts :data:`rescale.train.loop.PARTS` as one detached tensor, so
     that reading them costs one device sync per step)."""
     n = x.shape[0]
-    zd = torch.randn(n, model.dlv, x.shape[-2] // 2, x.shape[-1] // 2, device=x.device) * args.dlv_sigma if model.dlv else None
+    zd = (
+        torch.randn(n, model.dlv, x.shape[-2] // 2, x.shape[-1] // 2, device=x.device) * args.dlv_sigma
+        if model.dlv
+        else None
+    )
     with amp():
         out = model(x, zd).float()
     lr, z = out[:, :3], out[:, 3:]
@@ -162,7 +171,12 @@ def main(args) -> int:
             # continue exported weights (e.g. from a GPU burst): same model, its history carried on
             model = IRN(**init["architecture"]["args"]).to(device)
             model.load_state_dict(_load_tensors(args.init))
-            state.update(step=init["steps"], seconds=init["wall_time_s"], segments=init["hardware"], lambda_lr=init.get("lambda_lr", args.lambda_lr))
+            state.update(
+                step=init["steps"],
+                seconds=init["wall_time_s"],
+                segments=init["hardware"],
+                lambda_lr=init.get("lambda_lr", args.lambda_lr),
+            )
             for rec in init.get("learning_curve", []) if not run.history() else []:
                 run.log(kind="eval", **rec)
             print(f"continuing {args.init} from step {init['steps']}", flush=True)
@@ -173,15 +187,29 @@ def main(args) -> int:
 
     def evaluate_set5() -> tuple[dict, str]:
         scores = evaluate(model, evals)
-        fields = {"psnr_y": round(scores["psnr_y"], 3), "psnr_lr": round(scores["psnr_lr"], 3), "images": scores["images"]}
+        fields = {
+            "psnr_y": round(scores["psnr_y"], 3),
+            "psnr_lr": round(scores["psnr_lr"], 3),
+            "images": scores["images"],
+        }
         return fields, f"Set5 x{model.scale} Y-PSNR {scores['psnr_y']:.2f} dB, LR vs bicubic {scores['psnr_lr']:.2f} dB"
 
     def batch_loss(lambda_lr: float):
         return training_loss(model, sampler.batch(args.batch), args, lambda_lr, amp)
 
-    return train(args, run, model, state, t_start, batch_loss=batch_loss, evaluate=evaluate_set5 if evals else None,
-                 manifest=partial(_manifest, args, model, run), segment_info={"batch": args.batch, "patch": args.patch},
-                 eval_reserve=2, eval_s_digits=2)
+    return train(
+        args,
+        run,
+        model,
+        state,
+        t_start,
+        batch_loss=batch_loss,
+        evaluate=evaluate_set5 if evals else None,
+        manifest=partial(_manifest, args, model, run),
+        segment_info={"batch": args.batch, "patch": args.patch},
+        eval_reserve=2,
+        eval_s_digits=2,
+    )
 
 
 def _init_manifest(name: str) -> dict | None:
@@ -212,22 +240,41 @@ def _init_from(model: IRN, name: str) -> int:
     return stages
 
 
-def _manifest(args, model: IRN, run: RunDir, step: int, seconds: float, segments: list, final: dict | None, lambda_lr: float) -> dict:
-    curve = [{k: r[k] for k in ("step", "seconds", "psnr_y", "psnr_lr")} for r in run.history() if r.get("kind") == "eval"]
+def _manifest(
+    args, model: IRN, run: RunDir, step: int, seconds: float, segments: list, final: dict | None, lambda_lr: float
+) -> dict:
+    curve = [
+        {k: r[k] for k in ("step", "seconds", "psnr_y", "psnr_lr")} for r in run.history() if r.get("kind") == "eval"
+    ]
     files = image_files(args.data)
     return {
         "model": "irn",
-        "architecture": {"class": "rescale.models.irn.IRN", "args": model.args, "parameters": sum(p.numel() for p in model.parameters())},
-        "command": "python -m rescale.train irn " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["irn"] else sys.argv[1:]),
-        "data": {"folders": [Path(d).name for d in args.data], "images": len(files), "patch": args.patch, "batch": args.batch},
+        "architecture": {
+            "class": "rescale.models.irn.IRN",
+            "args": model.args,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+        "command": "python -m rescale.train irn "
+        + " ".join(sys.argv[2:] if sys.argv[1:2] == ["irn"] else sys.argv[1:]),
+        "data": {
+            "folders": [Path(d).name for d in args.data],
+            "images": len(files),
+            "patch": args.patch,
+            "batch": args.batch,
+        },
         "steps": step,
         "wall_time_s": round(seconds, 1),
         "hardware": segments,
         "metrics": {
             "set5": final,
-            "measured_by": "rescale.train.irn.evaluate: Set5 modcropped, 8-bit LR, z = 0, Y-PSNR (MATLAB BT.601) border = scale; LR PSNR vs float MATLAB bicubic, 8-bit, no border",
+            "measured_by": (
+                "rescale.train.irn.evaluate: Set5 modcropped, 8-bit LR, z = 0, Y-PSNR (MATLAB BT.601) border = scale; "
+                "LR PSNR vs float MATLAB bicubic, 8-bit, no border"
+            ),
         },
         "learning_curve": curve,
         "lambda_lr": lambda_lr,
-        "recipe": {k: getattr(args, k) for k in ("lr", "warmup", "clip", "lr_psnr", "lambda_z", "z_sample", "dlv_sigma", "amp")},
+        "recipe": {
+            k: getattr(args, k) for k in ("lr", "warmup", "clip", "lr_psnr", "lambda_z", "z_sample", "dlv_sigma", "amp")
+        },
     }

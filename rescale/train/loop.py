@@ -14,7 +14,7 @@ import math
 import signal
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -129,11 +129,23 @@ def train(
     def segment() -> list:  # this invocation's share of the training, for the manifest
         if step == step0:
             return []
-        return [{"hardware": hardware(), "steps": step - step0, "seconds": round(time.time() - t_loop, 1), **segment_info}]
+        return [
+            {"hardware": hardware(), "steps": step - step0, "seconds": round(time.time() - t_loop, 1), **segment_info}
+        ]
 
     def save():
-        run.save({"arch": model.args, "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step, **(checkpoint_info or {}),
-                  "seconds": seconds0 + (time.time() - t_loop), "lambda_lr": lambda_lr, "segments": segments + segment()})
+        run.save(
+            {
+                "arch": model.args,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                **(checkpoint_info or {}),
+                "seconds": seconds0 + (time.time() - t_loop),
+                "lambda_lr": lambda_lr,
+                "segments": segments + segment(),
+            }
+        )
 
     def do_eval():
         if evaluate is None:
@@ -142,7 +154,13 @@ def train(
         model.eval()
         fields, message = evaluate()
         model.train()
-        rec = {"kind": "eval", "step": step, "seconds": round(seconds0 + time.time() - t_loop, 1), **fields, "eval_s": round(time.time() - t, eval_s_digits)}
+        rec = {
+            "kind": "eval",
+            "step": step,
+            "seconds": round(seconds0 + time.time() - t_loop, 1),
+            **fields,
+            "eval_s": round(time.time() - t, eval_s_digits),
+        }
         run.log(**rec)
         print(f"step {step}: {message}", flush=True)
         return rec
@@ -161,7 +179,10 @@ def train(
         elapsed = time.time() - t_start
         if elapsed + eval_reserve * eval_cost + 10 > budget:
             break
-        progress = max((step - step0) / max(1, args.steps - step0) if args.steps else 0.0, elapsed / budget if budget < math.inf else 0.0)
+        progress = max(
+            (step - step0) / max(1, args.steps - step0) if args.steps else 0.0,
+            elapsed / budget if budget < math.inf else 0.0,
+        )
         for group in opt.param_groups:
             group["lr"] = schedule(args, step - step0, progress)
         loss, parts = batch_loss(lambda_lr)
@@ -182,9 +203,21 @@ def train(
         now = time.time()
         if now - t_log >= args.log_seconds:
             rec = {k: round(v / count, 6) for k, v in sums.items()}
-            run.log(kind="train", step=step, seconds=round(seconds0 + now - t_loop, 1), s_per_step=round((now - t_log) / count, 4), lr=opt.param_groups[0]["lr"], lambda_lr=round(lambda_lr, 4), **rec)
+            run.log(
+                kind="train",
+                step=step,
+                seconds=round(seconds0 + now - t_loop, 1),
+                s_per_step=round((now - t_log) / count, 4),
+                lr=opt.param_groups[0]["lr"],
+                lambda_lr=round(lambda_lr, 4),
+                **rec,
+            )
             if bar is None:
-                print(f"step {step}: loss {rec['loss']:.5f} rec {rec['rec']:.5f} LR {rec['lr_psnr']:.2f} dB lambda {lambda_lr:.2f} {(now - t_log) / count:.3f} s/step", flush=True)
+                print(
+                    f"step {step}: loss {rec['loss']:.5f} rec {rec['rec']:.5f} LR {rec['lr_psnr']:.2f} dB "
+                    f"lambda {lambda_lr:.2f} {(now - t_log) / count:.3f} s/step",
+                    flush=True,
+                )
             sums, count, t_log = {}, 0, now
         if step % args.eval_every == 0 and evaluate is not None:
             last_eval = do_eval()
@@ -196,8 +229,12 @@ def train(
         bar.close()
     final = last_eval if last_eval is not None and last_eval["step"] == step else do_eval()
     save()
-    print(f"{step - step0} steps in {time.time() - t_loop:.0f} s ({skipped} skipped); checkpoint {run.ckpt}", flush=True)
+    print(
+        f"{step - step0} steps in {time.time() - t_loop:.0f} s ({skipped} skipped); checkpoint {run.ckpt}", flush=True
+    )
     if args.export:
-        path = export_weights(model, args.export, manifest(step, seconds0 + time.time() - t_loop, segments + segment(), final, lambda_lr))
+        path = export_weights(
+            model, args.export, manifest(step, seconds0 + time.time() - t_loop, segments + segment(), final, lambda_lr)
+        )
         print(f"exported {path}", flush=True)
     return 0

@@ -1,4 +1,4 @@
-"""Fit MULLER (rescale.muller.Muller) in front of an image classifier on any folder of class subfolders.
+"""Fit MULLER (rescale.models.muller.Muller) in front of an image classifier on any folder of class subfolders.
 
 Data: ``--data ROOT`` with ``ROOT/train/<class>/*`` and ``ROOT/val/<class>/*`` (Imagewoof's layout),
 or ``ROOT/<class>/*`` split by ``--val-fraction``. Every image is decoded once, its short side resized
@@ -35,7 +35,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SmallCNN", "Dataset", "load_dataset", "random_crops", "center_crops", "make_optimizer", "train_steps", "evaluate", "load_classifier", "add_arguments", "main"]
+__all__ = [
+    "SmallCNN",
+    "Dataset",
+    "load_dataset",
+    "random_crops",
+    "center_crops",
+    "make_optimizer",
+    "train_steps",
+    "evaluate",
+    "load_classifier",
+    "add_arguments",
+    "main",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -55,7 +67,7 @@ class Dataset:
 
 
 def _class_files(folder: Path, classes: list[str] | None = None) -> tuple[list[tuple[Path, int]], list[str]]:
-    from ..data import find_images
+    from ..eval.datasets import find_images
 
     if classes is None:
         classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -81,7 +93,9 @@ def _decode(path: Path, load: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(im.crop((left, top, left + load, top + load)))).permute(2, 0, 1).contiguous()
 
 
-def load_dataset(root, load: int, *, limit: int | None = None, val_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:
+def load_dataset(
+    root, load: int, *, limit: int | None = None, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[Dataset, Dataset]:
     """``(train, val)`` from ``root/train`` + ``root/val`` or, without them, ``root/<class>`` split
     at random by ``val_fraction``. ``limit``: at most that many images per class and split."""
     root = Path(root)
@@ -100,7 +114,11 @@ def load_dataset(root, load: int, *, limit: int | None = None, val_fraction: flo
         raise ValueError(f"no training images under {root}")
 
     def build(files) -> Dataset:
-        images = torch.stack([_decode(f, load) for f, _ in files]) if files else torch.zeros(0, 3, load, load, dtype=torch.uint8)
+        images = (
+            torch.stack([_decode(f, load) for f, _ in files])
+            if files
+            else torch.zeros(0, 3, load, load, dtype=torch.uint8)
+        )
         return Dataset(images, torch.tensor([c for _, c in files], dtype=torch.int64), classes)
 
     return build(train_files), build(val_files)
@@ -173,7 +191,9 @@ def cosine(progress: float, floor: float = 0.01) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def make_optimizer(classifier: nn.Module | None, resizer: nn.Module, lr: float, muller_lr: float, weight_decay: float = 5e-4) -> torch.optim.Optimizer:
+def make_optimizer(
+    classifier: nn.Module | None, resizer: nn.Module, lr: float, muller_lr: float, weight_decay: float = 5e-4
+) -> torch.optim.Optimizer:
     """AdamW over the classifier (if trained) and the resizer's alpha/beta (no weight decay on those:
     they start at 0, the base resizer, and decay would pull them back)."""
     groups = []
@@ -187,7 +207,22 @@ def make_optimizer(classifier: nn.Module | None, resizer: nn.Module, lr: float, 
     return torch.optim.AdamW(groups)
 
 
-def train_steps(classifier, resizer, data: Dataset, opt, *, start: int, stop: int, total: int, batch: int, crop: int, size: int, generator: torch.Generator, train_classifier: bool = True, should_stop=lambda: False):
+def train_steps(
+    classifier,
+    resizer,
+    data: Dataset,
+    opt,
+    *,
+    start: int,
+    stop: int,
+    total: int,
+    batch: int,
+    crop: int,
+    size: int,
+    generator: torch.Generator,
+    train_classifier: bool = True,
+    should_stop=lambda: False,
+):
     """Run steps ``start .. stop - 1`` of a ``total``-step cosine schedule. Returns ``(step, mean loss)``."""
     classifier.train(train_classifier)
     loss_sum, n, step = 0.0, 0, start
@@ -221,9 +256,13 @@ def evaluate(classifier, resizer, data: Dataset, *, crop: int, size: int, batch:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = __doc__.split("\n\n")[0]
-    p.add_argument("--data", required=True, metavar="ROOT", help="ROOT/train/<class>/ and ROOT/val/<class>/, or ROOT/<class>/")
+    p.add_argument(
+        "--data", required=True, metavar="ROOT", help="ROOT/train/<class>/ and ROOT/val/<class>/, or ROOT/<class>/"
+    )
     p.add_argument("--size", type=int, default=64, help="resizer output (classifier input) in px (default 64)")
-    p.add_argument("--load", type=int, default=128, help="short side the images are decoded to and cached at (default 128)")
+    p.add_argument(
+        "--load", type=int, default=128, help="short side the images are decoded to and cached at (default 128)"
+    )
     p.add_argument("--crop", type=int, default=0, help="crop fed to the resizer, px (default 7/8 of --load)")
     p.add_argument("--layers", type=int, default=2, help="MULLER bands K (default 2; 0: the plain base resizer)")
     p.add_argument("--base", default="bilinear", help="base resizer filter (default bilinear)")
@@ -231,14 +270,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     p.add_argument("--minutes", type=float, default=0, help="wall-clock budget, resumed time included (0: none)")
     p.add_argument("--batch", type=int, default=64, help="images per step (default 64)")
-    p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate of the classifier, cosine to 1%% (default 2e-3)")
+    p.add_argument(
+        "--lr", type=float, default=2e-3, help="AdamW learning rate of the classifier, cosine to 1%% (default 2e-3)"
+    )
     p.add_argument("--muller-lr", type=float, default=1e-2, help="learning rate of MULLER's alpha/beta (default 1e-2)")
     p.add_argument("--width", type=int, default=32, help="SmallCNN base width (default 32)")
     p.add_argument("--classifier", metavar="PATH", help="start from this SmallCNN (a --save-classifier file)")
     p.add_argument("--freeze-classifier", action="store_true", help="train MULLER only (needs --classifier)")
     p.add_argument("--save-classifier", metavar="PATH", help="write the final SmallCNN here (torch state + config)")
     p.add_argument("--limit", type=int, default=0, help="at most this many images per class and split (0: all)")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="validation share when ROOT has no train/val (default 0.2)")
+    p.add_argument(
+        "--val-fraction", type=float, default=0.2, help="validation share when ROOT has no train/val (default 0.2)"
+    )
     p.add_argument("--eval-every", type=int, default=500, help="steps between validations (default 500)")
     p.add_argument("--run", metavar="DIR", help="run folder: checkpoint + log.jsonl, resumed automatically")
     p.add_argument("--export", metavar="PATH", help="write the MULLER parameters to PATH.safetensors + PATH.json")
@@ -255,7 +298,7 @@ def load_classifier(path, device="cpu") -> SmallCNN:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..muller import Muller
+    from ..models.muller import Muller
     from .run import RunDir, command_line, export_weights, hardware
 
     if args.threads:
@@ -269,11 +312,21 @@ def main(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
 
     t_load = time.perf_counter()
-    train, val = load_dataset(args.data, args.load, limit=args.limit or None, val_fraction=args.val_fraction, seed=args.seed)
+    train, val = load_dataset(
+        args.data, args.load, limit=args.limit or None, val_fraction=args.val_fraction, seed=args.seed
+    )
     train, val = (Dataset(d.images.to(device), d.labels.to(device), d.classes) for d in (train, val))
-    print(f"muller: {len(train)} train / {len(val)} val images, {len(train.classes)} classes, decoded in {time.perf_counter() - t_load:.1f} s", flush=True)
+    print(
+        f"muller: {len(train)} train / {len(val)} val images, {len(train.classes)} classes, "
+        f"decoded in {time.perf_counter() - t_load:.1f} s",
+        flush=True,
+    )
 
-    classifier = load_classifier(args.classifier, device) if args.classifier else SmallCNN(len(train.classes), args.width).to(device)
+    classifier = (
+        load_classifier(args.classifier, device)
+        if args.classifier
+        else SmallCNN(len(train.classes), args.width).to(device)
+    )
     if classifier.config["classes"] != len(train.classes):
         raise SystemExit(f"{args.classifier} has {classifier.config['classes']} classes, the data {len(train.classes)}")
     resizer = Muller(layers=args.layers, base=args.base, antialias=args.antialias).to(device)
@@ -288,7 +341,9 @@ def main(args: argparse.Namespace) -> int:
     state = run.load(map_location=device) if run else None
     if state is not None:
         if state["resizer_config"] != resizer.config or state["classifier_config"] != classifier.config:
-            raise SystemExit(f"{run.ckpt} holds another model ({state['resizer_config']}, {state['classifier_config']})")
+            raise SystemExit(
+                f"{run.ckpt} holds another model ({state['resizer_config']}, {state['classifier_config']})"
+            )
         classifier.load_state_dict(state["classifier"])
         resizer.load_state_dict(state["resizer"])
         opt.load_state_dict(state["optimizer"])
@@ -298,10 +353,18 @@ def main(args: argparse.Namespace) -> int:
 
     def save() -> None:
         if run:
-            run.save({
-                "classifier": classifier.state_dict(), "resizer": resizer.state_dict(), "optimizer": opt.state_dict(),
-                "step": step, "elapsed": elapsed, "resizer_config": resizer.config, "classifier_config": classifier.config, "args": vars(args),
-            })
+            run.save(
+                {
+                    "classifier": classifier.state_dict(),
+                    "resizer": resizer.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "step": step,
+                    "elapsed": elapsed,
+                    "resizer_config": resizer.config,
+                    "classifier_config": classifier.config,
+                    "args": vars(args),
+                }
+            )
 
     stop = []  # SIGTERM or Ctrl-C: finish the step, save, export
     signal.signal(signal.SIGTERM, lambda *_: stop.append("SIGTERM"))
@@ -312,15 +375,38 @@ def main(args: argparse.Namespace) -> int:
     while step < args.steps and not stop and not (budget and elapsed >= budget):
         chunk_end = min(args.steps, (step // args.eval_every + 1) * args.eval_every)
         step, loss = train_steps(
-            classifier, resizer, train, opt, start=step, stop=chunk_end, total=args.steps, batch=args.batch, crop=crop, size=args.size,
-            generator=generator, train_classifier=train_classifier, should_stop=lambda: bool(stop) or bool(budget and time.perf_counter() - t0 >= budget),
+            classifier,
+            resizer,
+            train,
+            opt,
+            start=step,
+            stop=chunk_end,
+            total=args.steps,
+            batch=args.batch,
+            crop=crop,
+            size=args.size,
+            generator=generator,
+            train_classifier=train_classifier,
+            should_stop=lambda: bool(stop) or bool(budget and time.perf_counter() - t0 >= budget),
         )
         elapsed = time.perf_counter() - t0
         top1, evaluated_at = evaluate(classifier, resizer, val, crop=crop, size=args.size), step
-        record = {"step": step, "seconds": round(elapsed, 1), "loss": loss, "val_top1": top1, "alpha": resizer.alpha.tolist(), "beta": resizer.beta.tolist()}
+        record = {
+            "step": step,
+            "seconds": round(elapsed, 1),
+            "loss": loss,
+            "val_top1": top1,
+            "alpha": resizer.alpha.tolist(),
+            "beta": resizer.beta.tolist(),
+        }
         if run:
             run.log(**record)
-        print(f"step {step}: loss {loss:.4f}, val top-1 {100 * top1:.2f}%, alpha {[round(a, 4) for a in record['alpha']]}, beta {[round(b, 4) for b in record['beta']]}, {elapsed:.0f} s", flush=True)
+        print(
+            f"step {step}: loss {loss:.4f}, val top-1 {100 * top1:.2f}%, "
+            f"alpha {[round(a, 4) for a in record['alpha']]}, beta {[round(b, 4) for b in record['beta']]}, "
+            f"{elapsed:.0f} s",
+            flush=True,
+        )
         save()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -335,15 +421,41 @@ def main(args: argparse.Namespace) -> int:
     if args.export:
         manifest = {
             "method": "muller",
-            "architecture": {"name": "rescale.muller.Muller", "args": resizer.config},
+            "architecture": {"name": "rescale.models.muller.Muller", "args": resizer.config},
             "command": command_line("muller"),
-            "data": {"root": str(args.data), "train_images": len(train), "val_images": len(val), "classes": train.classes, "load_px": args.load, "crop_px": crop},
-            "classifier": {"name": "rescale.train.muller.SmallCNN", "args": classifier.config, "start": args.classifier, "trained": train_classifier, "input_px": args.size},
-            "training": {"optimizer": "AdamW", "lr": args.lr, "muller_lr": args.muller_lr, "schedule": "cosine to 1%", "batch": args.batch, "seed": args.seed},
+            "data": {
+                "root": str(args.data),
+                "train_images": len(train),
+                "val_images": len(val),
+                "classes": train.classes,
+                "load_px": args.load,
+                "crop_px": crop,
+            },
+            "classifier": {
+                "name": "rescale.train.muller.SmallCNN",
+                "args": classifier.config,
+                "start": args.classifier,
+                "trained": train_classifier,
+                "input_px": args.size,
+            },
+            "training": {
+                "optimizer": "AdamW",
+                "lr": args.lr,
+                "muller_lr": args.muller_lr,
+                "schedule": "cosine to 1%",
+                "batch": args.batch,
+                "seed": args.seed,
+            },
             "steps": step,
             "wall_seconds": round(elapsed, 1),
             "hardware": hardware(),
-            "metrics": {"val_top1": top1, "protocol": f"centre {crop}px crop of the {args.load}px short-side image, resized to {args.size}px by this MULLER"},
+            "metrics": {
+                "val_top1": top1,
+                "protocol": (
+                    f"centre {crop}px crop of the {args.load}px short-side image, "
+                    f"resized to {args.size}px by this MULLER"
+                ),
+            },
         }
         path = export_weights(resizer, args.export, manifest)
         print(f"wrote {path} and {path.with_suffix('.json')}", flush=True)

@@ -27,7 +27,9 @@ def command_line(trainer: str) -> str:
     """How this run was started, for the manifest: ``python -m rescale.train`` or ``python -m
     rescale.train.<trainer>`` and the arguments, shell-quoted."""
     script = Path(sys.argv[0])
-    prog = {"__main__.py": "python -m rescale.train", f"{trainer}.py": f"python -m rescale.train.{trainer}"}.get(script.name, sys.argv[0])
+    prog = {"__main__.py": "python -m rescale.train", f"{trainer}.py": f"python -m rescale.train.{trainer}"}.get(
+        script.name, sys.argv[0]
+    )
     return " ".join([prog] + [shlex.quote(a) for a in sys.argv[1:]])
 
 

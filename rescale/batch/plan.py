@@ -1,0 +1,214 @@
+"""Which files a batch command works on and where their outputs go.
+
+- :class:`Target`: the output size rule (a scale, or a width and/or height with a fit);
+- :func:`plan_jobs`: input files, folders and glob patterns -> :class:`Job` s whose outputs mirror
+  the input tree under the output folder, refusing outputs that would overwrite an input or
+  collide with each other (those come back as failed :class:`~rescale.batch.job.Result` s).
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageFile
+
+from ..api import output_size
+from .files import KEEP_SUFFIXES, output_format
+from .result import Result
+
+__all__ = ["Target", "Job", "Plan", "plan_jobs", "FITS"]
+
+FITS = ("contain", "cover", "fill")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The output size rule: a ``scale`` ``(sx, sy)``, or a ``width`` and/or ``height``.
+
+    With only one of width/height the other follows the aspect ratio. With both, ``fit`` decides:
+    ``"contain"`` fits inside the box keeping the aspect ratio, ``"cover"`` fills the box keeping
+    the aspect ratio and crops the overflow evenly from both sides, ``"fill"`` stretches to the box.
+    """
+
+    scale: tuple[float, float] | None = None
+    width: int | None = None
+    height: int | None = None
+    fit: str = "contain"
+
+    def __post_init__(self):
+        if (self.scale is None) == (self.width is None and self.height is None):
+            raise ValueError("give either a scale or a width and/or height")
+        if self.fit not in FITS:
+            raise ValueError(f"fit must be one of {FITS}, got {self.fit!r}")
+        if self.scale is not None and not all(math.isfinite(s) and s > 0 for s in self.scale):
+            raise ValueError(f"scale factors must be positive and finite, got {self.scale}")
+        for v, name in ((self.width, "width"), (self.height, "height")):
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v}")
+
+    def plan(self, w: int, h: int) -> tuple[tuple[int, int], tuple[int, int, int, int] | None]:
+        """For an upright input of ``w x h``: the size to resample to and the crop box after it
+        (``None`` unless ``fit="cover"``)."""
+        if self.scale is not None:
+            return output_size(w, h, *self.scale), None
+        W, H = self.width, self.height
+        if H is None:
+            return (W, _round(h * W / w)), None
+        if W is None:
+            return (_round(w * H / h), H), None
+        if self.fit == "fill":
+            return (W, H), None
+        # The limiting axis gets exactly its box size; the other follows the aspect ratio.
+        width_limits = W * h <= H * w
+        if self.fit == "contain":
+            return ((W, min(H, _round(h * W / w))) if width_limits else (min(W, _round(w * H / h)), H)), None
+        rw, rh = (max(W, _round(w * H / h)), H) if width_limits else (W, max(H, _round(h * W / w)))
+        left, top = (rw - W) // 2, (rh - H) // 2
+        return (rw, rh), (left, top, left + W, top + H)
+
+
+def _round(v: float) -> int:
+    return max(1, math.floor(v + 0.5))
+
+
+@dataclass(frozen=True)
+class Job:
+    src: Path
+    dst: Path
+    fmt: str  # a key of rescale.batch.files.FORMATS
+    name: str  # how the file is shown: its path relative to the input it came from
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)
+    problems: list[Result] = field(default_factory=list)  # inputs refused before processing
+
+
+def plan_jobs(
+    inputs: Iterable[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    recursive: bool = False,
+    in_place: bool = False,
+) -> Plan:
+    """Jobs for ``inputs`` (files, folders, glob patterns) with outputs under the folder ``out``.
+
+    A file goes to ``out/<its name>``; a folder's images (its subfolders' too with ``recursive``) to
+    ``out/<path relative to the folder>``; a glob's matches to ``out/<path relative to the glob's
+    fixed leading folders>`` (``photos/**/*.jpg`` mirrors ``photos``). When the only input is a file
+    and ``out`` ends in an image suffix and is not a folder, ``out`` is the output file itself.
+    The output keeps the input's format for PNG/JPEG/WebP/TIFF and is PNG for others, unless
+    ``fmt`` names one. Hidden files and the output folder itself are never picked up from folders.
+    """
+    inputs = [os.fspath(p) for p in inputs]
+    out = Path(out)
+    plan = Plan()
+    sources: list[tuple[Path, Path]] = []  # (file, path relative to its input)
+    for arg in inputs:
+        p = Path(arg)
+        if glob.has_magic(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                plan.problems.append(Result(arg, arg, None, "failed", "no files match this pattern"))
+            base = _glob_base(arg)
+            for m in map(Path, matches):
+                if m.is_dir():
+                    sources += [(f, m.relative_to(base) / rel) for f, rel in _walk(m, recursive, out)]
+                elif m.is_file() and _is_image_name(m.name) and not _inside(m, out):
+                    sources.append((m, m.relative_to(base)))
+        elif p.is_dir():
+            sources += _walk(p, recursive, out)
+        elif p.is_file():
+            sources.append((p, Path(p.name)))
+        else:
+            plan.problems.append(Result(arg, arg, None, "failed", "no such file or folder"))
+
+    single_file = len(inputs) == 1 and len(sources) == 1 and Path(inputs[0]).is_file()
+    to_file = single_file and out.suffix.lower() in KEEP_SUFFIXES and not out.is_dir()
+    seen_src: set[Path] = set()
+    src_real = {f.resolve() for f, _ in sources}
+    dst_owner: dict[Path, str] = {}
+    for src, rel in sources:
+        real = src.resolve()
+        if real in seen_src:  # the same file named twice
+            continue
+        seen_src.add(real)
+        name = rel.as_posix()
+        if to_file:
+            job_fmt, _ = output_format(out, fmt)
+            dst = out
+        else:
+            job_fmt, suffix = output_format(src, fmt)
+            dst = out / rel.with_suffix(suffix)
+        dst_real = dst.resolve()
+        if dst_real in src_real and not (in_place and dst_real == real):
+            why = (
+                "output would overwrite this input"
+                if dst_real == real
+                else f"output {dst} would overwrite another input"
+            )
+            hint = " (pass --in-place to replace inputs with their outputs)" if dst_real == real else ""
+            plan.problems.append(Result(name, str(src), str(dst), "failed", why + hint))
+        elif dst_real in dst_owner:
+            plan.problems.append(
+                Result(name, str(src), str(dst), "failed", f"output {dst} is also the output of {dst_owner[dst_real]}")
+            )
+        else:
+            dst_owner[dst_real] = str(src)
+            plan.jobs.append(Job(src, dst, job_fmt, name))
+    return plan
+
+
+def _glob_base(pattern: str) -> Path:
+    parts = []
+    for part in Path(pattern).parts:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path(".")
+
+
+def _walk(folder: Path, recursive: bool, out: Path) -> list[tuple[Path, Path]]:
+    found = []
+    out_real = out.resolve()
+    for root, dirs, files in os.walk(folder):
+        root_p = Path(root)
+        # Never descend into hidden folders or the output folder (a rerun must not eat its outputs).
+        dirs[:] = (
+            sorted(d for d in dirs if not d.startswith(".") and (root_p / d).resolve() != out_real) if recursive else []
+        )
+        for name in sorted(files):
+            if _is_image_name(name):
+                f = root_p / name
+                found.append((f, f.relative_to(folder)))
+    return found
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return folder.resolve() in path.resolve().parents
+
+
+_IMAGE_SUFFIXES: set[str] | None = None
+
+
+def _is_image_name(name: str) -> bool:
+    """Whether a file found in a folder is taken as an image: not hidden (our temporary files are
+    hidden) and a suffix of a format Pillow decodes (not its stubs, nor EPS which needs
+    Ghostscript, nor MPEG of which it reads only the header)."""
+    global _IMAGE_SUFFIXES
+    if _IMAGE_SUFFIXES is None:
+        Image.init()
+        readable = {
+            f
+            for f, (cls, _) in Image.OPEN.items()
+            if not (isinstance(cls, type) and issubclass(cls, ImageFile.StubImageFile)) and f not in ("EPS", "MPEG")
+        }
+        _IMAGE_SUFFIXES = {ext for ext, f in Image.registered_extensions().items() if f in readable}
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in _IMAGE_SUFFIXES

@@ -1,0 +1,128 @@
+"""Many files on a process pool: :func:`run_jobs`.
+
+Each worker process decodes, resamples and writes whole files (:func:`~rescale.batch.job.process_file`);
+results come back as they finish. A worker that dies (out of memory, a crash in a decoder) fails
+the files in flight and the pool is made anew for the rest. With ``device`` set, the batched path of
+:mod:`rescale.batch.device` runs instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from PIL import Image
+
+from ..methods import is_method
+from .device import run_batched
+from .job import Options, failed, process_file, resample_image
+from .plan import Job
+from .result import Result
+
+__all__ = ["run_jobs"]
+
+
+def run_jobs(
+    jobs: list[Job], opts: Options, *, workers: int = 1, device: str | None = None, batch_size: int = 16
+) -> Iterator[Result]:
+    """Process ``jobs``, yielding a :class:`Result` per file in the order they finish.
+
+    ``workers``: processes (1: everything in this process). ``device``: ``None`` resamples on the
+    workers; a torch device (``"cuda"``; ``"cpu"`` runs the same batched path on the CPU, for tests)
+    resamples same-size images in batches of up to ``batch_size`` in this process while
+    ``workers`` threads decode and encode.
+    """
+    if device is not None:
+        yield from run_batched(jobs, opts, max(1, workers), device, batch_size)
+    elif workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield process_file(job, opts)
+    else:
+        yield from _run_pool(jobs, opts, workers)
+
+
+def _run_pool(jobs: list[Job], opts: Options, workers: int) -> Iterator[Result]:
+    _warm_up(opts)
+    pending = deque(jobs)
+    while pending:  # a new pool after a worker died (see _drain)
+        pool = _make_pool(min(workers, len(pending)))
+        inflight: dict = {}
+        try:
+            while pending or inflight:
+                while pending and len(inflight) < 4 * workers:  # bounded, for huge folders
+                    job = pending.popleft()
+                    inflight[pool.submit(process_file, job, opts)] = job
+                broken = yield from _drain(inflight, wait(inflight, return_when=FIRST_COMPLETED)[0])
+                if broken:
+                    break
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up(opts: Options) -> None:
+    """Resample a tiny image here first: forked workers then inherit the loaded (numba-compiled)
+    CPU kernels instead of each loading them, about a second of CPU per worker. The image is too
+    small for any thread pool to start, so forking stays safe."""
+    if opts.direction is not None and (opts.method is None or is_method(opts.method)):
+        return  # a network would start torch's thread pool here, which forked workers must not inherit
+    try:
+        resample_image(Image.new("RGB", (8, 8)), (4, 4), opts)
+    except Exception:  # noqa: BLE001 - a method that cannot run shows its error on the real files
+        pass
+
+
+def _drain(inflight: dict, done) -> Iterator[Result]:
+    """Yield the results of finished futures; if the pool broke (a worker was killed, e.g. out of
+    memory), fail everything in flight, since which file did it is unknown, and return True."""
+    broken = False
+    for fut in done:
+        job = inflight.pop(fut)
+        try:
+            yield fut.result()
+        except BrokenProcessPool:
+            broken = True
+            yield failed(job, _DIED)
+    if broken:
+        for job in inflight.values():
+            yield failed(job, _DIED)
+        inflight.clear()
+    return broken
+
+
+_DIED = "a worker process died while this file was in flight (out of memory, or a crash in a decoder)"
+
+
+def _make_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+
+    # fork is cheap (torch is already imported) and safe in the CLI, which has started neither
+    # torch's thread pool nor CUDA by now. Where there is no fork, spawn (cli.py guards its main).
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+
+
+def _init_worker(parent: int) -> None:
+    # Ctrl-C is the parent's to handle; workers finish the file in hand (writes are atomic).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+    import torch
+
+    torch.set_num_threads(1)  # parallelism comes from the processes
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: get SIGKILLed when the parent dies, so that a killed run leaves no orphan workers."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl
+        os._exit(1)

@@ -1,0 +1,205 @@
+"""Running a batch subcommand and reporting on it: :func:`run_batch` plans the files, runs them on the
+chosen engine, and the :class:`Reporter` shows a progress bar, per-file lines or JSON lines, and the
+summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+from ..batch import Job, Options, Result, file_options, plan_jobs, run_jobs
+from ..batch.files import clean_temp_files, upright_size
+from ..batch.provenance import read as read_provenance
+
+__all__ = ["run_batch", "Reporter", "dry_run", "dry_run_directional"]
+
+
+def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str | None = None, planned=None) -> int:
+    """Plan, run and report a batch command (the arguments of :func:`add_input_arguments`,
+    :func:`add_output_arguments`, :func:`add_reporting_arguments` and ``--workers``) and return its
+    exit code. ``planned(job, opts) -> Result`` describes a job for ``--dry-run`` (default: its
+    size by ``opts.target``); ``prog`` starts the messages."""
+    planned = planned or dry_run
+    engine = getattr(args, "engine", "local")
+    if engine == "ray":
+        from ..batch.ray import RayUnavailable, require_ray
+
+        try:
+            require_ray()
+        except RayUnavailable as e:
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 2
+    elif getattr(args, "address", None):
+        print(f"{prog}: error: --address goes with --engine ray", file=sys.stderr)
+        return 2
+    plan = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive, in_place=args.in_place)
+    jobs, skipped = [], []
+    for job in plan.jobs:
+        exists = job.dst.exists() and not (args.in_place and _same(job.dst, job.src))
+        if exists and args.skip_existing:
+            skipped.append(Result(job.name, str(job.src), str(job.dst), "skipped", "output exists"))
+        else:
+            jobs.append((job, exists))
+    clash = [job for job, exists in jobs if exists]
+    if clash and not args.overwrite and not args.dry_run:
+        print(
+            f"{prog}: error: {len(clash)} output(s) already exist, e.g. {clash[0].dst}; "
+            "pass --overwrite to replace them or --skip-existing to keep them",
+            file=sys.stderr,
+        )
+        return 2
+    jobs = [job for job, _ in jobs]
+
+    report = Reporter(len(plan.problems) + len(skipped) + len(jobs), args, prog)
+    t0 = time.perf_counter()
+    try:
+        for r in plan.problems + skipped:
+            report.file(r)
+        if args.dry_run:
+            for job in jobs:
+                report.file(planned(job, opts))
+        else:
+            for folder in sorted({job.dst.parent for job in plan.jobs}):  # skipped ones too
+                removed = clean_temp_files(folder)
+                if removed and not (args.quiet or args.json):
+                    report.note(f"removed {len(removed)} temporary file(s) left by an interrupted run in {folder}")
+            if engine == "ray":
+                from ..batch.ray import run_jobs_ray
+
+                results = run_jobs_ray(jobs, opts, address=args.address, workers=args.workers)
+            else:
+                results = run_jobs(
+                    jobs, opts, workers=min(args.workers or _cpu_count(), max(1, len(jobs))), device=device
+                )
+            for r in results:
+                report.file(r)
+    except KeyboardInterrupt:
+        report.close()
+        print(f"{prog}: interrupted; outputs written so far are complete (rerun with --skip-existing)", file=sys.stderr)
+        return 130
+    report.close()
+    report.summary(time.perf_counter() - t0, args.output)
+    return 1 if report.counts["failed"] else 0
+
+
+class Reporter:
+    """Progress bar on a terminal, a line per failure (per file with --verbose), JSON lines with
+    --json, and the summary."""
+
+    def __init__(self, total: int, args: argparse.Namespace, prog: str = "rescale resize"):
+        self.args, self.prog = args, prog
+        self.counts: Counter = Counter()
+        self.megapixels = 0.0
+        self.bar = None
+        if not (args.quiet or args.json or args.dry_run) and sys.stderr.isatty() and total > 1:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def file(self, r: Result) -> None:
+        self.counts[r.status] += 1
+        if r.status == "done":
+            self.megapixels += r.megapixels
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"{self.counts['failed']} failed" if self.counts["failed"] else "", refresh=False)
+        if self.args.json:
+            print(json.dumps(r.to_json()), flush=True)
+        elif r.status == "failed":
+            self._print(f"failed: {r.src}: {r.reason}", sys.stderr)
+        elif self.args.verbose or r.status == "planned":
+            self._print(_describe(r), sys.stdout)
+        if r.note and not (self.args.json or self.args.quiet):
+            self._print(f"note: {r.src}: {r.note}", sys.stderr)
+
+    def note(self, text: str) -> None:
+        self._print(text, sys.stderr)
+
+    def _print(self, text: str, stream) -> None:
+        if self.args.quiet and stream is sys.stdout:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=stream)
+        else:
+            print(text, file=stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def summary(self, seconds: float, out: str) -> None:
+        c = self.counts
+        rate = self.megapixels / seconds if seconds > 0 else 0.0
+        if self.args.json:
+            print(
+                json.dumps(
+                    {
+                        "summary": {
+                            "done": c["done"],
+                            "skipped": c["skipped"],
+                            "failed": c["failed"],
+                            "planned": c["planned"],
+                            "seconds": round(seconds, 3),
+                            "megapixels": round(self.megapixels, 3),
+                            "mp_per_s": round(rate, 3),
+                        }
+                    }
+                ),
+                flush=True,
+            )
+        elif not self.args.quiet:
+            first = f"{c['planned']} planned (dry run)" if self.args.dry_run else f"{c['done']} done"
+            print(
+                f"{self.prog}: {first}, {c['skipped']} skipped, {c['failed']} failed in {seconds:.2f} s "
+                f"({self.megapixels:.1f} MP in, {rate:.1f} MP/s) -> {out}",
+                flush=True,
+            )
+
+
+def _describe(r: Result) -> str:
+    sizes = f"{r.size[0]}x{r.size[1]} -> {r.out_size[0]}x{r.out_size[1]}" if r.size and r.out_size else ""
+    extra = f" ({r.converted})" if r.converted else ""
+    extra += f" with {r.method}" if r.method else ""
+    return f"{r.status}: {r.src} -> {r.dst}  {sizes}{extra}".rstrip()
+
+
+def dry_run(job: Job, opts: Options) -> Result:
+    """What a job would make, from the file's headers only."""
+    try:
+        w, h = upright_size(job.src)
+    except Exception as e:  # noqa: BLE001
+        return Result(job.name, str(job.src), str(job.dst), "failed", f"cannot read: {e}")
+    (rw, rh), box = opts.target.plan(w, h)
+    out_size = (box[2] - box[0], box[3] - box[1]) if box else (rw, rh)
+    return Result(job.name, str(job.src), str(job.dst), "planned", None, (w, h), out_size)
+
+
+def _same(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def dry_run_directional(job: Job, opts: Options) -> Result:
+    """What a ``rescale down`` / ``up`` job would make (``--dry-run``), from the file's headers and
+    its record (the original size ``up`` restores) only."""
+    try:
+        size = upright_size(job.src)
+        opts = file_options(opts, size, lambda: read_provenance(job.src), job.src)
+    except Exception as e:  # noqa: BLE001
+        return Result(job.name, str(job.src), str(job.dst), "failed", str(e))
+    out_size, _ = opts.target.plan(*size)
+    return Result(job.name, str(job.src), str(job.dst), "planned", None, size, out_size, method=opts.method)

@@ -1,0 +1,217 @@
+"""Steps 1 and 2 of the screen analysis (:mod:`rescale.screentone.analysis`): which tiles of a page
+hold a screen, of which kind, and which screen tiles belong to one screen.
+
+The local spectra of overlapping tiles (one batched FFT) say which tiles hold a screen and which:
+dots have two strong, sharp peaks at right angles, line screens one strong, sharp peak, noise
+screens a dense grain (many ink/paper changes) with no peak at all. Neighbouring screen tiles of
+one kind whose peaks agree (the same lattice) are then grouped: each group is one screen hypothesis,
+with its wave vectors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft as sfft
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+__all__ = [
+    "transition_density",
+    "tile_features",
+    "tile_kinds",
+    "hypotheses",
+    "lattice_vectors",
+    "DOTS",
+    "LINES",
+    "NOISE",
+]
+
+DOTS, LINES, NOISE = 1, 2, 3  # tile kinds (0: no screen)
+
+
+def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2.0) -> np.ndarray:
+    """Per-pixel count of ink/paper changes to the right and below, ``[H, W]``.
+
+    A change is a pair of neighbours on opposite sides of the local mean (Gaussian of ``sigma`` px)
+    that differ by more than ``contrast``: on a bitonal page every black/white change; on a scan one
+    per blurred edge, light dots included, and none in sensor or JPEG noise.
+    """
+    above = img > ndimage.gaussian_filter(img, sigma)
+    t = np.zeros(img.shape)
+    t[:, :-1] += (above[:, 1:] != above[:, :-1]) & (np.abs(img[:, 1:] - img[:, :-1]) > contrast)
+    t[:-1, :] += (above[1:, :] != above[:-1, :]) & (np.abs(img[1:, :] - img[:-1, :]) > contrast)
+    return t
+
+
+# --- 1. tiles --------------------------------------------------------------------------------------
+
+
+def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float) -> dict:
+    """Spectral features of each ``tile`` x ``tile`` window at ``stride``, each ``[Ty, Tx]``:
+
+    - ``var``: variance; ``dens``: mean ink/paper changes per pixel;
+    - ``prom``: the strongest peak's share of the AC power (3x3 bins of the 2x zero-padded spectrum,
+      periods up to ``max_period``);
+    - ``orth``: the strongest peak within a bin of the peak turned by 90 degrees, over the peak;
+    - ``sharp``: the peak's 3x3 bins over its 9x9 neighbourhood (near 0.6 for a screen's exact
+      frequency, less for the spread of hand-drawn strokes);
+    - ``hf``: the share of AC power at periods under 4 px (a grain's, not line art's);
+    - ``aniso``: the largest share of the power at periods under 10 px in one 15-degree sector
+      of directions (1/12 for an even grain, more for strokes);
+    - ``grain`` (tiles without a clear peak): the largest autocorrelation 3 px away, near 0 for a
+      grain, which decorrelates within a pixel or two in every direction, larger along strokes;
+    - ``v1``, ``v2`` ``[Ty, Tx, 2]``: the peak's and the orthogonal peak's wave vectors (fy, fx)
+      in cycles per pixel, to a fraction of a bin.
+    """
+    win = sliding_window_view(img, (tile, tile))[::stride, ::stride]
+    ty, tx = win.shape[:2]
+    n = 2 * tile
+    f = sfft.fftfreq(n)
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    r = np.hypot(fy, fx)
+    band = (r >= max(1.5 / tile, 1.0 / max_period)).astype(np.float32)
+    half = (fy > 0) | ((fy == 0) & (fx > 0))
+    search = band * half
+    hann = np.outer(np.hanning(tile), np.hanning(tile)).astype(np.float32)
+    # Twelve 15-degree sectors of the half plane at periods under 10 px: a grain's power is spread
+    # evenly over them, strokes' in the few across their directions.
+    theta = np.degrees(np.arctan2(fy, fx)) % 180
+    sectors = np.stack([(theta // 15 == k) & (r > 0.1) for k in range(12)]).astype(np.float32)
+    dy, dx = np.mgrid[-4:5, -4:5]
+    on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
+    ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
+    out = {k: np.empty(ty * tx) for k in ("var", "prom", "orth", "sharp", "hf", "aniso", "grain")}
+    out["v1"], out["v2"] = np.empty((ty * tx, 2)), np.empty((ty * tx, 2))
+    tiles = win.reshape(ty * tx, tile, tile)
+    step = 1024  # tiles per batch: bounds the memory of the spectra
+    d3 = np.arange(-1, 2)
+    for s in range(0, ty * tx, step):
+        z = tiles[s : s + step].astype(np.float32)
+        z = z - z.mean(axis=(1, 2), keepdims=True)
+        m = len(z)
+        idx = np.arange(m)
+        out["var"][s : s + m] = (z.astype(np.float64) ** 2).mean(axis=(1, 2))
+        p = np.abs(sfft.fft2(z * hann, (n, n))) ** 2 * band
+        total = np.maximum(p.sum(axis=(1, 2)) / 2, 1e-12)  # the spectrum is symmetric: half the AC power
+        box = sum(np.roll(p, (i, j), (1, 2)) for i in d3 for j in d3)
+        k1 = (box * search).reshape(m, -1).argmax(1)
+        ky, kx = np.divmod(k1, n)
+        b1 = box[idx, ky, kx]
+        # The orthogonal peak: the best 3x3 sum within a bin of the peak turned by 90 degrees.
+        cand = np.stack([box[idx, (kx + i) % n, (-ky + j) % n] for i in d3 for j in d3], 1)
+        best = cand.argmax(1)
+        b2 = cand[idx, best]
+        oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
+        wide = sum(p[idx, (ky + i) % n, (kx + j) % n] for i in range(-4, 5) for j in range(-4, 5))
+        out["prom"][s : s + m] = b1 / total
+        out["orth"][s : s + m] = b2 / np.maximum(b1, 1e-12)
+        out["sharp"][s : s + m] = b1 / np.maximum(wide, 1e-12)
+        out["hf"][s : s + m] = (p * (r > 0.25)).sum(axis=(1, 2)) / 2 / total
+        out["aniso"][s : s + m] = np.einsum("nij,kij->nk", p, sectors).max(1) / np.maximum(
+            np.einsum("nij,kij->n", p, sectors), 1e-12
+        )
+        # The autocorrelation (of the band-passed tile) 3 px away, in the direction where it is
+        # largest; only for tiles without a peak, which may be grains.
+        grainy = out["prom"][s : s + m] < 0.1
+        out["grain"][s : s + m] = 1.0
+        if grainy.any():
+            acf = sfft.ifft2(p[grainy]).real
+            out["grain"][s : s + m][grainy] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
+        out["v1"][s : s + m] = _centroid(p, ky, kx, f)
+        out["v2"][s : s + m] = _centroid(p, oy, ox, f)
+    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
+    return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
+
+
+def _centroid(p: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Power-weighted mean wave vector ``[N, 2]`` (fy, fx) over the 3x3 bins around ``(ky, kx)``."""
+    n = p.shape[1]
+    idx = np.arange(len(p))
+    w = np.stack([p[idx, (ky + i) % n, (kx + j) % n] for i in (-1, 0, 1) for j in (-1, 0, 1)], 1)
+    di = np.repeat([-1, 0, 1], 3) / n
+    dj = np.tile([-1, 0, 1], 3) / n
+    s = np.maximum(w.sum(1), 1e-30)
+    return np.stack([f[ky] + (w * di).sum(1) / s, f[kx] + (w * dj).sum(1) / s], 1)
+
+
+def tile_kinds(
+    feat: dict, min_var: float, min_prominence: float, dots_prominence: float, min_density: float
+) -> np.ndarray:
+    """Each tile's screen kind, int ``[Ty, Tx]`` (0 none)."""
+    textured = feat["var"] > min_var
+    dots = textured & (feat["prom"] > dots_prominence) & (feat["orth"] > 0.5)
+    lines = textured & (feat["prom"] > min_prominence) & (feat["sharp"] > 0.5) & (feat["orth"] < 0.3)
+    noise = (
+        textured
+        & (feat["prom"] < 0.1)
+        & (feat["dens"] > min_density)
+        & (feat["hf"] > 0.3)
+        & (feat["aniso"] < 0.25)
+        & (feat["grain"] < 0.2)
+    )
+    return np.select([dots, lines, noise], [DOTS, LINES, NOISE], 0)
+
+
+# --- 2. screen hypotheses --------------------------------------------------------------------------
+
+
+def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol: float) -> np.ndarray:
+    """Whether tiles a and b (wave vectors ``[N, 2]`` each) show the same screen: their main wave
+    vectors agree to ``tol`` (relative), up to sign; for dots either of b's two may match a's."""
+
+    def close(u, v):
+        d = np.minimum(np.hypot(*(u - v).T), np.hypot(*(u + v).T))
+        return d <= tol * np.hypot(*u.T) + 1e-3
+
+    same = close(a1, b1)
+    return np.where(kind == DOTS, same | close(a1, b2), np.where(kind == LINES, same, True))
+
+
+def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
+    """Groups of 4-connected screen tiles of one kind and lattice: ``(kind, tiles)``, ``tiles`` a
+    bool ``[Ty, Tx]`` mask, largest groups first."""
+    ty, tx = kinds.shape
+    ids = np.arange(ty * tx).reshape(ty, tx)
+    rows, cols = [], []
+    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+        ka, kb = kinds[a], kinds[b]
+        ok = (ka > 0) & (ka == kb)
+        ok &= _same_lattice(
+            feat["v1"][a].reshape(-1, 2),
+            feat["v2"][a].reshape(-1, 2),
+            feat["v1"][b].reshape(-1, 2),
+            feat["v2"][b].reshape(-1, 2),
+            ka.ravel(),
+            tol,
+        ).reshape(ok.shape)
+        rows.append(ids[a][ok])
+        cols.append(ids[b][ok])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(ty * tx, ty * tx))
+    _, comp = connected_components(graph, directed=False)
+    comp = comp.reshape(ty, tx)
+    groups = []
+    for c in np.unique(comp[kinds > 0]):
+        tiles = comp == c
+        groups.append((int(kinds[tiles][0]), tiles))
+    groups.sort(key=lambda g: (g[0] == NOISE, -g[1].sum()))
+    return groups
+
+
+def lattice_vectors(feat: dict, tiles: np.ndarray, kind: int) -> list:
+    """The group's wave vectors (fy, fx), averaged over its tiles weighted by peak prominence, each
+    tile's vectors first aligned (sign, and which of a dot lattice's two) with the strongest tile's."""
+    v1, v2, w = feat["v1"][tiles], feat["v2"][tiles], feat["prom"][tiles]
+    ref1 = v1[w.argmax()]
+    ref2 = v2[w.argmax()]
+
+    def aligned(v, ref):
+        return np.where(((v * ref).sum(1) < 0)[:, None], -v, v)
+
+    if kind == DOTS:
+        swap = (np.abs((v1 * ref1).sum(1)) < np.abs((v2 * ref1).sum(1)))[:, None]
+        v1, v2 = np.where(swap, v2, v1), np.where(swap, v1, v2)
+        return [np.average(aligned(v1, ref1), 0, w), np.average(aligned(v2, ref2), 0, w)]
+    return [np.average(aligned(v1, ref1), 0, w)]

@@ -1,0 +1,143 @@
+"""Screen analysis on scan-like pages: the degradation, the labelled scan-like pages, and detection
+against their ground truth (fine and light dots found, hatching and hair not taken for screens).
+
+Pages are 192 px, so the file runs in seconds. Thresholds were measured on these seeds and carry a
+margin (see each test)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from rescale.screentone.analysis import analyze, transition_density
+from rescale.screentone.synth import degrade, make_page, make_scan_page
+
+MANGA = Path(__file__).resolve().parents[3] / "shared/data/manga/black_jack_v01_pdf007.jpg"
+
+
+def _pixel_scores(page, labels):
+    """IoU of screened pixels with the truth, and the share of the hatching/hair shapes labelled,
+    outline ink (and the pixel beside it) left out: a region may end on either side of it."""
+    care = ~ndimage.binary_dilation(page.lines)
+    found, truth = (labels > 0) & care, (page.labels > 0) & care
+    iou = (found & truth).sum() / (found | truth).sum()
+    return iou, (found & page.distractors).sum() / page.distractors.sum()
+
+
+# --- the scan-like benchmark pages -----------------------------------------------------------------
+
+
+def test_degrade_is_deterministic_per_seed_and_looks_like_a_scan():
+    clean = make_page(0)[0].image
+    a, b, c = degrade(clean, 3), degrade(clean, 3), degrade(clean, 4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.shape == clean.shape and a.dtype == np.float64
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert np.allclose(a * 255, np.round(a * 255))  # 8-bit levels, as read back from the JPEG
+    # Grey paper and ink instead of 0 and 1, and noise on the paper.
+    paper = ndimage.binary_erosion(clean == 1.0, iterations=4)
+    assert 0.85 < np.median(a[paper]) < 0.98 and a[paper].std() > 0.005
+    assert len(np.unique(a)) > 20
+    # A parameter given fixes it and leaves the others drawn from the seed.
+    sharp = degrade(clean, 3, blur=0.0, noise=0.0, quality=95, paper=1.0, ink=0.0)
+    assert np.abs(sharp - clean).mean() < 0.02
+    with pytest.raises(ValueError):
+        degrade(np.zeros((2, 3, 4)), 0)
+
+
+def test_scan_page_is_deterministic_and_its_labels_cover_only_screens():
+    a, b = make_scan_page(5), make_scan_page(5)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert not np.array_equal(make_scan_page(6).image, a.image)
+    assert set(np.unique(a.labels)) == set(range(len(a.screens) + 1))
+    assert a.distractors.any() and not (a.distractors & (a.labels > 0)).any()
+    # Without degradation the page is an antialiased render: grey levels at edges, paper white.
+    raw = make_scan_page(5, scan=False)
+    assert raw.image.max() == 1.0 and 0 < ((raw.image > 0.05) & (raw.image < 0.95)).mean() < 0.5
+    # Fine 45-degree dots only, when asked.
+    fine = make_scan_page(5, fine=1.0)
+    assert all(s.kind == "dots" and 2.3 <= s.period <= 4 and s.angle == 45 for s in fine.screens)
+
+
+def test_transition_density_counts_blurred_light_dots_but_not_sensor_noise():
+    rng = np.random.default_rng(0)
+    paper = 0.93 + 0.02 * rng.standard_normal((64, 64))
+    assert transition_density(paper).mean() < 0.01
+    bitonal = (rng.random((64, 64)) < 0.5).astype(float)
+    b = bitonal < 0.5
+    changes = (b[:, 1:] != b[:, :-1]).sum() + (b[1:, :] != b[:-1, :]).sum()
+    assert transition_density(bitonal).sum() == changes  # on a bitonal page: every change
+    # Light dots that never reach mid grey (0.93 paper, dot centres about 0.7).
+    yy, xx = np.mgrid[0:64, 0:64]
+    dots = 0.93 - 0.25 * ((np.cos(2 * np.pi * (xx + yy) / 3.5) + np.cos(2 * np.pi * (xx - yy) / 3.5)) > 1.2)
+    assert transition_density(ndimage.gaussian_filter(dots, 0.5)).mean() > 0.3
+
+
+# --- detection against the labels --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3, 5])
+def test_fine_dots_on_scan_like_pages_are_found_with_their_screen(seed):
+    # All four regions hold fine 45-degree dots (2.3-4 px, tones 0.45-0.92), degraded like a scan;
+    # two more shapes hold hatching or hair. Measured IoU 1.000 on these seeds; the analysis before
+    # scored 0.64 on bench/screentone_detect.py's scan-like set.
+    page = make_scan_page(seed, fine=1.0)
+    labels, params = analyze(page.image)
+    iou, hatching = _pixel_scores(page, labels)
+    assert iou > 0.9
+    assert hatching < 0.02
+    for k, screen in enumerate(page.screens, 1):
+        found = np.bincount(labels[page.labels == k], minlength=len(params) + 1)[1:]
+        p = params[int(found.argmax())]
+        assert p.kind == "dots"
+        assert p.period == pytest.approx(screen.period, rel=0.02)  # measured under 0.4%
+        assert abs((p.angle - 45 + 45) % 90 - 45) < 1.0  # measured under 0.2 degrees
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hatching_and_hair_are_not_taken_for_screens(seed):
+    # Pages of hatching bundles and hair locks only (outlined or not), degraded like a scan: the
+    # analysis before labelled 44% of such pixels on the benchmark's scan-like set as screens;
+    # nothing is labelled now (measured on seeds 0-11).
+    page = make_scan_page(seed, n_regions=0, n_distractors=4)
+    labels, params = analyze(page.image)
+    assert params == [] and not labels.any()
+
+
+def test_scan_like_pages_overall():
+    # The detection benchmark's scan-like set, in small: measured IoU 0.964 and no hatching or
+    # hair pixel labelled on these 6 pages (bench/screentone_detect.py has the full set).
+    pages = [make_scan_page(seed) for seed in range(6)]
+    found = [analyze(p.image)[0] for p in pages]
+    care = [~ndimage.binary_dilation(p.lines) for p in pages]
+    tp = sum(((f > 0) & (p.labels > 0) & c).sum() for f, p, c in zip(found, pages, care))
+    union = sum((((f > 0) | (p.labels > 0)) & c).sum() for f, p, c in zip(found, pages, care))
+    hit = sum(((f > 0) & p.distractors).sum() for f, p in zip(found, pages))
+    assert tp / union > 0.93
+    assert hit / sum(p.distractors.sum() for p in pages) < 0.01
+
+
+# --- a real page ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_page():
+    if not MANGA.is_file():
+        pytest.skip(f"the real manga pages are not here ({MANGA})")
+    return np.asarray(Image.open(MANGA).convert("L"), dtype=np.float64) / 255.0
+
+
+def test_real_page_fine_dots_are_found_and_hatching_is_not(real_page):
+    # A screened background and shirt (fine 45-degree dots of about 2.3-2.5 px) ...
+    crop = real_page[440:696, 980:1236]
+    labels, params = analyze(crop)
+    dots = [p for p in params if p.kind == "dots"]
+    assert dots and all(2.2 < p.period < 2.7 and abs((p.angle - 45 + 45) % 90 - 45) < 5 for p in dots)
+    assert sum(p.area for p in dots) > 0.3 * crop.size
+    # ... and a face mask shaded with parallel pen strokes, with no screen.
+    labels, params = analyze(real_page[250:550, 250:550])
+    assert params == []
