@@ -46,5 +46,5 @@ def test_compat_does_not_import_torch():
                 todo.append(name)
             elif not name.startswith("rescale"):
                 third_party.add(name.split(".")[0])
-    assert {"rescale.compat.matlab", "rescale.tables"} <= seen
+    assert {"rescale.compat.matlab", "rescale.compat.opencv", "rescale.tables"} <= seen
     assert "torch" not in third_party, sorted(seen)
