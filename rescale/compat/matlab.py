@@ -196,14 +196,14 @@ def imresize(
 
 def _resize_along(a: np.ndarray, dim: int, table: AxisTable) -> np.ndarray:
     """One pass of ``imresizemex``: weighted sum in double along ``dim``, rounded for integer types."""
-    moved = np.moveaxis(a, dim, 0)
-    acc = np.zeros((table.out_size, *moved.shape[1:]), np.float64)
-    extra = (slice(None),) + (None,) * (moved.ndim - 1)
+    shape = [1] * a.ndim
+    shape[dim] = table.out_size
+    acc = np.zeros(a.shape[:dim] + (table.out_size,) + a.shape[dim + 1 :], np.float64)
     for k in range(table.taps):  # taps in MATLAB's order, summed left to right
-        acc += table.weight[:, k][extra] * moved[table.index[:, k]]
+        acc += table.weight[:, k].reshape(shape) * np.take(a, table.index[:, k], axis=dim)
     if np.issubdtype(a.dtype, np.integer):
         acc = np.clip(np.floor(acc + (0.5 + 1e-6)), 0, np.iinfo(a.dtype).max)
-    return np.moveaxis(acc.astype(a.dtype), 0, dim)
+    return acc.astype(a.dtype)
 
 
 def _method(method: str) -> tuple[Callable[[np.ndarray], np.ndarray], float]:

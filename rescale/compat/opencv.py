@@ -176,35 +176,44 @@ def _axis_table(n_in: int, n_out: int, scale: float, inv_scale: float, code: int
 
 def _horizontal(x: np.ndarray, xi: np.ndarray, xw: np.ndarray, yi: np.ndarray):
     """Integer horizontal pass over the source rows the vertical taps use; returns those rows
-    ``[n, dw, C]`` and ``yi`` re-indexed into them."""
+    ``[n, dw, C]`` (int32, as OpenCV's buffer: at most 255 * 2816 in magnitude) and ``yi``
+    re-indexed into them."""
     used, inverse = np.unique(yi, return_inverse=True)
-    src = x[used].astype(np.int64)
-    rows = src[:, xi[:, 0]] * xw[None, :, 0, None]
+    src = x[used].astype(np.int32)
+    w = xw.astype(np.int32)
+    rows = src[:, xi[:, 0]] * w[None, :, 0, None]
     for k in range(1, xi.shape[1]):
-        rows += src[:, xi[:, k]] * xw[None, :, k, None]
+        rows += src[:, xi[:, k]] * w[None, :, k, None]
     return rows, inverse.reshape(yi.shape)
 
 
 def _vertical_linear(rows: np.ndarray, yi: np.ndarray, yw: np.ndarray) -> np.ndarray:
-    s0 = (yw[:, 0, None] * (rows[yi[:, 0]] >> 4)) >> 16
-    s1 = (yw[:, 1, None] * (rows[yi[:, 1]] >> 4)) >> 16
+    """VResizeLinear<uchar, int, short>: 16-bit products of the rows shifted by 4, then ``(+2) >> 2``."""
+    shifted = rows >> 4
+    b = yw.astype(np.int32)
+    s0 = (b[:, 0, None] * shifted[yi[:, 0]]) >> 16
+    s1 = (b[:, 1, None] * shifted[yi[:, 1]]) >> 16
     return np.clip((s0 + s1 + 2) >> 2, 0, 255).astype(np.uint8)
 
 
 def _vertical_cubic(rows: np.ndarray, yi: np.ndarray, yw: np.ndarray) -> np.ndarray:
-    acc = yw[:, 0, None] * rows[yi[:, 0]]
-    for k in range(1, 4):
-        acc += yw[:, k, None] * rows[yi[:, k]]
-    out = np.clip((acc + (1 << 21)) >> 22, 0, 255)  # FixedPtCast<int, uchar, 22>
-    nvec = rows.shape[1] // 8 * 8  # VResizeCubicVec_32s8u: 8 values per SSE step, in float32
+    """VResizeCubic: the first ``8 * (n // 8)`` values of each row in OpenCV's SSE loop (float32),
+    the rest in integers."""
+    n = rows.shape[1]
+    nvec = n // 8 * 8
+    out = np.empty((yi.shape[0], n), np.uint8)
     if nvec:
-        b = yw.astype(_F32) * _F32(1.0 / (1 << 22))
-        part = [rows[yi[:, k], :nvec].astype(_F32) for k in range(4)]
-        t = part[3] * b[:, 3, None]
-        for k in (2, 1, 0):
-            t = part[k] * b[:, k, None] + t
+        b = yw.astype(_F32) * _F32(1.0 / (1 << 22))  # beta * 2**-22, exact
+        vec = rows[:, :nvec].astype(_F32)  # exact: |rows| < 2**24
+        t = vec[yi[:, 3]] * b[:, 3, None]
+        for k in (2, 1, 0):  # S0*b0 + (S1*b1 + (S2*b2 + S3*b3)), no FMA in the SSE baseline
+            t = vec[yi[:, k]] * b[:, k, None] + t
         out[:, :nvec] = np.clip(np.rint(t), 0, 255)
-    return out.astype(np.uint8)
+    if nvec < n:
+        tail = rows[:, nvec:].astype(np.int64)
+        acc = sum(yw[:, k, None] * tail[yi[:, k]] for k in range(4))
+        out[:, nvec:] = np.clip((acc + (1 << 21)) >> 22, 0, 255)  # FixedPtCast<int, uchar, 22>
+    return out
 
 
 def _area_integer(x: np.ndarray, dw: int, dh: int, isx: int, isy: int) -> np.ndarray:
