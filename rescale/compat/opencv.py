@@ -221,7 +221,10 @@ def _area_integer(x: np.ndarray, dw: int, dh: int, isx: int, isy: int) -> np.nda
     h, w, cn = x.shape
     fh, fw = min(h // isy, dh), min(w // isx, dw)
     out = np.zeros((dh, dw, cn), np.uint8)
-    sums = x[: fh * isy, : fw * isx].reshape(fh, isy, fw, isx, cn).sum(axis=(1, 3), dtype=np.int64)
+    core, sums = x[: fh * isy, : fw * isx], np.zeros((fh, fw, cn), np.int32)
+    for i in range(isy):  # strided adds: much faster in numpy than a reduction over reshaped axes
+        for j in range(isx):
+            sums += core[i::isy, j::isx]
     if isx == 2 and isy == 2 and cn in (1, 3, 4):
         out[:fh, :fw] = (sums + 2) >> 2
     else:
