@@ -1,7 +1,8 @@
 """OpenCV's ``cv2.resize`` on uint8 images, reproduced bit for bit with numpy alone.
 
-Transcribed from ``modules/imgproc/src/resize.cpp`` (OpenCV 4.x/5.x, the code x86 builds run with
-their SSE baseline): each path OpenCV takes for 8-bit images, with its own arithmetic.
+Transcribed from ``modules/imgproc/src/resize.cpp`` and checked against opencv-python-headless 5.1.0
+on x86-64, whose resize runs OpenCV's SSE baseline code: each path OpenCV takes for 8-bit images,
+with its own arithmetic.
 
 * **Sizes**: ``dsize = (round(w * fx), round(h * fy))`` (half to even) when only ``fx, fy`` are given,
   and then ``1/fx``, not ``w / dsize``, sets the geometry; with ``dsize`` the factors are
