@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
+from resample import median_times  # bench/resample.py, beside this script
 
 import rescale
 from rescale.compat import cv2_resize, imresize
@@ -33,18 +32,6 @@ try:
     import cv2
 except ImportError:  # the OpenCV rows need it
     cv2 = None
-
-
-def median_ms(runs: dict, repeat: int) -> dict:
-    for fn in runs.values():
-        fn()
-    times = {name: [] for name in runs}
-    for _ in range(repeat):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def opencv_cases(img: np.ndarray):
@@ -99,14 +86,14 @@ def main() -> None:
         print("| case | cv2.resize | cv2_resize | rescale (not equal) | cv2_resize / cv2 | cv2_resize / rescale |")
         print("|---|---|---|---|---|---|")
         for name, runs in opencv_cases(img):
-            t = median_ms(runs, args.repeat)
+            t = median_times(runs, args.repeat)
             c, ours, r = t["cv2.resize"], t["cv2_resize"], t["rescale"]
             print(f"| {name} | {c:.2f} | {ours:.1f} | {r:.2f} | {ours / c:.0f} | {ours / r:.1f} |", flush=True)
         print()
     print("| case | imresize | rescale edge=symmetric (not equal) | imresize / rescale |")
     print("|---|---|---|---|")
     for name, runs in matlab_cases(img):
-        t = median_ms(runs, args.repeat)
+        t = median_times(runs, args.repeat)
         print(f"| {name} | {t['imresize']:.1f} | {t['rescale']:.2f} | {t['imresize'] / t['rescale']:.1f} |", flush=True)
 
 
