@@ -116,8 +116,13 @@ def axis_table(
         if edge == "renormalize":
             lo, hi = max(lo, 0), min(hi, in_size)
         taps = np.arange(lo, max(hi, lo + 1))
-        w = np.array([filt((x - center + 0.5) * ss) for x in taps.tolist()], np.float64)
-        total = w.sum()
+        values = [filt((x - center + 0.5) * ss) for x in taps.tolist()]
+        # Pillow adds the weights up left to right; numpy's pairwise sum can differ in the last
+        # bit, which moves 16-bit sums that land exactly on .5 (and, rarely, 8-bit weights).
+        total = 0.0
+        for v in values:
+            total += v
+        w = np.array(values, np.float64)
         if total != 0.0:
             w /= total
         rows.append((taps, w))
