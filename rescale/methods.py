@@ -20,11 +20,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
-import torch
-
+from .containers import MissingExtra
 from .filters import Filter, available, get_filter
-from .resample import resample
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Method",
@@ -75,6 +77,8 @@ class Classical(Method):
         self.antialias, self.edge, self.backend = antialias, edge, backend
 
     def _apply(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        from .resample import resample
+
         w, h = size
         return resample(x, h, w, self.filter, antialias=self.antialias, edge=self.edge, backend=self.backend)
 
@@ -114,7 +118,7 @@ def get_method(name: str | Method | Filter, **params) -> Method:
         target = _LEARNED[name.lower()]
         if isinstance(target, str):
             module, _, attr = target.partition(":")
-            target = getattr(importlib.import_module(module), attr)
+            target = getattr(_import(module, f"method {name.lower()!r}"), attr)
         return target(**params)
     if isinstance(name, str) and name.lower() not in available():
         raise ValueError(
@@ -153,7 +157,22 @@ def get_refiner(name: str) -> Callable:
     if not isinstance(name, str) or name.lower() not in REFINERS:
         raise ValueError(f"unknown refine {name!r}; expected one of {', '.join(sorted(REFINERS))}")
     module, _, attr = REFINERS[name.lower()].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return getattr(_import(module, f"refine {name.lower()!r}"), attr)
+
+
+#: Packages of the torch extra (``pip install 'rescalekit[torch]'``).
+_TORCH_EXTRA = ("torch", "torchvision", "triton")
+
+
+def _import(module: str, what: str):
+    """Import ``module``; a missing package of the torch extra becomes :class:`MissingExtra`,
+    which says what to install."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] not in _TORCH_EXTRA:
+            raise
+        raise MissingExtra(f"{what} needs {e.name}, which is not installed: pip install 'rescalekit[torch]'") from e
 
 
 # Learned methods, imported on first use.
