@@ -68,9 +68,9 @@ def __getattr__(name):
         return filters
     if name not in _LAZY:
         raise AttributeError(f"module 'rescale' has no attribute {name!r}")
-    import importlib
+    from .containers import import_extra
 
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    value = getattr(import_extra(__name__ + _LAZY[name], f"rescale.{name}"), name)
     globals()[name] = value
     return value
 

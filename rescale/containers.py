@@ -27,6 +27,8 @@ __all__ = [
     "from_unit",
     "PIL_MODES",
     "import_torch",
+    "import_extra",
+    "TORCH_EXTRA",
     "MissingExtra",
 ]
 
@@ -48,17 +50,28 @@ class MissingExtra(ImportError):
     (e.g. ``pip install 'rescalekit[torch]'``)."""
 
 
-def import_torch(what: str):
-    """``torch``, or :class:`MissingExtra` saying that ``what`` needs the torch extra."""
+#: Packages of the torch extra (``pip install 'rescalekit[torch]'``).
+TORCH_EXTRA = ("torch", "torchvision", "triton")
+
+
+def import_extra(module: str, what: str):
+    """Import ``module``; a missing package of the torch extra becomes :class:`MissingExtra`, which
+    says that ``what`` needs it and how to install it."""
+    import importlib
+
     try:
-        import torch
+        return importlib.import_module(module)
     except ModuleNotFoundError as e:
-        if e.name != "torch":
+        if (e.name or "").split(".")[0] not in TORCH_EXTRA:
             raise
         raise MissingExtra(
-            f"{what} needs torch, which is not installed: pip install 'rescalekit[torch]'", name="torch"
+            f"{what} needs {e.name}, which is not installed: pip install 'rescalekit[torch]'", name=e.name
         ) from None
-    return torch
+
+
+def import_torch(what: str):
+    """``torch``, or :class:`MissingExtra` saying that ``what`` needs the torch extra."""
+    return import_extra("torch", what)
 
 
 @dataclass(frozen=True)

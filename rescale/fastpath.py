@@ -76,8 +76,9 @@ def work(w: int, h: int, out_w: int, out_h: int, channels: int, filt: Filter, an
 def choose(job_work: float) -> str:
     """``"pillow"`` or ``"kernels"`` for a call of ``job_work`` (see :func:`work`) that both can do;
     counts the work given to Pillow."""
-    global _done
+    global _done, _prefer_kernels
     if _prefer_kernels or kernels_loaded() or _done + job_work >= KERNEL_WORK:
+        _prefer_kernels = True  # they are loaded from now on: no way back
         return "kernels"
     _done += job_work
     return "pillow"

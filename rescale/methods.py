@@ -17,12 +17,11 @@ Learned methods are registered by import path and only imported when first asked
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
-from .containers import MissingExtra
+from .containers import import_extra
 from .filters import Filter, available, get_filter
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ def get_method(name: str | Method | Filter, **params) -> Method:
         target = _LEARNED[name.lower()]
         if isinstance(target, str):
             module, _, attr = target.partition(":")
-            target = getattr(_import(module, f"method {name.lower()!r}"), attr)
+            target = getattr(import_extra(module, f"method {name.lower()!r}"), attr)
         return target(**params)
     if isinstance(name, str) and name.lower() not in available():
         raise ValueError(
@@ -157,22 +156,7 @@ def get_refiner(name: str) -> Callable:
     if not isinstance(name, str) or name.lower() not in REFINERS:
         raise ValueError(f"unknown refine {name!r}; expected one of {', '.join(sorted(REFINERS))}")
     module, _, attr = REFINERS[name.lower()].partition(":")
-    return getattr(_import(module, f"refine {name.lower()!r}"), attr)
-
-
-#: Packages of the torch extra (``pip install 'rescalekit[torch]'``).
-_TORCH_EXTRA = ("torch", "torchvision", "triton")
-
-
-def _import(module: str, what: str):
-    """Import ``module``; a missing package of the torch extra becomes :class:`MissingExtra`,
-    which says what to install."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if (e.name or "").split(".")[0] not in _TORCH_EXTRA:
-            raise
-        raise MissingExtra(f"{what} needs {e.name}, which is not installed: pip install 'rescalekit[torch]'") from e
+    return getattr(import_extra(module, f"refine {name.lower()!r}"), attr)
 
 
 # Learned methods, imported on first use.
