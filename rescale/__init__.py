@@ -29,6 +29,8 @@ def _map_checkout_folders() -> None:
 
 _map_checkout_folders()
 
+from .version import __version__ as __version__  # noqa: E402
+
 __all__ = [
     "rescale",
     "down",
@@ -42,7 +44,6 @@ __all__ = [
     "Rescale",
     "Muller",
 ]
-__version__ = "0.1.0"
 
 # The public names are imported on first use (PEP 562), so that `import rescale` (and `rescale
 # --version`) cost almost nothing, and no path imports torch unless it needs it: Rescale (torchvision)

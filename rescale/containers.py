@@ -51,7 +51,7 @@ class MissingExtra(ImportError):
 
 
 #: Packages of the torch extra (``pip install 'rescalekit[torch]'``).
-TORCH_EXTRA = ("torch", "torchvision", "triton")
+TORCH_EXTRA = ("torch", "torchvision", "triton", "safetensors", "scipy")
 
 
 def import_extra(module: str, what: str):

@@ -37,7 +37,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 __all__ = [
@@ -174,8 +173,12 @@ def _to_kept_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, str 
     elif mode in _TO_RGB:
         out, icc = im.convert("RGB"), None if mode == "CMYK" else icc
     elif mode in ("I;16B", "I;16L", "I;16N"):
+        import numpy as np  # here only: a plain resize of a photo need not import numpy
+
         out = Image.fromarray(np.asarray(im).astype(np.uint16))
     elif mode == "I":
+        import numpy as np
+
         arr = np.asarray(im)
         if arr.size and (arr.min() < 0 or arr.max() > 65535):
             raise ImageError("32-bit integer image with values outside 0..65535 is not supported")
@@ -236,6 +239,8 @@ def _fit_mode(img: Image.Image, pil_format: str) -> Image.Image:
         raise ImageError("32-bit float images can only be written as TIFF (use --format tiff)")
     if pil_format == "JPEG" or (pil_format == "WEBP" and mode == "I;16"):
         if mode == "I;16":
+            import numpy as np
+
             arr = np.asarray(img).astype(np.uint32)
             return Image.fromarray(((arr * 255 + 32767) // 65535).astype(np.uint8))  # round(v / 257)
         if mode in ("LA", "RGBA"):
@@ -245,6 +250,8 @@ def _fit_mode(img: Image.Image, pil_format: str) -> Image.Image:
 
 def _flatten_on_white(img: Image.Image) -> Image.Image:
     """Composite an LA/RGBA image onto white (JPEG has no alpha), rounding like Pillow's blend."""
+    import numpy as np
+
     arr = np.asarray(img).astype(np.uint32)
     color, alpha = arr[..., :-1], arr[..., -1:]
     out = (color * alpha + 255 * (255 - alpha) + 127) // 255
