@@ -11,15 +11,18 @@ computed in float32, float64 in float64; the tensor adapters also take float16 /
 backward is :func:`resample_axis` with ``table.transposed``).
 
 Work is split into ranges run on a small thread pool (:func:`rescale.kernels.get_num_threads`
-threads). The first call for each dtype and layout compiles the loops it needs (seconds; cached on
-disk afterwards: see ``rescale.kernels.first_use``).
+threads). The first call for each dtype and layout compiles the loops it needs (seconds, once per install;
+cached on disk afterwards) and says so if that takes over a second.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -100,7 +103,7 @@ def resize_array(src: np.ndarray, width: AxisTable, height: AxisTable, vertical_
     same values as two :func:`resample_array` calls.
 
     uint8 images whose rows hold at least 64 samples (``W * C``) run both passes together
-    (:func:`cpu_u8.resize`), so the intermediate image never goes through memory; anything else
+    (``cpu_u8.resize_*``), so the intermediate image never goes through memory; anything else
     runs two passes.
     """
     src = _checked(src, width, 2)
@@ -112,21 +115,14 @@ def resize_array(src: np.ndarray, width: AxisTable, height: AxisTable, vertical_
         return resample_array(resample_array(src, *passes[0]), *passes[1])
     dst = np.empty((o, height.out_size, width.out_size, c), np.uint8)
     v_weight, bias = _weights(height, src.dtype)
-    first, last = _row_bounds(height)
-    args = (
-        src.reshape(o, h, q),
-        dst.reshape(o, height.out_size, q2),
-        _u8_horizontal_tables(width, c, q),
-        height.index,
-        v_weight,
-        first,
-        last,
-        bias,
-        vertical_first,
-    )
+    planes = (src.reshape(o, h, q), dst.reshape(o, height.out_size, q2), _u8_horizontal_tables(width, c, q))
+    if vertical_first:
+        loop, args = cpu_u8.resize_vertical_first, (*planes, height.index, v_weight, bias)
+    else:
+        loop, args = cpu_u8.resize_horizontal_first, (*planes, height.index, v_weight, *_row_bounds(height), bias)
     mid_rows = height.out_size if vertical_first else h
     work = o * (height.out_size * (q if vertical_first else q2) * height.taps + mid_rows * q2 * width.taps)
-    _run(cpu_u8.resize, args, o * height.out_size, work)
+    _run(loop, args, o * height.out_size, work)
     return dst
 
 
@@ -291,7 +287,8 @@ def _u8_horizontal_tables(table: AxisTable, channels: int, row_samples: int) -> 
 def _row_bounds(table: AxisTable) -> tuple[np.ndarray, np.ndarray]:
     """int64 ``[out_size]`` each, cached on ``table``: ``first[r]``, the lowest input index that
     outputs ``r`` and after read, and ``last[r]``, the highest that outputs up to ``r`` read:
-    monotone, so that :func:`cpu_u8.resize`'s window of intermediate rows only moves forward."""
+    monotone, so that :func:`cpu_u8.resize_horizontal_first`'s window of intermediate rows only moves
+    forward."""
     cache = table.__dict__.setdefault("_cpu_row_bounds", [])
     if not cache:
         first = np.minimum.accumulate(table.index.min(axis=1)[::-1])[::-1]
@@ -322,6 +319,47 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+_seen: set = set()  # the loops (and their argument types) this process has run
+
+
+def _first_use(loop, args: tuple) -> _Notice | None:
+    """A context for a call of ``loop`` (None when not needed): on the first call with these argument types in this
+    process, numba loads the compiled loop from its disk cache, or compiles it (seconds, once per
+    install); if that takes over a second, say so on the ``rescale`` logger (stderr by default)."""
+    key = (loop, tuple(getattr(a, "dtype", type(a)) for a in args))
+    if key in _seen:
+        return None
+    _seen.add(key)
+    return _Notice(f"{getattr(loop, '__name__', 'loop')} for {args[0].dtype} images")
+
+
+class _Notice:
+    """Logs ``what`` is being prepared if the ``with`` block takes longer than ``after`` seconds,
+    and how long it took in the end."""
+
+    def __init__(self, what: str, after: float = 1.0):
+        self.what, self.after, self.said = what, after, False
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        self.timer = threading.Timer(self.after, self._say)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _say(self) -> None:
+        self.said = True
+        logging.getLogger("rescale").warning(
+            "rescale: loading the CPU kernels (%s; compiled on their first use after installing, then cached on "
+            "disk)...",
+            self.what,
+        )
+
+    def __exit__(self, *exc):
+        self.timer.cancel()
+        if self.said:
+            logging.getLogger("rescale").warning("rescale: kernels ready in %.1f s", time.perf_counter() - self.t0)
+
+
 def _run(loop, args: tuple, items: int, work: int) -> None:
     """Run ``loop(*args, lo, hi)`` over ``[0, items)``, split across threads when worth it.
 
@@ -330,12 +368,18 @@ def _run(loop, args: tuple, items: int, work: int) -> None:
     threads) finds the work done instead of holding up the call."""
     threads = get_num_threads() if work >= _MIN_PARALLEL_WORK else 1
     parts = min(items, threads * _ITEMS_PER_THREAD)
+    notice = _first_use(loop, args)
     if threads == 1 or parts == 1:
-        loop(*args, 0, items)
+        with notice or contextlib.nullcontext():
+            loop(*args, 0, items)
         return
     bounds = [items * i // parts for i in range(parts + 1)]
     todo = iter(range(parts))
     lock = threading.Lock()
+    if notice is not None:  # numba loads or compiles the loop in its first call: one part, here
+        with notice:
+            i = next(todo)
+            loop(*args, bounds[i], bounds[i + 1])
 
     def worker() -> None:
         while True:
