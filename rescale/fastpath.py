@@ -25,10 +25,12 @@ from .filters import Filter
 
 __all__ = ["pillow_filter", "pillow_mode", "work", "choose", "prefer_kernels", "kernels_loaded", "KERNEL_WORK"]
 
-#: Multiply-adds (samples x taps, both passes) of Pillow work that cost about what loading the
-#: kernels costs: ~0.5 s at Pillow's ~2 ns per multiply-add on the development machine
-#: (``bench/startup.py`` measures both), e.g. two 12-megapixel photos halved with bicubic.
-KERNEL_WORK = 2.5e8
+#: Multiply-adds (samples x taps, both passes, as :func:`work` counts them) of Pillow work that
+#: cost about what loading the cached kernels costs: Pillow takes ~0.6 ns per multiply-add, loading
+#: (numba's import and the compiled loops) ~0.4-0.9 s on the 2-core development machine, measured
+#: with bench/startup.py and the calibration in docs/startup.md, e.g. four 12-megapixel photos
+#: halved with bicubic, or 300 BSD100-sized ones.
+KERNEL_WORK = 1e9
 
 #: Pillow's filter codes (``Image.Resampling``) for our filters with Pillow's parameters.
 _PILLOW_CODES = {

@@ -50,7 +50,7 @@ def run_jobs(
 
 
 def _run_pool(jobs: list[Job], opts: Options, workers: int) -> Iterator[Result]:
-    _warm_up(jobs, opts)
+    _warm_up(jobs, opts, workers)
     pending = deque(jobs)
     while pending:  # a new pool after a worker died (see _drain)
         pool = _make_pool(min(workers, len(pending)))
@@ -67,11 +67,10 @@ def _run_pool(jobs: list[Job], opts: Options, workers: int) -> Iterator[Result]:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _warm_up(jobs: list[Job], opts: Options, sample: int = 16) -> None:
+def _warm_up(jobs: list[Job], opts: Options, workers: int, sample: int = 16) -> None:
     """Load the CPU kernels here, before the workers fork, when the batch's resampling is large
-    enough to repay loading them (:mod:`rescale.fastpath`: about half a second of CPU, which each
-    worker would otherwise spend itself); a small batch stays with Pillow's resize and never loads
-    numba. The batch's work is estimated from the headers of its first ``sample`` files. The
+    enough to repay loading them (:mod:`rescale.fastpath`: about half a second, which each worker
+    would otherwise spend itself); a small batch stays with Pillow's resize and never loads numba. The batch's work is estimated from the headers of its first ``sample`` files. The
     warm-up image is too small for any thread pool to start, so forking stays safe."""
     if opts.screentone or opts.method is None or is_method(opts.method):
         return  # a network would start torch's thread pool here, which forked workers must not inherit
@@ -86,7 +85,9 @@ def _warm_up(jobs: list[Job], opts: Options, sample: int = 16) -> None:
             continue
         work += fastpath.work(w, h, rw, rh, Image.getmodebands(mode), filt, opts.antialias)
         first = first or (mode, w, h, rw, rh)
-    if first is None or work * len(jobs) / min(sample, len(jobs)) < fastpath.KERNEL_WORK:
+    # Loading here is serial time before the workers start; each worker would otherwise load them
+    # itself, in parallel, once its own Pillow work passes the threshold (rescale.fastpath).
+    if first is None or work * len(jobs) / min(sample, len(jobs)) < fastpath.KERNEL_WORK * workers:
         return
     fastpath.prefer_kernels()
     mode, w, h, rw, rh = first
