@@ -171,7 +171,10 @@ def main() -> None:
         work = Path(tmp)
         small, big, folder = make_inputs(work, args.folder)
         warm_cache = work / "numba-warm"
-        env_warm = {**os.environ, "NUMBA_CACHE_DIR": str(warm_cache)}
+        # Bytecode is written and used, as for an installed package (pip compiles it): a session
+        # with PYTHONDONTWRITEBYTECODE would compile our modules in every run.
+        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env_warm = {**base, "NUMBA_CACHE_DIR": str(warm_cache)}
         cases = rows(work, small, big, folder, cold=False)
         for _, case in cases:  # fill the warm cache (and the OS file cache)
             for cmd in case.values():
@@ -193,7 +196,7 @@ def main() -> None:
                     cold.append(
                         measure(
                             case["rescale" if "rescale" in case else "rescale --version"],
-                            {**os.environ, "NUMBA_CACHE_DIR": str(fresh)},
+                            {**base, "NUMBA_CACHE_DIR": str(fresh)},
                         )
                     )
                     shutil.rmtree(fresh, ignore_errors=True)
