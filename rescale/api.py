@@ -153,7 +153,8 @@ def _rescale_image(img, sx, sy, size, filt: Filter, antialias, edge, backend, al
         (h, w, c), dtype, has_alpha = arr.shape, arr.dtype.name, src.has_alpha
     out_w, out_h = _target_size(w, h, sx, sy, size, limits[0])
     use_alpha = has_alpha and c > 1 and not filt.nearest
-    _check_bytes(1, c, (w, h), (out_w, out_h), dtype, dtype, use_alpha, limits[1])
+    work = "float64" if use_alpha and dtype == "uint16" else dtype  # 16-bit alpha: premultiplied in float64
+    _check_bytes(1, c, (w, h), (out_w, out_h), dtype, work, use_alpha, limits[1])
     if dtype.startswith("float"):
         if arr is None:
             arr, src = to_array(img, alpha)

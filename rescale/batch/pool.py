@@ -70,8 +70,9 @@ def _run_pool(jobs: list[Job], opts: Options, workers: int) -> Iterator[Result]:
 def _warm_up(jobs: list[Job], opts: Options, workers: int, sample: int = 16) -> None:
     """Load the CPU kernels here, before the workers fork, when the batch's resampling is large
     enough to repay loading them (:mod:`rescale.fastpath`: about half a second, which each worker
-    would otherwise spend itself); a small batch stays with Pillow's resize and never loads numba. The batch's work is estimated from the headers of its first ``sample`` files. The
-    warm-up image is too small for any thread pool to start, so forking stays safe."""
+    would otherwise spend itself); a small batch stays with Pillow's resize and never loads numba.
+    The batch's work is estimated from the headers of its first ``sample`` files. The warm-up
+    image is too small for any thread pool to start, so forking stays safe."""
     if opts.screentone or opts.method is None or is_method(opts.method):
         return  # a network would start torch's thread pool here, which forked workers must not inherit
     filt = get_filter(opts.method)

@@ -177,3 +177,26 @@ print("ok")
 """
     )
     assert out.strip() == "ok"
+
+
+def test_small_cli_runs_load_neither_numba_nor_torch(tmp_path):
+    """rescale --version, --help and a resize of a few files (with a process pool) stay light."""
+    for i in range(3):
+        Image.fromarray(noise_u8(rng_for("cli", i), 40, 60, 3)).save(tmp_path / f"{i}.png")
+    resize = ["resize", str(tmp_path), "-o", str(tmp_path / "out"), "--scale", "0.5", "--workers", "2", "-q"]
+    out = run_python(
+        f"""
+import contextlib, io, sys
+from rescale.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main(["--version"]) == 0
+    try:
+        main(["--help"])
+    except SystemExit as e:
+        assert e.code == 0
+    assert main({resize!r}) == 0
+print(sorted(m for m in ("torch", "numba", "numpy") if m in sys.modules))
+"""
+    )
+    assert out.strip() == "[]"
+    assert len(list((tmp_path / "out").glob("*.png"))) == 3
