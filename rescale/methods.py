@@ -17,14 +17,15 @@ Learned methods are registered by import path and only imported when first asked
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from functools import cache
+from typing import TYPE_CHECKING
 
-import torch
-
+from .containers import import_extra
 from .filters import Filter, available, get_filter
-from .resample import resample
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Method",
@@ -75,6 +76,8 @@ class Classical(Method):
         self.antialias, self.edge, self.backend = antialias, edge, backend
 
     def _apply(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        from .resample import resample
+
         w, h = size
         return resample(x, h, w, self.filter, antialias=self.antialias, edge=self.edge, backend=self.backend)
 
@@ -114,7 +117,7 @@ def get_method(name: str | Method | Filter, **params) -> Method:
         target = _LEARNED[name.lower()]
         if isinstance(target, str):
             module, _, attr = target.partition(":")
-            target = getattr(importlib.import_module(module), attr)
+            target = getattr(import_extra(module, f"method {name.lower()!r}"), attr)
         return target(**params)
     if isinstance(name, str) and name.lower() not in available():
         raise ValueError(
@@ -153,7 +156,7 @@ def get_refiner(name: str) -> Callable:
     if not isinstance(name, str) or name.lower() not in REFINERS:
         raise ValueError(f"unknown refine {name!r}; expected one of {', '.join(sorted(REFINERS))}")
     module, _, attr = REFINERS[name.lower()].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return getattr(import_extra(module, f"refine {name.lower()!r}"), attr)
 
 
 # Learned methods, imported on first use.

@@ -55,6 +55,7 @@ class Options:
     max_pixels: int | None = None  # None: Pillow's MAX_IMAGE_PIXELS; 0: no limit
     direction: str | None = None
     screentone: bool = False  # greyscale pages with method "screentone", colour ones with `method`
+    fast_decode: bool = False  # JPEGs decoded reduced in the DCT domain (files.DRAFT_GAP)
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -66,8 +67,9 @@ def process_file(job: Job, opts: Options) -> Result:
     t0 = time.perf_counter()
     size = None
     try:
-        dec = read_image(job.src, opts.max_pixels)
-        size = dec.image.size
+        fast = opts.fast_decode and opts.direction is None and not opts.screentone
+        dec = read_image(job.src, opts.max_pixels, (lambda w, h: opts.target.plan(w, h)[0]) if fast else None)
+        size = dec.size
         meta, record = dec.meta, None
         if opts.direction is not None:
             opts = file_options(opts, size, lambda: _stored(dec.text, meta.exif), job.src)

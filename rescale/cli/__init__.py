@@ -14,6 +14,8 @@ import importlib
 import os
 import sys
 
+from ..version import __version__
+
 __all__ = ["main", "SUBCOMMANDS"]
 
 #: (name, module) of each subcommand, in the order ``rescale --help`` lists them.
@@ -27,12 +29,15 @@ SUBCOMMANDS = [
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="rescale", description="Exact, fast, differentiable image rescaling.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
     names = [name for name, _ in SUBCOMMANDS]
     wanted = [argv[0]] if argv and argv[0] in names else names
+    if "--version" in argv and len(wanted) > 1:  # before any subcommand is imported: instant
+        print(f"rescale {__version__}")
+        return 0
+    parser = argparse.ArgumentParser(prog="rescale", description="Exact, fast, differentiable image rescaling.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
     runners = {}
     added_modules = set()
     for name, module_name in SUBCOMMANDS:
@@ -58,15 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `rescale resize ... --json | head`: stop quietly, like other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rescalekit")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 if __name__ == "__main__":
