@@ -85,6 +85,8 @@ def rescale(
         raise TypeError("give either a scale (sx, sy) or size=(width, height), not both")
     if edge not in EDGES:
         raise ValueError(f"unknown edge mode {edge!r}; expected one of {EDGES}")
+    if not isinstance(antialias, bool):  # "no" or 0.0 must not pass as a truth value
+        raise TypeError(f"antialias must be True or False, got {antialias!r}")
     if is_method(method):  # a learned method: downscaling runs its down direction, else its up
         x, _ = to_tensor(img, alpha)
         out_w, out_h = _target_size(x, sx, sy, size, max_pixels)
