@@ -16,12 +16,14 @@ and its encoding) and reserved from the run's budget:
 The budget defaults to the memory available when the run starts (:func:`available_memory`: the
 kernel's ``MemAvailable``, or the room left under a cgroup's limit when that is smaller).
 
-The estimate is ``in_samples * (in_bytes + A) + out_samples * (out_bytes + B) + C`` with ``A``,
-``B``, ``C`` per kind of method (:data:`COSTS`), measured with ``bench/memory.py``'s child
-processes and rounded up: filters (Pillow-exact kernels) take at most about 13 bytes per output
-sample (RGBA, premultiplied in int32), learned networks up to 100 (IARN up) and 540 per output
-sample of a downscale (IARN down, about 60 per input sample), with a fixed part for their weights
-and tiles.
+The estimate is ``in_samples * (in_bytes + A) + out_samples * (out_bytes + B) + C`` (a sample is
+one channel of one pixel) with ``A``, ``B``, ``C`` per kind of method (:data:`COSTS`): what one
+process measured (``bench/memory.py --costs``: peak resident memory over the resident memory
+before the call), rounded up. Filters take at most 13 bytes per output sample (RGBA enlarged:
+premultiplied in int32) and 10 per input sample (RGBA shrunk); networks up to 74 per output sample
+(IARN x3 up; IRN x4 up: 63) and 60 per input sample (IARN down), plus a fixed part for their
+weights and tiles; screentone retargeting, which analyses the page in float64, 193 per input
+sample (shrinking) and 313 per output sample (enlarging).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from ..methods import is_method
 from .files import ImageError
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "OverBudget",
     "available_memory",
     "estimate",
+    "kind_of",
     "format_bytes",
     "install",
     "current",
@@ -61,13 +65,20 @@ class Cost:
     fixed: int
 
 
-#: Working memory by kind of method: "filter" (rescale.rescale's kernels), "method" (learned
-#: networks and screentone). See the module docstring for where the numbers come from.
-COSTS = {"filter": Cost(10, 16, 0), "method": Cost(64, 112, 256 << 20)}
+#: Working memory by kind of method: "filter" (rescale.rescale's kernels), "network" (learned
+#: methods), "screentone". See the module docstring for where the numbers come from.
+COSTS = {"filter": Cost(12, 16, 0), "network": Cost(72, 120, 256 << 20), "screentone": Cost(224, 384, 64 << 20)}
 
 
 class OverBudget(ImageError):
     """A file whose job needs more memory than the run's whole budget."""
+
+
+def kind_of(method: str | None, screentone: bool = False) -> str:
+    """The key of :data:`COSTS` for ``method`` (``--screentone`` may pick screentone per page)."""
+    if screentone or method == "screentone":
+        return "screentone"
+    return "network" if is_method(method) else "filter"
 
 
 def estimate(in_size: tuple[int, int], out_size: tuple[int, int], mode: str, kind: str = "filter") -> int:
@@ -75,8 +86,8 @@ def estimate(in_size: tuple[int, int], out_size: tuple[int, int], mode: str, kin
     ``rescale.batch.files.KEPT_MODES``) resampled to ``out_size`` by a method of ``kind`` (a key of
     :data:`COSTS`).
 
-    >>> estimate((1, 1), (16384, 16384), "RGBA") / 2**30  # the crafted record of issue 16
-    17.0...
+    >>> round(estimate((1, 1), (16384, 16384), "RGBA") / 2**30, 1)  # the crafted record of issue 16
+    17.0
     """
     bands, depth = Image.getmodebands(mode), BYTES_PER_SAMPLE.get(mode, 4)
     cost = COSTS[kind]

@@ -82,8 +82,7 @@ def process_file(job: Job, opts: Options) -> Result:
                 if opts.direction is not None:
                     opts = file_options(opts, size, lambda: _stored(head.text, head.exif), job.src)
                 rsize, box = opts.target.plan(*size)
-                kind = "method" if opts.screentone or is_method(opts.method) else "filter"
-                need = budget.estimate(size, rsize, head.mode, kind)
+                need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
                 what = f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}"
                 held.enter_context(budget.current(opts.max_memory).reserve(need, what))
                 dec = decode(im)

@@ -2,11 +2,11 @@
 
 - :class:`Target`: the output size rule (a scale, or a width and/or height with a fit);
 - :func:`plan_jobs`: input files, folders and glob patterns -> :class:`Job` s whose outputs mirror
-  the input tree under the output folder, refusing outputs that would overwrite an input, collide
-  with each other or land outside the output folder (those come back as failed
-  :class:`~rescale.batch.job.Result` s). The output folder's own files are never inputs (a rerun
-  must not take its outputs for inputs), except where it is the input folder itself
-  (``--in-place``).
+  the input tree under the output folder, refusing outputs that would overwrite an input or
+  collide with each other, and glob matches that leave their pattern's folder (whose outputs would
+  land outside the output folder); those come back as failed :class:`~rescale.batch.job.Result` s.
+  The output folder's own files are never inputs (a rerun must not take its outputs for inputs),
+  except where it is the input folder itself (``--in-place``).
 """
 
 from __future__ import annotations
@@ -164,10 +164,7 @@ def plan_jobs(
             job_fmt, suffix = output_format(src, fmt)
             dst = out / rel.with_suffix(suffix)
         dst_real = _real(dst) or Path(os.path.abspath(dst))
-        if not to_file and not _within(Path(os.path.abspath(dst)), Path(os.path.abspath(out))):
-            why = f"output {dst} would be outside the output folder {out}"
-            plan.problems.append(Result(name, str(src), str(dst), "failed", why))
-        elif dst_real in src_real and not (in_place and dst_real == real):
+        if dst_real in src_real and not (in_place and dst_real == real):
             why = (
                 "output would overwrite this input"
                 if dst_real == real

@@ -18,7 +18,7 @@ from ..batch.files import upright_size
 from ..batch.inplace import done_by, signature
 from ..batch.provenance import read as read_provenance
 
-__all__ = ["run_batch", "Reporter", "dry_run", "dry_run_directional"]
+__all__ = ["run_batch", "Reporter", "dry_run", "dry_run_directional", "printable", "report_error"]
 
 
 def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str | None = None, planned=None) -> int:

@@ -18,8 +18,8 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from rescale.batch import Options, Target, plan_jobs, process_file, run_jobs
-from rescale.batch.device import Batcher
 from rescale.batch.atomic import TEMP_PREFIX, clean_temp_files, temp_path
+from rescale.batch.device import Batcher
 from rescale.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
