@@ -211,33 +211,35 @@ def _rescale_image(img, want, box, filt: Filter, antialias, edge, backend, alpha
 
 
 def _rescale_pillow_only(img, want, box, filt: Filter, antialias, edge, backend, alpha, limits):
-    """PIL modes that only Pillow's resize takes: P, PA and 1 point-sampled, keeping the palette (as
-    Pillow does, whatever the filter: indices cannot be blended); I (32-bit) with Pillow's arithmetic."""
+    """PIL modes that only Pillow's resize takes: P, PA and 1 point-sampled, keeping the palette
+    (indices cannot be blended); I (32-bit) and LAB (signed a, b) with Pillow's arithmetic."""
     mode, (w, h) = img.mode, img.size
-    fix = {"I": "img.convert('F')", "PA": "img.convert('RGBA')", "1": "img.convert('L')"}.get(
-        mode, "img.convert('RGB')"
-    )
+    fix = {"I": "img.convert('F')", "PA": "img.convert('RGBA')", "1": "img.convert('L')", "P": "img.convert('RGB')"}
     if backend not in ("auto", "pillow"):
-        raise ValueError(f"PIL mode {mode!r} is resampled by Pillow's own resize (backend 'auto'); convert it "
-                         f"first for backend {backend!r}: {fix}")  # fmt: skip
+        raise ValueError(
+            f"PIL mode {mode!r} is resampled by Pillow's own resize: use backend 'auto' or 'pillow'"
+            + (f", or convert it first for backend {backend!r}: {fix[mode]}" if mode in fix else "")
+        )
     box = check_box(box, w, h)
     out_w, out_h = _target_size(w, h, want, box, limits[0])
     itemsize = "float64" if mode == "I" else "uint8"  # int32 pixels, as 8 bytes per value at most
     _check_bytes(1, len(img.getbands()), (w, h), (out_w, out_h), itemsize, itemsize, False, limits[1])
-    if mode == "I":
+    if mode in ("I", "LAB"):
         code = fastpath.pillow_filter(filt, "int32", antialias, edge, shrinks=out_w < w or out_h < h)
         if code is None:
             raise ValueError(
-                f"PIL mode 'I' is resampled by Pillow's resize only: Pillow's filters, antialias=True and "
-                f"edge='renormalize'; for {filt.name!r} with these options, convert it first: {fix}"
+                f"PIL mode {mode!r} is resampled by Pillow's resize only: Pillow's filters, antialias=True and "
+                f"edge='renormalize'; for {filt.name!r} with these options, "
+                + (f"convert it first: {fix[mode]}" if mode in fix else "resample its bands as an array")
             )
     else:
         code = 0  # Image.Resampling.NEAREST
         if not filt.nearest:
             what = "bilevel pixels" if mode == "1" else "palette indices"
+            pillow = "as Pillow's resize does" if mode != "PA" else "where Pillow's resize would blend them"
             warnings.warn(
-                f"PIL mode {mode!r} is resampled with 'nearest', as Pillow's resize does ({what} cannot be "
-                f"blended); to resample it with {filt.name!r}, convert it first: {fix}",
+                f"PIL mode {mode!r} is resampled with 'nearest', {pillow} ({what} cannot be blended); to "
+                f"resample it with {filt.name!r}, convert it first: {fix[mode]}",
                 stacklevel=3,
             )
     return img.resize((out_w, out_h), code, box=box)

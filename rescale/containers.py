@@ -37,8 +37,9 @@ __all__ = [
 
 #: PIL modes resampled band by band (by Pillow's resize or the kernels, with the same bits): the numpy
 #: dtype of their pixels and whether the last band is straight alpha (resampled premultiplied).
-#: Premultiplied (La, RGBa) and padded (RGBX) modes, CMYK, YCbCr, LAB and HSV are resampled as Pillow
-#: does, every band alike.
+#: Premultiplied (La, RGBa) and padded (RGBX) modes, CMYK, YCbCr and HSV are resampled as Pillow
+#: does, every band alike. Big-endian I;16B is resampled by value (Pillow's resize reads its bytes
+#: as little-endian and garbles the values).
 PIL_MODES = {
     "L": ("uint8", False),
     "LA": ("uint8", True),
@@ -51,15 +52,15 @@ PIL_MODES = {
     "F": ("float32", False),
     "CMYK": ("uint8", False),
     "YCbCr": ("uint8", False),
-    "LAB": ("uint8", False),
     "HSV": ("uint8", False),
     "RGBX": ("uint8", False),
     "La": ("uint8", False),
     "RGBa": ("uint8", False),
 }
 #: PIL modes only Pillow's own resize handles: palette and bilevel images (point-sampled whatever the
-#: filter, keeping the palette, as Pillow does) and 32-bit integers (Pillow's arithmetic).
-PILLOW_ONLY_MODES = ("P", "PA", "1", "I")
+#: filter, keeping the palette), 32-bit integers and LAB (its a and b bands are signed) with Pillow's
+#: arithmetic.
+PILLOW_ONLY_MODES = ("P", "PA", "1", "I", "LAB")
 #: Modes whose pixels ``Image.fromarray`` does not give back: rebuilt from raw bytes of this dtype.
 _RAW_DTYPES = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2", "I;16N": "=u2"}
 NUMPY_DTYPES = ("uint8", "uint16", "float32", "float64")
