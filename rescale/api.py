@@ -285,7 +285,7 @@ def down(
     size: tuple[int, int] | None = None,
     width: int | None = None,
     height: int | None = None,
-    method: str | Filter | Method = "irn",
+    method: str | int | Filter | Method = "irn",
     refine: str | None = None,
     channel_axis: int | None = None,
     **params: Any,
@@ -295,10 +295,18 @@ def down(
     ``sx``, ``sy``: the reduction factor (``down(img, 2)`` halves the image, as papers write x2)
     or the scale itself (``down(img, 0.5)`` halves it too, as ``rescale(img, 0.5)``); or give
     ``size=(width, height)``, or ``width=`` / ``height=`` (one alone keeps the aspect ratio).
-    Returns the same kind as ``img``; 8-bit inputs give 8-bit outputs, quantised exactly as they
-    will be saved; float inputs are in [0, 1]. ``refine="hcd"`` optimises the low-resolution image
-    for the method's own upscaler (invertible methods only). ``channel_axis`` as in
-    :func:`rescale`.
+    Returns the same kind as ``img``. A learned method's 8-bit outputs are quantised exactly as
+    they will be saved; its float inputs are in [0, 1] (others are refused). A filter (a name,
+    a Pillow constant, a :class:`~rescale.filters.Filter`) gives :func:`rescale`'s result:
+    ``down(img, 2, method="lanczos")`` is ``rescale(img, 0.5, method="lanczos")``, Pillow-exact on
+    8 bits, alpha as there. ``refine="hcd"`` optimises the low-resolution image for the method's
+    own upscaler (invertible methods only). ``channel_axis`` as in :func:`rescale`.
+
+    >>> import numpy as np
+    >>> down(np.zeros((480, 640, 3), np.uint8), 2, method="bicubic").shape
+    (240, 320, 3)
+    >>> down(np.zeros((480, 640, 3), np.uint8), 0.5, method="bicubic").shape  # the same
+    (240, 320, 3)
     """
     want = {"sx": sx, "sy": sy, "size": size, "width": width, "height": height}
     return _directional(img, want, method, params, "down", refine, channel_axis)
@@ -312,7 +320,7 @@ def up(
     size: tuple[int, int] | None = None,
     width: int | None = None,
     height: int | None = None,
-    method: str | Filter | Method = "irn",
+    method: str | int | Filter | Method = "irn",
     channel_axis: int | None = None,
     **params: Any,
 ) -> ImageT:
@@ -328,6 +336,8 @@ def _directional(img, want: dict, method, params, direction: str, refine, channe
     target_size(1, 1, **want)  # which of them were given, before any work
     if want["sx"] is not None:
         want["sx"], want["sy"] = directional_scale(want["sx"], want["sy"], direction)
+    if refine is None and not is_method(method):  # a filter: rescale()'s result, Pillow-exact on 8 bits
+        return rescale(img, **want, method=method, channel_axis=channel_axis, **params)
     # A learned method by name with its default options is built once per process and device.
     torch = import_torch(f"method {name!r}")
     cached = not params and isinstance(method, str) and is_method(method)

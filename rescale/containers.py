@@ -306,7 +306,11 @@ def check_unit_range(x, what: str) -> None:
         return
     lo, hi = (float(v) for v in x.aminmax())
     if lo < -0.5 or hi > 1.5:
-        hint = "img / 255 (and multiply the result by 255), or pass uint8" if hi > 1.5 else "undo the normalisation"
+        hint = (
+            "undo the normalisation (x * std + mean) first"
+            if lo < -0.5
+            else "img / 255 (and multiply the result by 255), or pass uint8"
+        )
         raise ValueError(
             f"{what} takes float images in [0, 1] (uint8 / 255), got values in [{lo:.4g}, {hi:.4g}]: pass {hint}"
         )

@@ -35,8 +35,8 @@ class Rescale(v2.Transform):
             ``v2.Resize((256, 200))`` is ``Rescale(size=(200, 256))``, or say it by name,
             ``Rescale(width=200, height=256)``).
         width, height: the output width and/or height; one alone keeps each image's aspect ratio.
-        method: a registered method name (``rescale.filters.available()``, learned ones too) or a
-            :class:`rescale.filters.Filter`.
+        method: a registered method name (``rescale.filters.available()``, learned ones too), one of
+            Pillow's constants (``Image.Resampling.LANCZOS``) or a :class:`rescale.filters.Filter`.
         antialias, edge, backend, alpha: as :func:`rescale.rescale`.
 
     Inputs: PIL images (L, LA, RGB, RGBA, I;16, F), tensors ``[..., C, H, W]`` (uint8, float16,
@@ -55,7 +55,7 @@ class Rescale(v2.Transform):
         size: tuple[int, int] | None = None,
         width: int | None = None,
         height: int | None = None,
-        method: str | Filter = "bicubic",
+        method: str | int | Filter = "bicubic",
         antialias: bool = True,
         edge: str = "renormalize",
         backend: str = "auto",
@@ -66,13 +66,10 @@ class Rescale(v2.Transform):
         target_size(1, 1, **self.want)  # one of them, valid: errors here, not in a DataLoader worker
         if size is not None:
             size = self.want["size"] = tuple(size)
-        if isinstance(method, str):
-            from .methods import is_method
+        from .methods import is_method
 
-            if not is_method(method):
-                get_filter(method)  # unknown names fail here, not in a DataLoader worker
-        elif not isinstance(method, Filter):
-            raise TypeError(f"method must be a name or a rescale.filters.Filter, got {type(method).__name__}")
+        if not is_method(method):
+            get_filter(method)  # unknown names and types fail here, not in a DataLoader worker
         self.sx, self.sy, self.size = sx, sy, size
         self.method, self.antialias, self.edge, self.backend, self.alpha = method, antialias, edge, backend, alpha
 
