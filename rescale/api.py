@@ -140,7 +140,7 @@ def rescale(
         if box is not None:
             raise TypeError(f"box= applies to filters; for method {getattr(method, 'name', method)!r}, crop first")
         import_torch(f"method {getattr(method, 'name', method)!r}")
-        x, _ = to_tensor(img, alpha, channel_axis)
+        x, _ = to_tensor(img, False, channel_axis)  # for its size: down() / up() read the image
         out_w, out_h = _target_size(x.shape[-1], x.shape[-2], want, None, limits[0])
         shrink = out_w * out_h < x.shape[-1] * x.shape[-2]
         return (down if shrink else up)(img, size=(out_w, out_h), method=method, channel_axis=channel_axis, **params)
