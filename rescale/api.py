@@ -182,8 +182,10 @@ def _rescale_image(img, want, box, filt: Filter, antialias, edge, backend, alpha
     code = mode = None
     if backend != "cpu":
         code = fastpath.pillow_filter(filt, dtype, antialias, edge, shrinks=out_w < w or out_h < h)
-        if pil:  # Pillow resizes the image's own mode band by band, premultiplying LA and RGBA only
-            mode = img.mode if dtype != "float32" and has_alpha == mode_alpha else None
+        if pil:  # Pillow resizes the image's own mode band by band, premultiplying LA and RGBA only;
+            # it reads I;16B's bytes as little-endian, so those go to the kernels (by value).
+            same = dtype != "float32" and has_alpha == mode_alpha and img.mode != "I;16B"
+            mode = img.mode if same else None
         else:
             mode = fastpath.pillow_mode(dtype, c, has_alpha)
         if backend == "pillow" and (code is None or mode is None):

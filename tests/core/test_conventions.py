@@ -238,6 +238,19 @@ def test_pillow_habits(mode):
             rescale.rescale(img, 0.5, backend="cpu")
 
 
+def test_big_endian_16_bit_is_resampled_by_value():
+    # Large enough for backend "auto" to pick Pillow's resize, which garbles I;16B.
+    arr = rng_for("I;16B").integers(0, 65536, (300, 400), dtype=np.uint16)
+    img = Image.frombytes("I;16B", (400, 300), arr.astype(">u2").tobytes())
+    want = np.asarray(Image.fromarray(arr).resize((200, 150), Image.Resampling.BICUBIC))
+    for _ in range(3):  # "auto" chooses by measured speed: every call must be right
+        out = rescale.rescale(img, 0.5)
+        assert out.mode == "I;16B"
+        np.testing.assert_array_equal(np.asarray(out).astype(np.uint16), want)
+    with pytest.raises(ValueError, match="backend 'pillow' gives our bits only"):
+        rescale.rescale(img, 0.5, backend="pillow")
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_box_and_pillow_constants(kind):
     img = as_kind(RGB, kind)
@@ -253,12 +266,18 @@ def test_box_and_pillow_constants(kind):
 
 @pytest.mark.parametrize("method", ["nearest", "box", "bilinear", "bicubic", "lanczos", "mitchell"])
 @pytest.mark.parametrize("channels", [None, 3, 4])
-def test_equal_images_in_any_container(method, channels):
-    rng = rng_for("equal", method, channels)
-    arr = noise_u8(rng, 17, 23) if channels is None else noise_u8(rng, 17, 23, channels)
-    results = [as_array(rescale.rescale(as_kind(arr, kind), 0.6, 1.3, method=method)) for kind in KINDS]
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_equal_images_in_any_container(method, channels, dtype):
+    rng = rng_for("equal", method, channels, dtype)
+    shape = (17, 23) if channels is None else (17, 23, channels)
+    arr = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+    kinds = KINDS if dtype == np.uint8 or channels is None else KINDS[1:]  # PIL has no 16-bit colour
+    results = [as_array(rescale.rescale(as_kind(arr, kind), 0.6, 1.3, method=method)) for kind in kinds]
     for got in results[1:]:
         np.testing.assert_array_equal(got, results[0])
+    code = getattr(Image.Resampling, method.upper(), None)
+    if len(kinds) == 3 and code is not None:  # Pillow's bits
+        np.testing.assert_array_equal(results[0], np.asarray(Image.fromarray(arr).resize((14, 22), code)))
 
 
 def test_irn_points_to_iarn():
