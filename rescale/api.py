@@ -103,8 +103,8 @@ def rescale(
             ``"cpu"``, ``"pillow"`` (only where Pillow gives the same bits), ``"torch"``
             (reference gathers) or ``"triton"``.
         alpha: whether the last channel is alpha, resampled premultiplied. ``None``: the PIL mode
-            says (LA, RGBA); numpy arrays and tensors with 2 or 4 channels have alpha (in [0, 1] for
-            floats: another last channel is refused rather than guessed).
+            says (LA, RGBA); 8- and 16-bit numpy arrays and tensors with 2 or 4 channels have alpha;
+            float ones with 2 or 4 channels must say (they may be data: refused rather than guessed).
         channel_axis: where the channels are, when not in the default layout (numpy HxWxC, tensors
             CxHxW): ``0`` for a CxHxW numpy array, ``-1`` for an HxWxC / NxHxWxC tensor. The
             result has the same layout. Shapes that look like the other layout are refused
