@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import cache
 
 from PIL import Image
 
 from .. import api
 from ..methods import is_method, load_method
-from .files import ImageError, Metadata, read_image, write_image
+from .files import KEEP_SUFFIXES, ImageError, Metadata, read_image, write_image
 from .plan import Job, Target
 from .provenance import Provenance, ProvenanceError, from_metadata, strip_exif
 from .result import Result
@@ -28,12 +29,41 @@ __all__ = [
     "reason_of",
     "DIRECTIONS",
     "DEFAULT_UP_METHOD",
+    "DEFAULT_DOWN_METHOD",
+    "down_method",
+    "storage_note",
 ]
 
 #: ``Options.direction``: ``rescale down`` / ``rescale up``.
 DIRECTIONS = ("down", "up")
 #: The method of ``rescale up`` for a file that names none (as :func:`rescale.up`).
 DEFAULT_UP_METHOD = "irn"
+#: ``rescale down``'s method for a lossless output when none is given: the best lossless rescaler.
+DEFAULT_DOWN_METHOD = "irn"
+#: ``rescale down``'s method for lossy outputs when none is given: the compression-aware CAIRN, whose
+#: LR survives JPEG and WebP (IRN's falls to about bicubic quality there: docs/cairn.md).
+LOSSY_DOWN_METHOD = "cairn"
+#: Output formats that lose detail (a key of :data:`rescale.batch.files.FORMATS`).
+LOSSY_FORMATS = ("jpg", "webp")
+#: Learned rescalers whose LR only restores well when stored losslessly.
+LOSSLESS_ONLY = ("irn", "iarn")
+
+
+def down_method(fmt: str) -> str:
+    """``rescale down``'s default method for output format ``fmt``."""
+    return LOSSY_DOWN_METHOD if fmt in LOSSY_FORMATS else DEFAULT_DOWN_METHOD
+
+
+def storage_note(method: str | None, fmt: str | None, quality: int | None = None) -> str | None:
+    """What to tell a user whose LR made by ``method`` is (to be) stored as ``fmt`` (at ``quality``,
+    when known): a lossless-only rescaler's LR in a lossy file restores barely better than bicubic."""
+    if method not in LOSSLESS_ONLY or fmt not in LOSSY_FORMATS:
+        return None
+    stored = {"jpg": "JPEG", "webp": "WebP"}[fmt] + (f" (quality {quality})" if quality else "")
+    return (
+        f"{method}'s LR stored as {stored} restores about as well as bicubic; "
+        f"use --method {LOSSY_DOWN_METHOD} (made for lossy files) or --format png when downscaling"
+    )
 
 
 @dataclass(frozen=True)
@@ -42,8 +72,9 @@ class Options:
 
     ``direction`` ``None`` (``rescale resize``) resamples with :func:`rescale.rescale`. ``"down"``
     and ``"up"`` run that direction of the method (:func:`rescale.down` / :func:`rescale.up` for
-    learned methods; filters resample antialiased either way): ``"down"`` refuses to enlarge and
-    records the original size and the method in the output (:mod:`rescale.batch.provenance`); ``"up"``
+    learned methods; filters resample antialiased either way): ``"down"`` refuses to enlarge, takes
+    ``method=None`` (:func:`down_method` of each output's format) and records the original size,
+    the method and a lossy file's quality in the output (:mod:`rescale.batch.provenance`); ``"up"``
     refuses to shrink, takes ``target=None`` (the recorded original size) and ``method=None`` (the
     recorded method, else :data:`DEFAULT_UP_METHOD`) per file, and leaves the record out.
     """
@@ -68,11 +99,16 @@ def process_file(job: Job, opts: Options) -> Result:
     try:
         dec = read_image(job.src, opts.max_pixels)
         size = dec.image.size
-        meta, record = dec.meta, None
+        meta, record, note = dec.meta, None, None
         if opts.direction is not None:
-            opts = file_options(opts, size, lambda: _stored(dec.text, meta.exif), job.src)
+
+            @cache
+            def read_stored():
+                return _stored(dec.text, meta.exif)
+
+            opts = file_options(opts, size, read_stored, job.src, job.fmt)
+            note = _storage_note(job, opts, read_stored)
             meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
-        note = None
         if opts.screentone and opts.direction is None:
             opts, note = _screentone_options(dec.image, opts)
         rsize, box = opts.target.plan(*size)
@@ -101,6 +137,21 @@ def process_file(job: Job, opts: Options) -> Result:
     )
 
 
+def _storage_note(job: Job, opts: Options, read_stored) -> str | None:
+    """:func:`storage_note` for a ``down`` output, or for an ``up`` input (with the quality its
+    record gives, when it has one)."""
+    if opts.direction == "down":
+        return storage_note(opts.method, job.fmt, opts.quality)
+    in_fmt = KEEP_SUFFIXES.get(job.src.suffix.lower())
+    if storage_note(opts.method, in_fmt) is None:
+        return None
+    try:
+        quality = getattr(read_stored(), "quality", None)
+    except ImageError:  # a garbled record: nothing more to say than the format
+        quality = None
+    return storage_note(opts.method, in_fmt, quality)
+
+
 def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str | None]:
     """``--screentone``: ``opts`` with method ``"screentone"`` for a greyscale or bitonal page; other
     pages keep their method, with a note that says so."""
@@ -115,14 +166,16 @@ def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str |
     )
 
 
-def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Options:
-    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the recorded size and
-    method filled in where not given (``up``; ``read_stored()`` returns the file's
-    :class:`Provenance` or None, called only then), and the direction checked. Raises
-    :class:`ImageError` with the reason otherwise."""
+def file_options(opts: Options, size: tuple[int, int], read_stored, src, fmt: str | None = None) -> Options:
+    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the method for the output
+    format ``fmt`` (``down``, :func:`down_method`) or the recorded size and method (``up``;
+    ``read_stored()`` returns the file's :class:`Provenance` or None, called only then) filled in where
+    not given, and the direction checked. Raises :class:`ImageError` with the reason otherwise."""
     if opts.direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {opts.direction!r}")
     target, method = opts.target, opts.method
+    if opts.direction == "down" and method is None:
+        method = down_method(fmt)
     if opts.direction == "up":
         stored = read_stored() if target is None or method is None else None
         method = method or (stored.method if stored else DEFAULT_UP_METHOD)

@@ -1,15 +1,16 @@
 """What ``rescale down`` records in the files it writes, so that ``rescale up FILE`` can restore the
 original without being told its size.
 
-A :class:`Provenance` is the original (upright) size, the method, and the size the file was written
-at (to notice a file edited since). It is stored
+A :class:`Provenance` is the original (upright) size, the method, the size the file was written
+at (to notice a file edited since) and, for JPEG and WebP files, the quality. It is stored
 
 - in PNG files as text chunks: ``rescale:original-size`` = ``"333x217"``, ``rescale:method`` =
   ``"irn"``, ``rescale:lr-size`` = ``"167x109"``;
 - in JPEG, WebP and TIFF files in the EXIF ``UserComment`` tag (Exif IFD, 0x9286) as
   ``ASCII\\0\\0\\0`` followed by the JSON
-  ``{"rescale": {"original_size": [333, 217], "method": "irn", "lr_size": [167, 109]}}``. Writing
-  it replaces a comment the input had; the rest of the EXIF is kept.
+  ``{"rescale": {"original_size": [333, 217], "method": "cairn", "lr_size": [167, 109], "quality": 90}}``
+  (``quality`` only in JPEG and WebP files). Writing it replaces a comment the input had; the rest
+  of the EXIF is kept.
 
 A file with both has the text chunks read. ``rescale resize`` neither writes nor removes the
 record (a JPEG's EXIF one passes to its outputs, which ``rescale up`` then finds out of date if
@@ -17,7 +18,7 @@ the size changed); ``rescale up`` leaves it out of its outputs.
 
 >>> from rescale import provenance
 >>> provenance.read("small.png")
-Provenance(original_size=(333, 217), method='irn', lr_size=(167, 109))
+Provenance(original_size=(333, 217), method='irn', lr_size=(167, 109), quality=None)
 """
 
 from __future__ import annotations
@@ -47,15 +48,18 @@ class Provenance:
 
     ``original_size``: ``(width, height)`` of the upright image ``rescale down`` read;
     ``method``: the method name (``rescale.methods.get_method``); ``lr_size``: ``(width, height)``
-    of the file as written.
+    of the file as written; ``quality``: the JPEG/WebP quality it was written at (None: lossless,
+    or not recorded).
     """
 
     original_size: tuple[int, int]
     method: str
     lr_size: tuple[int, int]
+    quality: int | None = None
 
     def to_json(self) -> dict:
-        return {"original_size": list(self.original_size), "method": self.method, "lr_size": list(self.lr_size)}
+        out = {"original_size": list(self.original_size), "method": self.method, "lr_size": list(self.lr_size)}
+        return out | ({"quality": self.quality} if self.quality is not None else {})
 
     def embed(self, params: dict, pil_format: str) -> dict:
         """``Image.save`` keyword arguments ``params`` with this record added: text chunks for
@@ -69,9 +73,12 @@ class Provenance:
             params["pnginfo"] = info
             exif = strip_exif(params.pop("exif", None))  # no stale copy in the EXIF beside the chunks
         else:
+            record = self.to_json()
+            if pil_format in ("JPEG", "WEBP") and params.get("quality") is not None:
+                record["quality"] = int(params["quality"])  # the quality this file is being written at
             exif = _load_exif(params.get("exif"))
             exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = (
-                _ASCII + json.dumps({"rescale": self.to_json()}).encode()
+                _ASCII + json.dumps({"rescale": record}).encode()
             )
             exif = exif.tobytes()
         if exif:
@@ -102,7 +109,12 @@ def from_metadata(text: Mapping[str, str], exif: bytes | Image.Exif | None) -> P
     if record is None:
         return None
     try:
-        return _checked(_pair(record.get("original_size")), record.get("method"), _pair(record.get("lr_size")))
+        quality = record.get("quality")
+        if quality is not None and not (
+            isinstance(quality, int) and not isinstance(quality, bool) and 1 <= quality <= 100
+        ):
+            raise ValueError(f"the quality must be 1..100, got {quality!r}")
+        return _checked(_pair(record.get("original_size")), record.get("method"), _pair(record.get("lr_size")), quality)
     except (ValueError, AttributeError) as e:
         raise ProvenanceError(f"malformed rescale metadata in the EXIF UserComment: {e}") from None
 
@@ -156,10 +168,10 @@ def _exif_record(exif) -> dict | None:
     return record
 
 
-def _checked(original, method, lr) -> Provenance:
+def _checked(original, method, lr, quality=None) -> Provenance:
     if not isinstance(method, str) or not method:
         raise ValueError(f"the method must be a name, got {method!r}")
-    return Provenance(original, method, lr)
+    return Provenance(original, method, lr, quality)
 
 
 def _size_text(size: tuple[int, int]) -> str:
