@@ -37,6 +37,7 @@ __all__ = [
     "real_roundtrip",
     "simulate",
     "quantize_ste",
+    "rgb_to_ycbcr",
     "MODES",
     "CODECS",
 ]
@@ -75,6 +76,11 @@ def quant_tables(quality: int) -> tuple[torch.Tensor, torch.Tensor]:
         t = (torch.tensor(base, dtype=torch.int64) * scale + 50) // 100
         out.append(t.clamp(1, 255).float())
     return out[0], out[1]
+
+
+def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    """JFIF YCbCr of ``[N, 3, H, W]`` RGB, in the same units, chroma centred on 0 (no offset)."""
+    return torch.einsum("ij,njhw->nihw", _TO_YCC.to(x.device, x.dtype), x)
 
 
 def _dct_matrix(device, dtype) -> torch.Tensor:
@@ -123,7 +129,7 @@ def jpeg_proxy(x: torch.Tensor, quality: int | Sequence[int], *, soft: bool = Tr
     luma_t, chroma_t = _tables_for(quality, n, x.device)
     ph, pw = -h % 16, -w % 16  # whole MCUs, the edge replicated as libjpeg pads
     v = F.pad(x.float() * 255, (0, pw, 0, ph), mode="replicate") if ph or pw else x.float() * 255
-    ycc = torch.einsum("ij,njhw->nihw", _TO_YCC.to(v.device), v)
+    ycc = rgb_to_ycbcr(v)
     y = _quantise_blocks(ycc[:, :1] - 128, luma_t, soft) + 128
     chroma = F.avg_pool2d(ycc[:, 1:], 2)  # chroma is centred on 0 here (JFIF adds 128, the DCT removes it)
     chroma = torch.cat([_quantise_blocks(chroma[:, k : k + 1], chroma_t, soft) for k in range(2)], 1)

@@ -35,7 +35,7 @@ import torch
 
 from ..eval.metrics import psnr, quantize, rgb_to_y
 from ..models.cairn import CAIRN, from_irn
-from ..models.codec import MODES, real_roundtrip, simulate
+from ..models.codec import MODES, real_roundtrip, rgb_to_ycbcr, simulate
 from ..models.irn import bicubic_down
 from .irn import DEFAULT_SET5, load_eval_images
 from .loop import add_budget_arguments, add_guidance_arguments, start_run, train
@@ -87,6 +87,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, default=2e-4)
     add_guidance_arguments(g)
     g.set_defaults(lr_psnr=35.0)
+    g.add_argument(
+        "--chroma-weight",
+        type=float,
+        default=0.0,
+        help="0: LR guidance as MSE in RGB; W > 0: in JFIF YCbCr, (dY^2 + W dCb^2 + W dCr^2) / 3, so W > 1 makes "
+        "chroma deviations dearer and pushes what the LR hides into luma, which 4:2:0 JPEG keeps",
+    )
     g = p.add_argument_group("machine")
     g.add_argument("--device", default="cpu")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -135,7 +142,12 @@ def training_loss(model: CAIRN, x: torch.Tensor, qs: list[int], args, lambda_lr:
     stored = simulate(lr, qs, args.codec)
     rec = model.inverse(torch.cat([stored, torch.zeros_like(z)], 1))
     l_rec = torch.sqrt((rec - x).square() + 1e-6).mean()
-    l_lr = (lr - bicubic_down(x, model.scale)).square().mean()
+    diff = lr - bicubic_down(x, model.scale)
+    if args.chroma_weight > 0:
+        ycc = rgb_to_ycbcr(diff).square()
+        l_lr = (ycc[:, 0] + args.chroma_weight * (ycc[:, 1] + ycc[:, 2])).mean() / 3
+    else:
+        l_lr = diff.square().mean()
     l_z = z.square().mean()
     loss = l_rec + lambda_lr * l_lr + args.lambda_z * l_z
     return loss, torch.stack([loss, l_rec, l_lr, l_z]).detach()
@@ -257,6 +269,6 @@ def _manifest(
             "quality": args.quality if len(args.quality) <= 5 else f"{min(args.quality)}-{max(args.quality)}",
             "lossless": args.lossless,
             "train": args.train,
-            **{k: getattr(args, k) for k in ("lr", "warmup", "clip", "lr_psnr", "lambda_z")},
+            **{k: getattr(args, k) for k in ("lr", "warmup", "clip", "lr_psnr", "chroma_weight", "lambda_z")},
         },
     }
