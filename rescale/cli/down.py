@@ -19,6 +19,7 @@ from .common import (
     add_reporting_arguments,
     add_size_arguments,
     checked_method,
+    checked_weights,
     target_from_args,
 )
 from .runner import dry_run_directional, run_batch
@@ -29,12 +30,13 @@ DOWN_EXAMPLES = """\
 examples:
   rescale down photos -o small --scale 0.5                   # an ordinary-looking half-size copy
   rescale down big.png -o small.png --scale 0.25 --method irn
-  rescale down photos -o small --scale 0.5 --format jpg      # CAIRN: made to survive JPEG
+  rescale down photos -o small --scale 0.5 --format jpg      # CAIRN (x2): made to survive JPEG
   rescale down scans -o web --width 800 --method lanczos     # any filter or learned method
 
 Outputs keep the input's format unless --format says otherwise. Without --method, lossless outputs
-(PNG, TIFF) use IRN, the best restoration from a lossless LR, and JPEG/WebP outputs use CAIRN, whose
-LR keeps most of its restoration gain through the codec (IRN's falls to about bicubic's). Each output
+(PNG, TIFF) use IRN, the best restoration from a lossless LR, and JPEG/WebP outputs at x2 use CAIRN,
+whose LR keeps more of its restoration gain through the codec (IRN's falls to about bicubic's; CAIRN
+has no weights for other factors yet, which get IRN). Each output
 records its original size, the method and, for JPEG/WebP, the quality (PNG text chunks; EXIF
 UserComment for JPEG, WebP and TIFF), which `rescale up` reads.
 """
@@ -58,7 +60,7 @@ def add_parser(subparsers) -> None:
         fit_help="contain (fit inside, default) or fill (stretch)",
     )
     add_method_group(
-        down, f"method (default: {DEFAULT_DOWN_METHOD} for PNG/TIFF outputs, {LOSSY_DOWN_METHOD} for JPEG/WebP)"
+        down, f"method (default: {DEFAULT_DOWN_METHOD} for PNG/TIFF outputs, {LOSSY_DOWN_METHOD} for JPEG/WebP at x2)"
     )
     add_engine_arguments(down)
     add_output_arguments(down)
@@ -68,6 +70,12 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         method = checked_method(args.method)  # None: by each output's format (rescale.batch.job.down_method)
+        if method is None and args.weights is not None:
+            raise UsageError(
+                f"--weights needs --method: without it each output's format picks the method "
+                f"({DEFAULT_DOWN_METHOD} for PNG/TIFF, {LOSSY_DOWN_METHOD} for JPEG/WebP at x2)"
+            )
+        weights = checked_weights(method, args.weights)
         target = target_from_args(args)
         if target.scale is not None and max(target.scale) > 1:
             raise UsageError(
@@ -77,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"rescale down: error: {e}", file=sys.stderr)
         return 2
-    opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="down")
+    opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="down", weights=weights)
     return run_batch(args, opts, "rescale down", planned=dry_run_directional)

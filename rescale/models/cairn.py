@@ -18,8 +18,8 @@ compression, mixed qualities) and sized for CPU training:
 the ablation's variants (``docs/cairn.md``). The up direction is blind: it works for any quality and
 for lossless LRs (the training mixes them).
 
-:class:`CAIRNMethod` (registry name ``"cairn"``) wraps the shipped ``weights/cairn_x2`` and
-``cairn_x4`` with the interface of :class:`rescale.models.irn.IRNMethod` (any size, tiles, float
+:class:`CAIRNMethod` (registry name ``"cairn"``) wraps the shipped ``weights/cairn_x2`` (x4 is not
+shipped yet) with the interface of :class:`rescale.models.irn.IRNMethod` (any size, tiles, float
 ``[N, C, H, W]`` in ``[0, 1]``, ``size=(width, height)``).
 
 >>> import rescale, torch
@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .irn import IRN, IRNMethod
+from .irn import IRN, IRNMethod, pick_scale
 
 __all__ = ["CAIRN", "Restore", "CAIRNMethod", "load", "load_model", "from_irn"]
 
@@ -142,15 +142,32 @@ def load_model(name: str, device="cpu") -> CAIRN:
 
 class CAIRNMethod(IRNMethod):
     """CAIRN as a registered method (``kind = "rescaler"``); arguments as :class:`IRNMethod`, with
-    ``weights`` defaulting to the shipped ``cairn_x2`` / ``cairn_x4``."""
+    ``weights`` defaulting to the shipped ``cairn_x2`` (no x4 weights are shipped yet: give
+    ``weights={4: path}`` to use your own, ``python -m rescale.train cairn --scale 4``)."""
 
     name = "cairn"
 
     def __init__(self, weights: dict | None = None, **kw):
-        super().__init__({2: "cairn_x2", 4: "cairn_x4", **(weights or {})}, **kw)
+        super().__init__(**kw)
+        self.weights = {2: "cairn_x2", **(weights or {})}
 
     def load_weights(self, name: str) -> CAIRN:
         return load_model(name)
+
+    def model(self, scale: int, device) -> CAIRN:
+        self._check_scale(scale)
+        return super().model(scale, device)
+
+    def check_sizes(self, hr: tuple[int, int], lr: tuple[int, int]) -> None:
+        self._check_scale(pick_scale(hr, lr, "CAIRN"))
+
+    def _check_scale(self, scale: int) -> None:
+        if scale not in self.weights and scale not in self.models:
+            have = ", ".join(f"x{s}" for s in sorted({*self.weights, *self.models}))
+            raise ValueError(
+                f"CAIRN has no x{scale} weights (shipped: {have}; docs/cairn.md); use irn, or train your own "
+                f"(python -m rescale.train cairn --scale {scale}) and give weights={{{scale}: path}}"
+            )
 
 
 def load(**params) -> CAIRNMethod:

@@ -98,7 +98,9 @@ def test_round_trip_restores_the_original_size(tmp_path, capsys, fmt, method, sc
     if fmt == "jpg":  # the quality it was written at (the default, 90) too
         record = {"original_size": [W, H], "method": method, "lr_size": list(lr_size), "quality": 90}
         assert _exif_record(lr_path) == record
-    assert provenance.read(lr_path) == provenance.Provenance((W, H), method, lr_size, 90 if fmt == "jpg" else None)
+    assert provenance.read(lr_path) == provenance.Provenance(
+        (W, H), method, lr_size, quality=90 if fmt == "jpg" else None
+    )
 
     if method in PIL_FILTERS and fmt == "png":  # down is the antialiased filter: Pillow's resize
         np.testing.assert_array_equal(np.asarray(lr), np.asarray(decoded.resize(lr_size, PIL_FILTERS[method])))

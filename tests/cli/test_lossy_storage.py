@@ -51,7 +51,7 @@ def test_default_method_follows_the_output_format(tmp_path, capsys):
     code, rows = _run_json(["down", str(src / "a.jpg"), "-o", str(tmp_path / "lr"), "--scale", "0.5"], capsys)
     assert code == 0 and rows["a.jpg"]["method"] == "cairn" and "note" not in rows["a.jpg"]
     lr = tmp_path / "lr" / "a.jpg"
-    assert provenance.read(lr) == provenance.Provenance((96, 64), "cairn", (48, 32), 90)  # the default quality
+    assert provenance.read(lr) == provenance.Provenance((96, 64), "cairn", (48, 32), quality=90)  # the default quality
     code, rows = _run_json(["up", str(lr), "-o", str(tmp_path / "hr")], capsys)
     assert code == 0 and rows["a.jpg"]["method"] == "cairn" and rows["a.jpg"]["out_size"] == [96, 64]
 
@@ -124,3 +124,20 @@ def test_a_malformed_quality_in_the_record_is_refused():
         b"ASCII\0\0\0" + json.dumps({"rescale": record}).encode()
     )
     assert provenance.from_metadata({}, exif).quality == 75
+
+
+def test_lossy_x4_falls_back_to_irn_with_a_note(tmp_path, capsys):
+    # CAIRN ships x2 weights only: a lossy x4 downscale gets IRN, and the note that says what it costs
+    _photo().save(tmp_path / "a.jpg", quality=95)
+    code, rows = _run_json(["down", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "lr"), "--scale", "0.25"], capsys)
+    assert code == 0 and rows["a.jpg"]["method"] == "irn" and "--method cairn" in rows["a.jpg"]["note"]
+    code, rows = _run_json(
+        ["down", str(tmp_path / "a.jpg"), "-o", str(tmp_path / "lr4"), "--scale", "0.25", "--method", "cairn"], capsys
+    )
+    assert code == 1 and "CAIRN has no x4 weights" in rows["a.jpg"]["error"]
+
+
+def test_weights_without_a_method_are_refused(tmp_path, capsys):
+    _photo().save(tmp_path / "a.png")
+    code = main(["down", str(tmp_path / "a.png"), "-o", str(tmp_path / "lr"), "--scale", "0.5", "--weights", "irn_x2"])
+    assert code == 2 and "--weights needs --method" in capsys.readouterr().err
