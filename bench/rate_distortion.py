@@ -123,6 +123,9 @@ def plot(all_means: dict, path: Path, scale: int) -> None:
         ax.set_xlabel("bits per HR pixel")
         ax.set_ylabel("Y-PSNR (dB)")
         ax.set_xscale("log")
+        ticks = [t for t in (0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xticks([], minor=True)  # the log axis's own minor labels overlap
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.tight_layout()
