@@ -179,13 +179,14 @@ def _fit(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
 
-def pick_scale(hr: tuple[int, int], lr: tuple[int, int]) -> int:
-    """The IRN scale (2 or 4) that maps an HR size (width, height) to an LR size, or ValueError."""
+def pick_scale(hr: tuple[int, int], lr: tuple[int, int], name: str = "IRN") -> int:
+    """The IRN scale (2 or 4) that maps an HR size (width, height) to an LR size, or ValueError
+    (naming the method ``name``)."""
     for s in SCALES:
         if all(math.floor(n_hr / s) <= n_lr <= math.ceil(n_hr / s) for n_hr, n_lr in zip(hr, lr)):
             return s
     raise ValueError(
-        f"IRN rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither: for any factor from 1 to 4 "
+        f"{name} rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither: for any factor from 1 to 4 "
         "per axis, use method='iarn'"
     )
 
@@ -218,10 +219,14 @@ class IRNMethod(Method):
         self.models = dict(models or {})
         self.tile, self.overlap, self.z_sigma, self.seed = tile, overlap, z_sigma, seed
 
+    def load_weights(self, name: str) -> IRN:
+        """The network of weights ``name`` (subclasses with another network override this)."""
+        return load_model(name)
+
     def model(self, scale: int, device) -> IRN:
         m = self.models.get(scale)
         if m is None:
-            m = self.models[scale] = load_model(self.weights[scale])
+            m = self.models[scale] = self.load_weights(self.weights[scale])
         if next(m.parameters()).device != torch.device(device):
             m = self.models[scale] = m.to(device)
         return m
@@ -229,7 +234,7 @@ class IRNMethod(Method):
     def down(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, H, W] -> [N, C, size[1], size[0]]`` (C = 1, 3 or 4; alpha is resampled bicubic)."""
         w, h = size
-        s = pick_scale((x.shape[-1], x.shape[-2]), (w, h))
+        s = pick_scale((x.shape[-1], x.shape[-2]), (w, h), self.name.upper())
         model = self.model(s, x.device)
         rgb, rest = split_rgb(x)
         rgb = _fit(rgb.float(), h * s, w * s)
@@ -239,7 +244,7 @@ class IRNMethod(Method):
     def up(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, h, w] -> [N, C, size[1], size[0]]`` with the latent ``z = 0`` (or sampled)."""
         W, H = size
-        s = pick_scale((W, H), (x.shape[-1], x.shape[-2]))
+        s = pick_scale((W, H), (x.shape[-1], x.shape[-2]), self.name.upper())
         model = self.model(s, x.device)
         rgb, rest = split_rgb(x)
         z = rgb.new_zeros(rgb.shape[0], model.channels - 3, *rgb.shape[2:], dtype=torch.float32)

@@ -450,7 +450,7 @@ def test_exif_over_64k_is_cut_to_fit_a_jpeg_with_a_note(tmp_path, capsys):
     with Image.open(tmp_path / "small.jpg") as im:
         assert im.getexif()[ExifTags.Base.Make] == "TestCam"
         assert len(im.getexif().tobytes()) <= JPEG_EXIF_LIMIT
-    assert provenance.read(tmp_path / "small.jpg") == provenance.Provenance((40, 40), "bicubic", (20, 20))
+    assert provenance.read(tmp_path / "small.jpg") == provenance.Provenance((40, 40), "bicubic", (20, 20), quality=90)
 
 
 def test_non_utf8_file_name_with_verbose_and_strict_utf8_output(tmp_path, monkeypatch):
