@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .irn import IRN, IRNMethod, pick_scale
+from .irn import IRN, IRNMethod, pick_scale, weights_by_scale
 
 __all__ = ["CAIRN", "Restore", "CAIRNMethod", "load", "load_model", "from_irn"]
 
@@ -147,9 +147,9 @@ class CAIRNMethod(IRNMethod):
 
     name = "cairn"
 
-    def __init__(self, weights: dict | None = None, **kw):
+    def __init__(self, weights: dict | str | None = None, **kw):
         super().__init__(**kw)
-        self.weights = {2: "cairn_x2", **(weights or {})}
+        self.weights = {2: "cairn_x2", **weights_by_scale(weights)}
 
     def load_weights(self, name: str) -> CAIRN:
         return load_model(name)

@@ -36,7 +36,7 @@ from torch import nn
 from ..methods import Method
 from .invertible import InvBlock, Lift, haar, haar_inverse, merge_rgb, split_rgb
 
-__all__ = ["IRN", "IRNMethod", "load", "load_model", "quantize_ste", "bicubic_down", "SCALES"]
+__all__ = ["IRN", "IRNMethod", "load", "load_model", "quantize_ste", "bicubic_down", "SCALES", "weights_by_scale"]
 
 SCALES = (2, 4)
 
@@ -191,11 +191,21 @@ def pick_scale(hr: tuple[int, int], lr: tuple[int, int], name: str = "IRN") -> i
     )
 
 
+def weights_by_scale(weights: dict | str | None) -> dict:
+    """``{scale: name or path}`` from a mapping, or from one name or path (its manifest's scale)."""
+    if weights is None or isinstance(weights, dict):
+        return dict(weights or {})
+    from ..pretrained import load_manifest
+
+    return {load_manifest(str(weights))["architecture"]["args"]["scale"]: str(weights)}
+
+
 class IRNMethod(Method):
     """IRN as a registered method (``kind = "rescaler"``).
 
     Args:
-        weights: ``{scale: name or path}``; defaults to the shipped ``irn_x2`` / ``irn_x4``.
+        weights: ``{scale: name or path}``, or one name or path, used for the scale its manifest
+            says (what ``--weights`` gives); defaults to the shipped ``irn_x2`` / ``irn_x4``.
         models: ``{scale: IRN}`` to use instead of weights (e.g. a model being trained).
         tile: tile size in LR pixels (0: never tile); overlap: context in LR pixels.
         z_sigma: standard deviation of the sampled latent for ``up`` (0: deterministic ``z = 0``).
@@ -207,7 +217,7 @@ class IRNMethod(Method):
 
     def __init__(
         self,
-        weights: dict | None = None,
+        weights: dict | str | None = None,
         *,
         models: dict | None = None,
         tile: int = 256,
@@ -215,7 +225,7 @@ class IRNMethod(Method):
         z_sigma: float = 0.0,
         seed: int = 0,
     ):
-        self.weights = {2: "irn_x2", 4: "irn_x4", **(weights or {})}
+        self.weights = {2: "irn_x2", 4: "irn_x4", **weights_by_scale(weights)}
         self.models = dict(models or {})
         self.tile, self.overlap, self.z_sigma, self.seed = tile, overlap, z_sigma, seed
 
