@@ -28,6 +28,7 @@ Ink/paper changes are counted against the local mean with a minimum contrast, so
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,21 +58,24 @@ class ScreenParams:
 
 
 def _demodulated(img: np.ndarray, vectors: list, sigma: float):
-    """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave's
-    phase ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``: the image
-    demodulated and averaged by a Gaussian of ``sigma`` px)."""
-    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave
+    ``exp(i phase)`` ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``:
+    the image demodulated and averaged by a Gaussian of ``sigma`` px)."""
     if len(vectors) == 2:
         a, b = vectors
         freqs = [a, b, a + b, a - b]
     else:
         freqs = [vectors[0], 2 * vectors[0]]
     for fy, fx in freqs:
-        phase = 2 * np.pi * (fy * yy + fx * xx)
+        # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
+        # multiplication per pixel instead of a cosine and a sine).
+        wave = np.outer(
+            np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1]))
+        )
         yield (
-            phase,
-            ndimage.gaussian_filter(img * np.cos(phase), sigma),
-            ndimage.gaussian_filter(img * np.sin(phase), sigma),
+            wave,
+            ndimage.gaussian_filter(img * wave.real, sigma),
+            ndimage.gaussian_filter(img * wave.imag, sigma),
         )
 
 
@@ -99,8 +103,8 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
     ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
     model = ndimage.gaussian_filter(img, sigma)
-    for phase, re, im in _demodulated(img, wave_vectors(screen), sigma):
-        model += 2 * (re * np.cos(phase) + im * np.sin(phase))
+    for wave, re, im in _demodulated(img, wave_vectors(screen), sigma):
+        model += 2 * (re * wave.real + im * wave.imag)
     return model
 
 
@@ -205,10 +209,13 @@ def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarra
     comps, n = ndimage.label(holes)
     if n == 0:
         return mask
-    index = np.arange(1, n + 1)
-    small = ndimage.sum(holes, comps, index) < max_area
-    thin = ndimage.maximum(ndimage.distance_transform_edt(holes), comps, index) <= max_radius
-    return mask | np.concatenate([[False], small | thin])[comps]
+    fill = np.bincount(comps.ravel(), minlength=n + 1) < max_area
+    for k, box in enumerate(ndimage.find_objects(comps), 1):
+        if not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
+            hole = np.pad(comps[box] == k, 1)
+            fill[k] = ndimage.distance_transform_edt(hole).max() <= max_radius
+    fill[0] = False
+    return mask | fill[comps]
 
 
 # --- characterisation ------------------------------------------------------------------------------
@@ -240,11 +247,7 @@ def _characterise(
     y0, x0 = max(cy - crop // 2, 0), max(cx - crop // 2, 0)
     sub_img, sub = img[y0 : y0 + crop, x0 : x0 + crop], inner[y0 : y0 + crop, x0 : x0 + crop]
     p = masked_spectrum(sub_img, sub)
-    n = p.shape[0]
-    f = (np.arange(n) - n // 2) / n
-    fy, fx = np.meshgrid(f, f, indexing="ij")
-    r = np.hypot(fx, fy)
-    band = r >= 1 / 24
+    fy, fx, band = _spectrum_grid(p.shape[0])
     total = max(p[band].sum() / 2, 1e-12)
     # The main peak: near the group's wave vector (10%), else anywhere in the band.
     v1, s1 = _peak(p, fy, fx, band, None if kind == NOISE else vectors[0], 0.1)
@@ -274,6 +277,15 @@ def _characterise(
     return ScreenParams("lines", float(period), angle, intensity, area)
 
 
+@functools.lru_cache(maxsize=2)
+def _spectrum_grid(n: int) -> tuple:
+    """``fy``, ``fx`` ``[n, n]`` (cycles per pixel) of an fftshifted spectrum, and the band of
+    periods under 24 px that screens lie in."""
+    f = (np.arange(n) - n // 2) / n
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    return fy, fx, np.hypot(fx, fy) >= 1 / 24
+
+
 def _regularity(
     img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int | None = None
 ) -> float:
@@ -292,13 +304,14 @@ def _regularity(
         phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
     cell = (ys // block) * (xs.max() // block + 1) + xs // block
     key = cell * bins ** len(lattice) + phase
-    _, inv, count = np.unique(key, return_inverse=True, return_counts=True)
-    folded = np.bincount(inv, values) / count
-    _, cinv, ccount = np.unique(cell, return_inverse=True, return_counts=True)
-    mean = np.bincount(cinv, values) / ccount
+    # Means per (block, phase) and per block: bincounts over the (few) keys, no sorting.
+    count = np.bincount(key)
+    folded = np.bincount(key, values) / np.maximum(count, 1)
+    ccount = np.bincount(cell)
+    mean = np.bincount(cell, values) / np.maximum(ccount, 1)
     noise = noise_var * len(values)
-    total = ((values - mean[cinv]) ** 2).sum() - noise
-    residual = ((values - folded[inv]) ** 2).sum() - noise
+    total = ((values - mean[cell]) ** 2).sum() - noise
+    residual = ((values - folded[key]) ** 2).sum() - noise
     return float(1 - max(residual, 0.0) / total) if total > noise else 0.0
 
 
@@ -306,20 +319,43 @@ def _peak(p: np.ndarray, fy: np.ndarray, fx: np.ndarray, band: np.ndarray, guess
     """Wave vector (fy, fx) of the strongest bin of the fftshifted power spectrum ``p`` in the upper
     half plane of ``band``, within ``radius`` (relative) of ``guess`` (either sign) if given,
     refined by a parabola on the log power along each axis; and the power near it (within 10% of
-    its frequency, where scans' pitch and angle drift)."""
+    its frequency, where scans' pitch and angle drift). Near a guess, only the bins around it are
+    read (most of the time of the characterisation went into reading the whole spectrum)."""
     n = p.shape[0]
-    zone = band & (fy >= 0)
+    best = None
     if guess is not None:
         g = np.asarray(guess, dtype=float)
         near = radius * np.hypot(*g) + 1.5 / n
-        zone = zone & ((np.hypot(fy - g[0], fx - g[1]) < near) | (np.hypot(fy + g[0], fx + g[1]) < near))
-        if not zone.any():
-            zone = band & (fy >= 0)
-    q = np.where(zone, p, 0.0)
-    v = np.array(refine_peak(p, *np.unravel_index(np.argmax(q), q.shape)))
+        for c in (g, -g):
+            win = _window(n, c, near)
+            zone = band[win] & (fy[win] >= 0) & (np.hypot(fy[win] - g[0], fx[win] - g[1]) < near)
+            zone |= band[win] & (fy[win] >= 0) & (np.hypot(fy[win] + g[0], fx[win] + g[1]) < near)
+            if zone.any():
+                q = np.where(zone, p[win], 0.0)
+                i, j = np.unravel_index(np.argmax(q), q.shape)
+                cand = (q[i, j], (i + win[0].start) * n + j + win[1].start)
+                # The first of equal bins in the whole spectrum's order, as one argmax over it.
+                if best is None or cand[0] > best[0] or (cand[0] == best[0] and cand[1] < best[1]):
+                    best = cand
+    if best is None:
+        q = np.where(band & (fy >= 0), p, 0.0)
+        k = int(np.argmax(q))
+    else:
+        k = best[1] if best[0] > 0 else 0  # an empty spectrum: the first bin, as argmax has it
+    v = np.array(refine_peak(p, *divmod(k, n)))
     f = max(np.hypot(*v), 1e-9)
-    power = p[np.hypot(fy - v[0], fx - v[1]) < max(0.1 * f, 2.5 / n)].sum()
+    reach = max(0.1 * f, 2.5 / n)
+    win = _window(n, v, reach)
+    power = p[win][np.hypot(fy[win] - v[0], fx[win] - v[1]) < reach].sum()
     return v, float(power)
+
+
+def _window(n: int, centre, reach: float) -> tuple:
+    """The slices of an fftshifted ``[n, n]`` spectrum that hold every bin within ``reach`` (cycles
+    per pixel) of the wave vector ``centre`` (fy, fx)."""
+    lo = np.floor((np.asarray(centre) - reach) * n).astype(int) + n // 2 - 1
+    hi = np.ceil((np.asarray(centre) + reach) * n).astype(int) + n // 2 + 2
+    return slice(max(lo[0], 0), max(min(hi[0], n), 0)), slice(max(lo[1], 0), max(min(hi[1], n), 0))
 
 
 def _noise_variance(img: np.ndarray, block: int = 8, most: float = 0.03**2) -> float:

@@ -11,10 +11,10 @@ from scipy import ndimage
 
 from .spectrum import dominant_peak, masked_spectrum
 
-__all__ = ["region_metrics", "line_iou", "evaluate", "measured_tone", "METRICS"]
+__all__ = ["region_metrics", "line_iou", "evaluate", "measured_tone", "phase_jump", "lattice_vectors", "METRICS"]
 
-#: metric name -> whether lower is better (all are errors).
-METRICS = ("intensity", "period", "angle", "moire", "screen_dist", "line_iou")
+#: The benchmark's metrics; all are errors but ``line_iou``.
+METRICS = ("intensity", "period", "angle", "moire", "seam", "screen_dist", "line_iou")
 
 _MIN_PIXELS = 64
 
@@ -55,6 +55,55 @@ def _screen_distance(out: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float
     return float(0.5 * np.abs(a - b).sum())
 
 
+def lattice_vectors(kind: str, period: float, angle: float) -> list:
+    """The wave vectors ``(fy, fx)`` (cycles per pixel) of a periodic screen whose first wave vector
+    is at ``angle`` degrees (``atan2(fy, fx)``): one for lines, two at right angles for dots."""
+    th = np.deg2rad(angle)
+    v = np.array([np.sin(th), np.cos(th)]) / period
+    return [v, np.array([v[1], -v[0]])] if kind == "dots" else [v]
+
+
+def phase_jump(img: np.ndarray, mask: np.ndarray, vectors: list, period: float) -> float:
+    """The seam metric: mean phase difference (% of a period) of a periodic screen between windows
+    one period apart, inside region ``mask`` of ``img`` ``[H, W]``.
+
+    The screen's local phase is read at each of its wave ``vectors`` (one for lines, two for dots)
+    by demodulation over a Gaussian window of half a period (the mean removed first; inside the
+    mask only), at pixels whose window lies 90% inside the region. A perfect lattice has one phase
+    everywhere: the metric is then only the jitter of its pixel sampling (and, on scans, noise).
+    Where copies of a screen meet out of phase, windows on either side of the seam differ by the
+    jump, so the metric rises by the jump times the share of window pairs across seams. A screen
+    whose pitch or angle is wrong drifts in phase against ``vectors`` and scores high too (as does
+    a blurred one: its phase is noise). NaN if no pair of windows lies inside the region.
+    """
+    sigma = period / 2
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return float("nan")
+    pad = int(np.ceil(3 * sigma))
+    h, w = img.shape
+    box = np.s_[
+        max(ys.min() - pad, 0) : min(ys.max() + pad + 1, h), max(xs.min() - pad, 0) : min(xs.max() + pad + 1, w)
+    ]
+    sub, m = img[box], mask[box]
+    core = m & (ndimage.gaussian_filter(m.astype(float), sigma, mode="constant") > 0.9)
+    z = np.where(m, sub - sub[m].mean(), 0.0)
+    yy, xx = np.mgrid[box]
+    d = max(int(round(period)), 1)
+    pairs = ((np.s_[:-d, :], np.s_[d:, :]), (np.s_[:, :-d], np.s_[:, d:]))
+    jumps = []
+    for fy, fx in vectors:
+        carrier = np.exp(-2j * np.pi * (fy * yy + fx * xx))
+        a = ndimage.gaussian_filter((z * carrier).real, sigma, mode="constant") + 1j * ndimage.gaussian_filter(
+            (z * carrier).imag, sigma, mode="constant"
+        )
+        for s0, s1 in pairs:
+            both = core[s0] & core[s1]
+            jumps.append(np.abs(np.angle(a[s1][both] * np.conj(a[s0][both]))))
+    jumps = np.concatenate(jumps)
+    return float(jumps.mean() / (2 * np.pi) * 100) if len(jumps) else float("nan")
+
+
 def region_metrics(out: np.ndarray, gt, k: int) -> dict | None:
     """Metrics of region ``k`` of the ground-truth page ``gt`` (a :class:`synth.Page`); ``None`` if
     the region is too small to measure."""
@@ -75,6 +124,9 @@ def region_metrics(out: np.ndarray, gt, k: int) -> dict | None:
         p_gt, a_gt, _ = dominant_peak(gt.image, mask)
         res["period"] = abs(p_out - p_gt) / p_gt * 100  # percent
         res["angle"] = _angle_diff(a_out, a_gt, 90.0 if screen.kind == "dots" else 180.0)
+        jump = phase_jump(out, mask, lattice_vectors(screen.kind, screen.period, screen.angle), screen.period)
+        if not np.isnan(jump):
+            res["seam"] = jump
     return res
 
 
@@ -90,7 +142,8 @@ def evaluate(out: np.ndarray, gt) -> dict:
     """Page metrics: the mean of each region metric over measurable regions, plus ``line_iou``.
 
     ``intensity`` grey levels (0-255), ``period`` percent, ``angle`` degrees, ``moire`` grey levels
-    RMS, ``screen_dist`` in [0, 1]; ``line_iou`` in [0, 1] (higher is better).
+    RMS, ``seam`` percent of a period (:func:`phase_jump`), ``screen_dist`` in [0, 1]; ``line_iou``
+    in [0, 1] (higher is better).
     """
     if out.shape != gt.image.shape:
         raise ValueError(f"output shape {out.shape} != ground truth {gt.image.shape}")
