@@ -19,13 +19,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
-from scipy.signal import fftconvolve
 
 from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from .analysis import analyze, screen_model
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
+from .lattice import wave_vectors
+from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
 
@@ -126,122 +127,6 @@ def _drawn_over(
     return out
 
 
-def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """``out[d] = sum_p a[d + p] * k[p]`` over the valid offsets (FFT correlation)."""
-    return fftconvolve(a, k[::-1, ::-1], mode="valid")
-
-
-def _on_lattice(screen, dy: np.ndarray, dx: np.ndarray, tol: float) -> np.ndarray:
-    """Whether integer shifts ``(dy, dx)`` map the screen onto itself to within ``tol`` px: copies
-    made with such shifts continue each other's phase, so cells copied with different shifts join
-    without seams. Any shift qualifies for noise (it has no phase)."""
-    if screen.kind == "noise" or screen.period <= 0:
-        return np.ones(dy.shape, dtype=bool)
-    th = np.deg2rad(screen.angle)
-    ok = np.ones(dy.shape, dtype=bool)
-    axes = [th, th + np.pi / 2] if screen.kind == "dots" else [th]
-    for a in axes:
-        u = (dx * np.cos(a) + dy * np.sin(a)) / screen.period
-        ok &= np.abs(u - np.round(u)) * screen.period <= tol
-    return ok
-
-
-def _synthesise(
-    src: np.ndarray,
-    src_labels: np.ndarray,
-    tgt_labels: np.ndarray,
-    tgt_interior: np.ndarray,
-    screens: list,
-    sy: float,
-    sx: float,
-    cells: tuple,
-    band: int,
-    search: int,
-    tol: float,
-) -> np.ndarray:
-    """Screen pixels for every labelled target pixel, copied 1:1 from the source.
-
-    Hierarchical anchors: the target is first tiled with the largest cells, whose proposals keep
-    the screen intact; pixels a proposal could not fill from inside its region (near borders) are
-    left to the next, finer grid, whose proposals must also agree with the pixels already filled
-    around and inside their cells. The finest grid fills whatever remains.
-
-    Args:
-        src: ``[C, H, W]`` source; src_labels: ``[H, W]`` screened-region interiors (0 none).
-        tgt_labels: ``[h, w]`` the regions at the target, outlines included; tgt_interior: the
-            same without outlines (the outlines will be inked over, so only the interior's
-            proposals must come from the region); screens: the regions' ScreenParams;
-            sy, sx: target/source scale per axis; cells: cell sizes, coarse to fine;
-            tol: see :func:`_on_lattice`.
-
-    Returns:
-        ``[C, h, w]``, valid where ``tgt_labels > 0``.
-    """
-    c_, h, w = src.shape[0], *tgt_labels.shape
-    pad = max(cells) + band + search + 1
-    srcp = np.pad(src, ((0, 0), (pad, pad), (pad, pad)), constant_values=1.0)
-    labp = np.pad(src_labels, pad, constant_values=-1)
-    grey = srcp.mean(0)
-    out = np.ones((c_, h, w))
-    filled = np.zeros((h, w), dtype=bool)
-    dy, dx = np.mgrid[-search : search + 1, -search : search + 1]
-    for level, cell in enumerate(cells):
-        last = level == len(cells) - 1
-        ext = cell + 2 * band
-        core = np.zeros((ext, ext), dtype=bool)
-        core[band : band + cell, band : band + cell] = True
-        for ty in range(0, h, cell):
-            for tx in range(0, w, cell):
-                todo = (tgt_labels[ty : ty + cell, tx : tx + cell] > 0) & ~filled[ty : ty + cell, tx : tx + cell]
-                if not todo.any():
-                    continue
-                # The cell with its band, in target coordinates (clipped to the page).
-                y0, x0 = ty - band, tx - band
-                ys, xs = slice(max(y0, 0), min(y0 + ext, h)), slice(max(x0, 0), min(x0 + ext, w))
-                inner = (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
-                lab = np.zeros((ext, ext), dtype=tgt_labels.dtype)
-                lab[inner] = tgt_labels[ys, xs]
-                labi = np.zeros((ext, ext), dtype=tgt_interior.dtype)
-                labi[inner] = tgt_interior[ys, xs]
-                done = np.zeros((ext, ext), dtype=bool)
-                done[inner] = filled[ys, xs]
-                tval = np.ones((ext, ext))
-                tval[inner] = out[:, ys, xs].mean(0)
-                # Source window: proposals within `search` of the anchor's source position.
-                # The anchor is the centre of the cell's part on the page; the window is kept
-                # inside the padded source (small pages, cells past the page's edge).
-                size = ext + 2 * search
-                cy, cx = (ty + min(ty + cell, h)) / 2, (tx + min(tx + cell, w)) / 2
-                wy = min(max(int(round(cy / sy - ext / 2)) - search + pad, 0), srcp.shape[1] - size)
-                wx = min(max(int(round(cx / sx - ext / 2)) - search + pad, 0), srcp.shape[2] - size)
-                win = grey[wy : wy + size, wx : wx + size]
-                for k in np.unique(lab[core & (lab > 0) & ~done]):
-                    need = (core & (labi == k) & ~done).astype(float)
-                    ref = (done & (lab == k)).astype(float)
-                    inside = labp[wy : wy + size, wx : wx + size] == k
-                    # Wrong-region pixels cost more than a mismatched pixel of the overlap.
-                    cost = 4.0 * (need.sum() - _correlate(inside.astype(float), need))
-                    if ref.any():
-                        t = tval * ref
-                        cost += (t**2).sum() - 2 * _correlate(win, t) + _correlate(win**2, ref)
-                    # Proposals off the screen's lattice would break its phase at the cell's edges;
-                    # near a border, where few on-lattice proposals lie inside the region, a phase
-                    # break costs less than pixels from outside the region (a quarter of them).
-                    on = _on_lattice(screens[k - 1], wy - pad - y0 + search + dy, wx - pad - x0 + search + dx, tol)
-                    cost = np.where(on, cost, cost + need.sum())
-                    cost += 1e-3 * (dy**2 + dx**2)  # among equals, the proposal nearest the anchor
-                    iy, ix = np.unravel_index(np.argmin(cost), cost.shape)
-                    qy, qx = wy + iy, wx + ix  # top-left of the chosen proposal in padded source
-                    sel = core & (lab == k) & ~done
-                    if not last:  # leave interior pixels the proposal cannot fill from its region
-                        from_region = inside[iy : iy + ext, ix : ix + ext]
-                        sel &= from_region | (labi != k)
-                    py, px = np.nonzero(sel)
-                    out[:, py + y0, px + x0] = srcp[:, qy + py, qx + px]
-                    filled[py + y0, px + x0] = True
-    return out
-
-
 def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
     """A box of slices grown by ``margin`` px on every side, clipped to an array of ``shape``."""
     return tuple(slice(max(b.start - margin, 0), min(b.stop + margin, n)) for b, n in zip(box, shape))
@@ -305,7 +190,11 @@ def _calibrate(
                 target = np.where(covered, ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1), target)
             elif (ramp := tone_ramp(src, src_k, sigma)) is not None:  # the fade at each target pixel
                 target = np.clip(target + ramp(*at), 0.0, 1.0)
-            out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
+            if bitonal:
+                waves = wave_vectors(screens[k - 1].kind, period, screens[k - 1].angle)
+                out[c][box] = calibrate_bitonal(out[c][box], mask, target, sigma, waves=waves)
+            else:
+                out[c][box] = calibrate_grey(out[c][box], mask, target, sigma)
     return out
 
 
@@ -313,10 +202,9 @@ def retarget(
     page: np.ndarray,
     size: tuple[int, int],
     *,
-    cells: tuple = (32, 16, 8),
-    band: int = 4,
-    search: int = 16,
-    tol: float = 0.25,
+    locality: float = 24.0,
+    search: int = 32,
+    tol: float = 0.03,
     max_border: int = 6,
     structure_filter: str = "lanczos",
     analysis: tuple | None = None,
@@ -327,12 +215,11 @@ def retarget(
     Args:
         page: ``[H, W]`` or ``[C, H, W]`` float in [0, 1] (0 ink, 1 paper); channels share one
             analysis (of their mean) and one choice of proposals.
-        cells: target cell sizes (px) of the hierarchical anchor grids, coarse to fine: coarse
-            cells make few seams, fine ones follow region borders.
-        band: width (px) of the already-synthesised band each proposal must agree with.
-        search: proposals are taken within this many px of the anchor's source point; it should
-            exceed the largest screen period so a phase-continuing proposal exists.
-        tol: largest phase error (px) of a proposal's shift against its screen's lattice.
+        locality: how far (source px) a copied screen pixel may lie from where the scale maps it:
+            the larger, the larger the copies and the fewer their seams (:mod:`.patches`).
+        search: each copy's shift is chosen within this many px of the one the scale gives.
+        tol: phase error (cycles) between copies that costs as much as leaving a pixel to a
+            smaller copy (:func:`.patches.synthesise`).
         max_border: the widest outline (px) looked for along a region's rim; the outline is left
             to the structure pass and never copied into screens.
         structure_filter: the antialiased filter for the structure.
@@ -383,7 +270,7 @@ def retarget(
     tgt_labels = _nearest_labels(labels, height, width)
     if tgt_labels.any():
         sy, sx = height / page.shape[1], width / page.shape[2]
-        synth = _synthesise(page, sources, tgt_labels, tgt_interior, screens, sy, sx, cells, band, search, tol)
+        synth = synthesise(page, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol)
         if calibrate:
             # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
             screen_px = np.where(structure.mean(0) >= 0.5, tgt_interior, 0)

@@ -63,7 +63,7 @@ def lattice_vectors(kind: str, period: float, angle: float) -> list:
     return [v, np.array([v[1], -v[0]])] if kind == "dots" else [v]
 
 
-def phase_jump(img: np.ndarray, mask: np.ndarray, vectors: list, period: float) -> float:
+def phase_jump(img: np.ndarray, mask: np.ndarray, vectors: list, period: float, min_pairs: int = 200) -> float:
     """The seam metric: mean phase difference (% of a period) of a periodic screen between windows
     one period apart, inside region ``mask`` of ``img`` ``[H, W]``.
 
@@ -74,7 +74,8 @@ def phase_jump(img: np.ndarray, mask: np.ndarray, vectors: list, period: float) 
     Where copies of a screen meet out of phase, windows on either side of the seam differ by the
     jump, so the metric rises by the jump times the share of window pairs across seams. A screen
     whose pitch or angle is wrong drifts in phase against ``vectors`` and scores high too (as does
-    a blurred one: its phase is noise). NaN if no pair of windows lies inside the region.
+    a blurred one: its phase is noise). NaN where fewer than ``min_pairs`` pairs of windows per
+    wave vector lie inside the region: a few windows would measure the few dots there, not seams.
     """
     sigma = period / 2
     ys, xs = np.nonzero(mask)
@@ -101,7 +102,7 @@ def phase_jump(img: np.ndarray, mask: np.ndarray, vectors: list, period: float) 
             both = core[s0] & core[s1]
             jumps.append(np.abs(np.angle(a[s1][both] * np.conj(a[s0][both]))))
     jumps = np.concatenate(jumps)
-    return float(jumps.mean() / (2 * np.pi) * 100) if len(jumps) else float("nan")
+    return float(jumps.mean() / (2 * np.pi) * 100) if len(jumps) >= min_pairs * len(vectors) else float("nan")
 
 
 def region_metrics(out: np.ndarray, gt, k: int) -> dict | None:
