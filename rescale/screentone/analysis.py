@@ -35,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from .lattice import wave_vectors
 from .spectrum import masked_spectrum, refine_peak
 from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
 
@@ -90,20 +91,12 @@ def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarra
     return power, power / var
 
 
-def wave_vectors(screen: ScreenParams) -> list:
-    """The wave vectors ``(fy, fx)`` (cycles per pixel) of a periodic screen: one for lines, two at
-    right angles for dots."""
-    th = np.deg2rad(screen.angle)
-    v = np.array([np.sin(th), np.cos(th)]) / screen.period
-    return [v, np.array([v[1], -v[0]])] if screen.kind == "dots" else [v]
-
-
 def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndarray:
     """``[H, W]``: the image as the periodic ``screen`` alone explains it, locally: its mean and
     its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
     ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
     model = ndimage.gaussian_filter(img, sigma)
-    for wave, re, im in _demodulated(img, wave_vectors(screen), sigma):
+    for wave, re, im in _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma):
         model += 2 * (re * wave.real + im * wave.imag)
     return model
 

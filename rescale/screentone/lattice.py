@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["wave_vectors", "phase_error", "near_lattice_offsets", "lattice_median"]
+__all__ = ["wave_vectors", "phase_error", "near_lattice_offsets", "directions", "lattice_median"]
 
 
 def wave_vectors(kind: str, period: float, angle: float) -> list:
@@ -66,12 +66,27 @@ def near_lattice_offsets(vectors: list, reach: int, tol: float, count: int | Non
     return out if count is None else out[:count]
 
 
-def lattice_median(img: np.ndarray, offsets: np.ndarray, rank: float = 0.5) -> np.ndarray:
-    """``[H, W]``: at each pixel, the ``rank`` quantile (0.5: the median) of ``img`` ``[H, W]`` read
-    at the pixel shifted by each of ``offsets`` ``[K, 2]`` (near-lattice shifts, see
-    :func:`near_lattice_offsets`; reads past the edge take the nearest edge pixel). A screen has
-    there the value it has at the pixel itself; a stroke drawn over the pixel is missing from most
-    of them, so this is the screen without the strokes.
+def directions(vectors: list, reach: int = 12, tol: float = 0.1) -> np.ndarray:
+    """``[K, 2]``: the shortest near-lattice shift (:func:`near_lattice_offsets` within ``reach``
+    px, under ``tol`` cycles) in each eighth of the directions, and its opposite: the reads of
+    :func:`lattice_median`, spread so that a stroke along any one direction is read by few.
+
+    Example:
+        >>> directions(wave_vectors("dots", 4.0, 0.0)).tolist()[:4]
+        [[0, -4], [0, 4], [-4, -8], [4, 8]]
+    """
+    offsets = near_lattice_offsets(vectors, reach, tol)
+    sector = (np.degrees(np.arctan2(offsets[:, 0], offsets[:, 1])) % 180 // 22.5).astype(int)
+    picked = [offsets[sector == k][0] for k in range(8) if (sector == k).any()]
+    return np.array([o for p in picked for o in (p, -p)])
+
+
+def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5) -> np.ndarray:
+    """``[H, W]``: at each pixel, the median of ``img`` ``[H, W]`` read at the pixel shifted by each
+    of ``offsets`` ``[K, 2]`` (near-lattice shifts, see :func:`near_lattice_offsets`; reads past the
+    edge take the nearest edge pixel); with several ``ranks`` (quantiles), ``[len(ranks), H, W]``.
+    A screen has there the value it has at the pixel itself; a stroke drawn over the pixel is
+    missing from most of them, so the median is the screen without the strokes.
 
     Example:
         >>> img = np.tile([1.0, 0.0, 1.0, 0.0], (4, 2))  # vertical lines of period 2
@@ -84,5 +99,6 @@ def lattice_median(img: np.ndarray, offsets: np.ndarray, rank: float = 0.5) -> n
     reads = np.empty((len(offsets), h, w), dtype=img.dtype)
     for i, (dy, dx) in enumerate(offsets):
         reads[i] = img[np.clip(ys + dy, 0, h - 1)][:, np.clip(xs + dx, 0, w - 1)]
-    k = int(round(rank * (len(offsets) - 1)))
-    return np.partition(reads, k, axis=0)[k]
+    ks = [int(round(r * (len(offsets) - 1))) for r in np.atleast_1d(ranks)]
+    reads = np.partition(reads, sorted(set(ks)), axis=0)
+    return reads[ks[0]] if np.ndim(ranks) == 0 else reads[ks]

@@ -26,19 +26,19 @@ from scipy import ndimage
 from scipy.signal import fftconvolve
 
 from .calibrate import local_tone
-from .lattice import phase_error, wave_vectors
+from .lattice import near_lattice_offsets, phase_error, wave_vectors
 
 __all__ = ["synthesise", "cell_sizes"]
 
 
-def cell_sizes(scale: float, locality: float, finest: tuple = (32, 16, 8)) -> list:
+def cell_sizes(scale: float, locality: float, finest: tuple = (32,)) -> list:
     """The cell sizes (px) of the levels along an axis of ``scale`` (target / source): the first
     holds copies whose pixels stay within ``locality`` source px of where the scale maps them
     (16 to 256 px), then the ``finest`` ones smaller than three quarters of it.
 
     Example:
         >>> cell_sizes(0.5, 24.0), cell_sizes(1.5, 24.0)
-        ([48, 32, 16, 8], [144, 32, 16, 8])
+        ([48, 32], [144, 32])
     """
     stretch = abs(1.0 / scale - 1.0)
     first = int(np.clip(round(2 * locality / stretch), 16, 256)) if stretch > 1e-9 else 256
@@ -62,6 +62,7 @@ def synthesise(
     search: int = 16,
     tol: float = 0.03,
     tone_tol: float = 0.1,
+    finest: tuple = (32,),
 ) -> np.ndarray:
     """Screen pixels for every labelled target pixel, copied 1:1 from the source.
 
@@ -83,7 +84,7 @@ def synthesise(
         ``[C, h, w]``, valid where ``targets > 0`` (1.0 elsewhere).
     """
     out = np.ones((src.shape[0], *targets.shape))
-    levels_y, levels_x = cell_sizes(sy, locality), cell_sizes(sx, locality)
+    levels_y, levels_x = cell_sizes(sy, locality, finest), cell_sizes(sx, locality, finest)
     depth = max(len(levels_y), len(levels_x))
     levels = [(levels_y[min(i, len(levels_y) - 1)], levels_x[min(i, len(levels_x) - 1)]) for i in range(depth)]
     src_boxes = ndimage.find_objects(sources, max_label=len(screens))
@@ -180,7 +181,33 @@ class _Region:
                         cost = cost + 4 * np.sqrt(need.sum()) * (err / tol) ** 2
                     i, j = np.unravel_index(np.argmin(cost), cost.shape)
                     self._copy(cell, need, ny + dy[i, j], nx + dx[i, j])
+        self._fill_pixels(vectors, reach, tol)
         self._rest()
+
+    def _fill_pixels(self, vectors, reach, tol) -> None:
+        """The target pixels the cells' copies left (near the region's border) take the source pixel
+        at the shift of the nearest filled pixel plus the shortest near-lattice shift (under
+        ``tol`` cycles) that lands in the source region: the copy it continues, moved by whole
+        periods."""
+        rest = self.target & ~self.filled
+        if not rest.any() or not self.filled.any():
+            return
+        (cy0, cx0), (oy, ox) = self.corner, self.origin
+        _, (iy, ix) = ndimage.distance_transform_edt(~self.filled, return_indices=True)
+        py, px = np.nonzero(rest)
+        by, bx = self.shift[0][iy[py, px], ix[py, px]], self.shift[1][iy[py, px], ix[py, px]]
+        h, w = self.source.shape
+        todo = np.ones(len(py), dtype=bool)
+        for ly, lx in [(0, 0), *near_lattice_offsets(vectors, reach, tol)]:
+            qy, qx = py + cy0 + by + ly - oy, px + cx0 + bx + lx - ox
+            ok = todo & (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+            ok[ok] = self.source[qy[ok], qx[ok]]
+            self.out[:, py[ok], px[ok]] = self.window[:, qy[ok], qx[ok]]
+            self.filled[py[ok], px[ok]] = True
+            self.shift[0, py[ok], px[ok]], self.shift[1, py[ok], px[ok]] = by[ok] + ly, bx[ok] + lx
+            todo &= ~ok
+            if not todo.any():
+                break
 
     def _copy(self, cell, need, sdy, sdx) -> None:
         """Copy with shift ``(sdy, sdx)`` the pixels of ``need`` (in ``cell``) whose source lies in

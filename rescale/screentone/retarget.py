@@ -23,9 +23,9 @@ from scipy import ndimage
 from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
-from .analysis import analyze, screen_model
+from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
-from .lattice import wave_vectors
+from .lattice import directions, lattice_median, wave_vectors
 from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
@@ -93,38 +93,24 @@ def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarra
     return np.concatenate([[False], is_stroke])[comps]
 
 
-def _drawn_over(
-    grey: np.ndarray, interior: np.ndarray, screens: list, contrast: float = 0.25, min_periods: float = 3.0
-) -> np.ndarray:
-    """Strokes drawn over the periodic screens of a grey scan (hatching over a tone, for shading):
-    ink the screen does not explain.
-
-    Each region's screen is modelled locally (:func:`analysis.screen_model`: its mean, fundamentals
-    and first harmonics over a Gaussian of one period); pixels darker than the model by more than
-    ``contrast``, in pieces that reach ``min_periods`` periods or more across, are strokes. The
-    dots' own misfit is weaker and comes in pieces of a dot's size. (Bitonal pages are left to
-    :func:`_strokes`: their square dots fit the model's few harmonics too loosely.)
-    """
-    out = np.zeros(grey.shape, dtype=bool)
+def _screen_alone(grey: np.ndarray, interior: np.ndarray, screens: list) -> tuple[np.ndarray, np.ndarray]:
+    """The page with what is drawn over each periodic screen taken away, and how sure that is,
+    ``[H, W]`` each: at each pixel of a region, the median of the pixels a few near-lattice shifts
+    away (:func:`lattice.directions`, :func:`lattice.lattice_median`), which show the screen at the
+    same phase (a stroke drawn over the pixel is missing from most of them), and their spread (the
+    interquartile range: large at the edges of dots, where the shifts' small phase errors show).
+    The page, and no spread, elsewhere (and on noise screens)."""
+    alone, spread = grey.copy(), np.zeros(grey.shape)
     for k, box in enumerate(ndimage.find_objects(interior), 1):
         screen = screens[k - 1]
         if box is None or screen.kind == "noise":
             continue
-        sigma = max(screen.period, 1.5)
-        box = _grow(box, int(np.ceil(4 * sigma)), grey.shape)
-        sub, region = grey[box], interior[box] == k
-        misfit = sub - screen_model(sub, screen, sigma)
-        dark = region & (misfit < -contrast)
-        pieces, _ = ndimage.label(dark, ndimage.generate_binary_structure(2, 2))
-        long = [
-            j
-            for j, piece in enumerate(ndimage.find_objects(pieces), 1)
-            if max(sl.stop - sl.start for sl in piece) >= min_periods * screen.period
-        ]
-        if long:
-            # A stroke's misfit fades along its blurred edges: one pixel around its clear core.
-            out[box] |= ndimage.binary_dilation(np.isin(pieces, long)) & region & (sub < 0.5)
-    return out
+        region = interior[box] == k
+        offsets = directions(wave_vectors(screen.kind, screen.period, screen.angle))
+        low, mid, high = lattice_median(grey[box], offsets, (0.25, 0.5, 0.75))
+        alone[box] = np.where(region, np.maximum(mid, grey[box]), alone[box])
+        spread[box] = np.where(region, high - low, spread[box])
+    return alone, spread
 
 
 def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
@@ -243,28 +229,38 @@ def retarget(
     labels, screens = analysis if analysis is not None else analyze(grey)
     interior = _interiors(grey, labels, max_border)
     bitonal = _is_bitonal(grey)
-    strokes = _strokes(grey, interior, screens)
-    if not bitonal:
-        strokes |= _drawn_over(grey, interior, screens)
-    # Structure: the page with screen interiors (but not the strokes over them) turned to paper,
-    # resampled with antialiasing. Proposals avoid the strokes; screens are still synthesised
-    # under them, and the rescaled strokes are laid over.
-    screen = (interior > 0) & ~strokes
-    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
     tone = np.array([1.0] + [s.intensity for s in screens])[interior]
 
-    def rescaled(img):
+    def rescaled(img, binarise=bitonal):
         out = resample(torch.from_numpy(img)[None], height, width, get_filter(structure_filter)).numpy()[0]
         out = np.clip(out, 0.0, 1.0)
-        return (out >= 0.5).astype(np.float64) if bitonal else out
+        return (out >= 0.5).astype(np.float64) if binarise else out
 
+    tgt_interior = _nearest_labels(interior, height, width)
+    if bitonal:
+        # Strokes over a screen are ink pieces larger than its dots: rescaled (with the screens
+        # turned to paper) and laid over the synthesised screens.
+        strokes = _strokes(grey, interior, screens)
+        screen = (interior > 0) & ~strokes
+        over = rescaled(np.where(screen, 1.0, page))
+    else:
+        # On a scan, strokes over a screen are whatever darkens it: the share of the screen's light
+        # they take at each pixel, rescaled with the screen as weight (where its dots are dark, a
+        # stroke does not show), is taken from the synthesised screen's light.
+        alone, spread = _screen_alone(grey, interior, screens)
+        inside = (interior > 0)[None]
+        light = np.where(inside, alone[None], 1.0)
+        # Darker than the screen by more than its reads disagree (and than noise) is a stroke.
+        taken = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
+        # (Not at the rim, where an outline's blur darkens the screen.)
+        strokes = ndimage.binary_erosion(interior > 0, iterations=2) & (taken.mean(0) > 0.15)
+        screen = (interior > 0) & ~strokes
+        over = 1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05)
+    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
-    # would thin); inside, with the screens turned to paper, leaving only the strokes over them.
-    tgt_interior = _nearest_labels(interior, height, width)
-    structure = np.where(
-        tgt_interior[None] > 0, rescaled(np.where(screen, 1.0, page)), rescaled(np.where(screen, tone, page))
-    )
+    # would thin).
+    structure = rescaled(np.where(screen, tone, page))
     # Screens fill the whole region (outline included) from proposals inside the source interiors;
     # the structure's ink (the outline) is then laid over them.
     tgt_labels = _nearest_labels(labels, height, width)
@@ -272,10 +268,10 @@ def retarget(
         sy, sx = height / page.shape[1], width / page.shape[2]
         synth = synthesise(page, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol)
         if calibrate:
-            # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
-            screen_px = np.where(structure.mean(0) >= 0.5, tgt_interior, 0)
+            # Pixels the strokes ink are not screen: left out of the tone.
+            screen_px = np.where(over.mean(0) >= (0.5 if bitonal else 0.8), tgt_interior, 0)
             synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx)
-        structure = np.where(tgt_interior[None] > 0, np.minimum(synth, structure), structure)
+        structure = np.where(tgt_interior[None] > 0, np.minimum(synth, over) if bitonal else synth * over, structure)
     return structure[0] if squeeze else structure
 
 
