@@ -36,6 +36,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from .lattice import wave_vectors
+from .parallel import ahead, thread_count
 from .spectrum import masked_spectrum, refine_peak
 from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
 
@@ -75,8 +76,8 @@ def _demodulated(img: np.ndarray, vectors: list, sigma: float):
         )
         yield (
             wave,
-            ndimage.gaussian_filter(img * wave.real, sigma),
-            ndimage.gaussian_filter(img * wave.imag, sigma),
+            ndimage.gaussian_filter(img * wave.real, sigma, truncate=3.0),
+            ndimage.gaussian_filter(img * wave.imag, sigma, truncate=3.0),
         )
 
 
@@ -86,8 +87,8 @@ def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarra
     power = np.zeros(img.shape)
     for _, re, im in _demodulated(img, vectors, sigma):
         power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
-    mean = ndimage.gaussian_filter(img, sigma)
-    var = np.maximum(ndimage.gaussian_filter(img * img, sigma) - mean**2, 1e-9)
+    mean = ndimage.gaussian_filter(img, sigma, truncate=3.0)
+    var = np.maximum(ndimage.gaussian_filter(img * img, sigma, truncate=3.0) - mean**2, 1e-9)
     return power, power / var
 
 
@@ -101,11 +102,18 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     return model
 
 
-def _periodic_pixels(
-    img: np.ndarray, dens: np.ndarray, core: np.ndarray, vectors: list, free: np.ndarray, reach: int
-) -> np.ndarray:
-    """Bool ``[H, W]``: where the screen of wave vectors ``vectors`` explains the image, grown from
-    ``core`` (its tiles' centres), within ``free``.
+def _fit_maps(img: np.ndarray, dens: np.ndarray, vectors: list) -> tuple:
+    """The maps :func:`_periodic_pixels` tests, ``[H, W]`` each: the local power of the screen of wave
+    ``vectors`` (its amplitude squared, over a Gaussian of 0.7 period), its share of the local
+    variance, and the density of ink/paper changes averaged over about a period."""
+    period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
+    power, share = _screen_fit(img, vectors, max(0.7 * period, 1.5))
+    return power, share, ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+
+
+def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int) -> np.ndarray:
+    """Bool ``[H, W]``: where the screen whose :func:`_fit_maps` are ``maps`` explains the image,
+    grown from ``core`` (its tiles' centres), within ``free``.
 
     Inside, the screen's power is strong and most of the local variance, and ink/paper changes
     are as dense as in the core. Towards the border all three fall, the share sooner (an
@@ -115,10 +123,7 @@ def _periodic_pixels(
     where half the window lies on the screen, and the changes (averaged over about a period) to
     half: paper beside an outline has some power at the screen's frequencies (the outline's), but
     no changes."""
-    period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
-    sigma = max(0.7 * period, 1.5)
-    power, share = _screen_fit(img, vectors, sigma)
-    level = ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+    power, share, level = maps
     ref_power, ref_share, ref_level = np.median(power[core]), np.median(share[core]), np.median(level[core])
     strong = (power > 0.25 * ref_power) & (level > 0.5 * ref_level) & free
     inside = ndimage.binary_opening(strong & (share > 0.5 * ref_share), iterations=1)
@@ -408,18 +413,21 @@ class Thresholds:
     min_regularity: float = 0.78
 
 
-def analyze(img, thresholds: Thresholds | None = None) -> tuple[np.ndarray, list]:
+def analyze(img, thresholds: Thresholds | None = None, workers: int | None = None) -> tuple[np.ndarray, list]:
     """Detect and characterise the screened regions of a page.
 
     Args:
         img: ``[H, W]`` greyscale page, float in [0, 1] or uint8 (0 = ink).
         thresholds: the tests the steps apply (:class:`Thresholds`).
+        workers: threads for the tiles' spectra and the screens' fits (default: torch's thread
+            count, which the batch command line sets to 1 in its worker processes).
 
     Returns:
         ``labels`` int ``[H, W]`` (0 unscreened, ``k`` region ``k``) and ``params``, a list of
         :class:`ScreenParams` for labels 1..K.
     """
     t = thresholds or Thresholds()
+    workers = thread_count(workers)
     img = np.asarray(img)
     if img.ndim != 2:
         raise ValueError(f"expected a greyscale [H, W] page, got shape {img.shape}")
@@ -430,30 +438,39 @@ def analyze(img, thresholds: Thresholds | None = None) -> tuple[np.ndarray, list
         return labels, params
     dens = transition_density(img)
     noise_var = _noise_variance(img)
-    feat = tile_features(img, dens, t.tile, t.stride, max_period=t.tile / 2.5)
+    feat = tile_features(img, dens, t.tile, t.stride, t.tile / 2.5, t.min_var, workers)
     kinds = tile_kinds(feat, t.min_var, t.min_prominence, t.dots_prominence, t.min_density)
     ty, tx = kinds.shape
     # A tile stands for its central stride x stride block; blocks outside every tile's centre take
     # the nearest tile's.
     iy = np.clip((np.arange(img.shape[0]) - (t.tile - t.stride) // 2) // t.stride, 0, ty - 1)
     ix = np.clip((np.arange(img.shape[1]) - (t.tile - t.stride) // 2) // t.stride, 0, tx - 1)
+    groups = []
     for kind, tiles in hypotheses(kinds, feat):
+        if tiles.sum() < t.min_tiles:
+            continue
         ys, xs = np.nonzero(tiles)
         # The group's box with the reach of its tiles and of the fit's window.
         y0, y1 = max(ys.min() * t.stride - t.tile, 0), min(ys.max() * t.stride + 2 * t.tile, img.shape[0])
         x0, x1 = max(xs.min() * t.stride - t.tile, 0), min(xs.max() * t.stride + 2 * t.tile, img.shape[1])
-        box = np.s_[y0:y1, x0:x1]
-        core = tiles[np.ix_(iy[y0:y1], ix[x0:x1])]
+        groups.append((kind, tiles, np.s_[y0:y1, x0:x1], lattice_vectors(feat, tiles, kind) if kind != NOISE else []))
+
+    def fit(group):  # what does not depend on the regions found before (most of the work)
+        kind, _, box, vectors = group
+        return None if kind == NOISE else _fit_maps(img[box], dens[box], vectors)
+
+    for (kind, tiles, box, vectors), maps in zip(groups, ahead(fit, groups, workers)):
+        y0, x0 = box[0].start, box[1].start
+        core = tiles[np.ix_(iy[box[0]], ix[box[1]])]
         sub_img, sub_labels, sub_dens = img[box], labels[box], dens[box]
         free = sub_labels == 0
         core &= free
-        if tiles.sum() < t.min_tiles or core.sum() < 16:
+        if core.sum() < 16:
             continue
-        vectors = lattice_vectors(feat, tiles, kind) if kind != NOISE else []
         if kind == NOISE:
             pixels = _noise_pixels(sub_dens, core, t.tile // 2, free, t.min_density)
         else:
-            pixels = _periodic_pixels(sub_img, sub_dens, core, vectors, free, t.tile // 2)
+            pixels = _periodic_pixels(maps, core, free, t.tile // 2)
         # Noise has no period; 2 px is about its grain.
         period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
         grow = int(np.ceil(max(3.0, period / 2)))

@@ -27,6 +27,7 @@ from scipy.signal import fftconvolve
 
 from .calibrate import local_tone
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
+from .parallel import ahead
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -63,6 +64,7 @@ def synthesise(
     tol: float = 0.03,
     tone_tol: float = 0.1,
     finest: tuple = (32,),
+    workers: int = 1,
 ) -> np.ndarray:
     """Screen pixels for every labelled target pixel, copied 1:1 from the source.
 
@@ -79,6 +81,8 @@ def synthesise(
             much as a pixel the copy leaves unfilled.
         tone_tol: difference between a copy's local tone and the source's where the scale maps
             the cell that costs, per pixel copied, as much as a pixel left unfilled.
+        finest: the cell sizes after the first level (:func:`cell_sizes`).
+        workers: threads (regions are synthesised side by side).
 
     Returns:
         ``[C, h, w]``, valid where ``targets > 0`` (1.0 elsewhere).
@@ -88,9 +92,11 @@ def synthesise(
     depth = max(len(levels_y), len(levels_x))
     levels = [(levels_y[min(i, len(levels_y) - 1)], levels_x[min(i, len(levels_x) - 1)]) for i in range(depth)]
     src_boxes = ndimage.find_objects(sources, max_label=len(screens))
-    for k, box in enumerate(ndimage.find_objects(targets, max_label=len(screens)), 1):
+
+    def region(item):  # the region's box and its filled _Region, or None
+        k, box = item
         if box is None or src_boxes[k - 1] is None:
-            continue
+            return None
         screen = screens[k - 1]
         vectors = wave_vectors(screen.kind, screen.period, screen.angle)
         reach = max(search, int(np.ceil(2 * screen.period)))
@@ -102,13 +108,20 @@ def synthesise(
             int(np.ceil(box[0].stop / sy)) + margin - origin[0],
             int(np.ceil(box[1].stop / sx)) + margin - origin[1],
         )
-        window = _crop(src, origin, size, 1.0)
         source = _crop(sources, origin, size, 0) == k
         if not source.any():
-            continue
-        fill = _Region(window, source, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx)
+            return None
+        fill = _Region(
+            _crop(src, origin, size, 1.0), source, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx
+        )
         fill.copies(vectors, levels, reach, tol, screen.period, tone_tol)
-        out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])
+        return box, fill
+
+    # Regions are synthesised apart (in threads), then written in order: their boxes overlap.
+    for result in ahead(region, list(enumerate(ndimage.find_objects(targets, max_label=len(screens)), 1)), workers):
+        if result is not None:
+            box, fill = result
+            out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])
     return out
 
 

@@ -26,6 +26,7 @@ from ..resample import resample
 from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
 from .lattice import directions, lattice_median, wave_vectors
+from .parallel import ahead, thread_count
 from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
@@ -93,23 +94,31 @@ def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarra
     return np.concatenate([[False], is_stroke])[comps]
 
 
-def _screen_alone(grey: np.ndarray, interior: np.ndarray, screens: list) -> tuple[np.ndarray, np.ndarray]:
+def _screen_alone(
+    grey: np.ndarray, interior: np.ndarray, screens: list, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """The page with what is drawn over each periodic screen taken away, and how sure that is,
     ``[H, W]`` each: at each pixel of a region, the median of the pixels a few near-lattice shifts
     away (:func:`lattice.directions`, :func:`lattice.lattice_median`), which show the screen at the
     same phase (a stroke drawn over the pixel is missing from most of them), and their spread (the
     interquartile range: large at the edges of dots, where the shifts' small phase errors show).
-    The page, and no spread, elsewhere (and on noise screens)."""
+    The page, and no spread, elsewhere (and on noise screens). Regions side by side in ``workers``
+    threads."""
     alone, spread = grey.copy(), np.zeros(grey.shape)
-    for k, box in enumerate(ndimage.find_objects(interior), 1):
+
+    def region(item):
+        k, box = item
         screen = screens[k - 1]
         if box is None or screen.kind == "noise":
-            continue
-        region = interior[box] == k
+            return None
         offsets = directions(wave_vectors(screen.kind, screen.period, screen.angle))
-        low, mid, high = lattice_median(grey[box], offsets, (0.25, 0.5, 0.75))
-        alone[box] = np.where(region, np.maximum(mid, grey[box]), alone[box])
-        spread[box] = np.where(region, high - low, spread[box])
+        return box, interior[box] == k, lattice_median(grey[box], offsets, (0.25, 0.5, 0.75))
+
+    for result in ahead(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
+        if result is not None:
+            box, inside, (low, mid, high) = result
+            alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
+            spread[box] = np.where(inside, high - low, spread[box])
     return alone, spread
 
 
@@ -127,6 +136,7 @@ def _calibrate(
     bitonal: bool,
     sy: float,
     sx: float,
+    workers: int = 1,
 ) -> np.ndarray:
     """Each synthesised region's local tone made equal to its source's (:mod:`.calibrate`): on a
     scan, the source's local tone at each target pixel; on a bitonal page, the region's tone, flat
@@ -136,13 +146,15 @@ def _calibrate(
     Args: synth ``[C, h, w]``; page ``[C, H, W]``; sources ``[H, W]`` the source pixels each region
     was copied from (interiors without strokes); regions ``[h, w]`` the target pixels that will
     show region ``k``'s screen; screens: ScreenParams; bitonal: calibrate by flipping pixels
-    (else by adjusting grey levels); sy, sx: target/source scale per axis.
+    (else by adjusting grey levels); sy, sx: target/source scale per axis; workers: threads.
     """
     out = synth.copy()
     src_boxes = ndimage.find_objects(sources, max_label=len(screens))
-    for k, box in enumerate(ndimage.find_objects(regions), 1):
+
+    def region(item):  # (box, mask, the region's calibrated pixels [C, box]) or None
+        k, box = item
         if box is None or src_boxes[k - 1] is None:
-            continue
+            return None
         period = screens[k - 1].period  # 0 for noise
         sigma = max(period, 2.0)
         reach = int(np.ceil(3 * sigma))
@@ -163,7 +175,8 @@ def _calibrate(
                 )
                 > 0.5
             )
-        for c in range(out.shape[0]):
+        done = np.empty((synth.shape[0], *mask.shape))
+        for c in range(synth.shape[0]):
             src = page[c][src_box]
             # Read over half a period: closer to the border, from more pixels, than the
             # calibration's window (which must average a period out).
@@ -178,9 +191,16 @@ def _calibrate(
                 target = np.clip(target + ramp(*at), 0.0, 1.0)
             if bitonal:
                 waves = wave_vectors(screens[k - 1].kind, period, screens[k - 1].angle)
-                out[c][box] = calibrate_bitonal(out[c][box], mask, target, sigma, waves=waves)
+                done[c] = calibrate_bitonal(synth[c][box], mask, target, sigma, waves=waves)
             else:
-                out[c][box] = calibrate_grey(out[c][box], mask, target, sigma)
+                done[c] = calibrate_grey(synth[c][box], mask, target, sigma)
+        return box, mask, done
+
+    # Regions are calibrated apart (in threads), then written in order: their boxes overlap.
+    for result in ahead(region, list(enumerate(ndimage.find_objects(regions), 1)), workers):
+        if result is not None:
+            box, mask, done = result
+            out[(slice(None), *box)] = np.where(mask, done, out[(slice(None), *box)])
     return out
 
 
@@ -195,6 +215,7 @@ def retarget(
     structure_filter: str = "lanczos",
     analysis: tuple | None = None,
     calibrate: bool = True,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Rescale a greyscale (or bitonal) page to ``size = (width, height)`` keeping its screentones.
 
@@ -212,6 +233,8 @@ def retarget(
         analysis: ``(labels, params)`` from :func:`rescale.screentone.analysis.analyze` to reuse.
         calibrate: make each region's local tone flat and equal to its source's mean tone
             (:mod:`.calibrate`); off, the screens are the plain 1:1 copies.
+        workers: threads (default: torch's thread count; 1 in the batch command line's worker
+            processes): the analysis, and the regions' syntheses and calibrations, side by side.
 
     Returns:
         ``[h, w]`` or ``[C, h, w]`` float64 in [0, 1].
@@ -226,7 +249,8 @@ def retarget(
     if width < 1 or height < 1:
         raise ValueError(f"size must be positive, got {size}")
     grey = page.mean(0)
-    labels, screens = analysis if analysis is not None else analyze(grey)
+    workers = thread_count(workers)
+    labels, screens = analysis if analysis is not None else analyze(grey, workers=workers)
     interior = _interiors(grey, labels, max_border)
     bitonal = _is_bitonal(grey)
     tone = np.array([1.0] + [s.intensity for s in screens])[interior]
@@ -247,7 +271,7 @@ def retarget(
         # On a scan, strokes over a screen are whatever darkens it: the share of the screen's light
         # they take at each pixel, rescaled with the screen as weight (where its dots are dark, a
         # stroke does not show), is taken from the synthesised screen's light.
-        alone, spread = _screen_alone(grey, interior, screens)
+        alone, spread = _screen_alone(grey, interior, screens, workers)
         inside = (interior > 0)[None]
         light = np.where(inside, alone[None], 1.0)
         # Darker than the screen by more than its reads disagree (and than noise) is a stroke.
@@ -266,11 +290,13 @@ def retarget(
     tgt_labels = _nearest_labels(labels, height, width)
     if tgt_labels.any():
         sy, sx = height / page.shape[1], width / page.shape[2]
-        synth = synthesise(page, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol)
+        synth = synthesise(
+            page, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol, workers=workers
+        )
         if calibrate:
             # Pixels the strokes ink are not screen: left out of the tone.
             screen_px = np.where(over.mean(0) >= (0.5 if bitonal else 0.8), tgt_interior, 0)
-            synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx)
+            synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx, workers)
         structure = np.where(tgt_interior[None] > 0, np.minimum(synth, over) if bitonal else synth * over, structure)
     return structure[0] if squeeze else structure
 

@@ -17,6 +17,8 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .parallel import ahead
+
 __all__ = [
     "transition_density",
     "tile_features",
@@ -48,7 +50,9 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
 # --- 1. tiles --------------------------------------------------------------------------------------
 
 
-def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float) -> dict:
+def tile_features(
+    img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float, min_var: float = 0.0, workers: int = 1
+) -> dict:
     """Spectral features of each ``tile`` x ``tile`` window at ``stride``, each ``[Ty, Tx]``:
 
     - ``var``: variance; ``dens``: mean ink/paper changes per pixel;
@@ -64,6 +68,9 @@ def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max
       grain, which decorrelates within a pixel or two in every direction, larger along strokes;
     - ``v1``, ``v2`` ``[Ty, Tx, 2]``: the peak's and the orthogonal peak's wave vectors (fy, fx)
       in cycles per pixel, to a fraction of a bin.
+
+    Tiles whose variance is ``min_var`` or less are flat: only their ``var`` and ``dens`` are taken
+    (the others are 0, ``grain`` 1). The spectra are taken by ``workers`` threads.
     """
     win = sliding_window_view(img, (tile, tile))[::stride, ::stride]
     ty, tx = win.shape[:2]
@@ -94,18 +101,21 @@ def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max
     dy, dx = np.mgrid[-4:5, -4:5]
     on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
     ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
-    out = {k: np.empty(ty * tx) for k in ("var", "prom", "orth", "sharp", "hf", "aniso", "grain")}
-    out["v1"], out["v2"] = np.empty((ty * tx, 2)), np.empty((ty * tx, 2))
     tiles = win.reshape(ty * tx, tile, tile)
-    step = 1024  # tiles per batch: bounds the memory of the spectra
+    means = tiles.mean(axis=(1, 2))
+    out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso")}
+    out["grain"] = np.ones(ty * tx)
+    out["var"] = (tiles**2).mean(axis=(1, 2)) - means**2
+    out["v1"], out["v2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
     d3 = np.arange(-1, 2)
-    for s in range(0, ty * tx, step):
-        z = tiles[s : s + step].astype(np.float32)
+
+    def batch(sel: np.ndarray) -> None:
+        z = tiles[sel].astype(np.float32)
         z = z - z.mean(axis=(1, 2), keepdims=True)
         m = len(z)
         idx = np.arange(m)
-        out["var"][s : s + m] = (z.astype(np.float64) ** 2).mean(axis=(1, 2))
-        h = sfft.rfft2(z * hann, (n, n))
+        # The padded rows are zero: their row transforms are skipped.
+        h = sfft.fft(sfft.rfft(z * hann, n, axis=2), n, axis=1)
         p = h.real**2 + h.imag**2
         p *= band
         sm = p.reshape(m, -1) @ sums
@@ -121,20 +131,27 @@ def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max
         b2 = cand[idx, best]
         oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
         wide = sum(_at(p, idx, ky + i, kx + j) for i in range(-4, 5) for j in range(-4, 5))
-        out["prom"][s : s + m] = b1 / total
-        out["orth"][s : s + m] = b2 / np.maximum(b1, 1e-12)
-        out["sharp"][s : s + m] = b1 / np.maximum(wide, 1e-12)
-        out["hf"][s : s + m] = sm[:, 1] / 2 / total
-        out["aniso"][s : s + m] = sm[:, 2:].max(1) / np.maximum(sm[:, 2:].sum(1), 1e-12)
+        prom = b1 / total
+        out["prom"][sel] = prom
+        out["orth"][sel] = b2 / np.maximum(b1, 1e-12)
+        out["sharp"][sel] = b1 / np.maximum(wide, 1e-12)
+        out["hf"][sel] = sm[:, 1] / 2 / total
+        out["aniso"][sel] = sm[:, 2:].max(1) / np.maximum(sm[:, 2:].sum(1), 1e-12)
         # The autocorrelation (of the band-passed tile) 3 px away, in the direction where it is
         # largest; only for tiles without a peak, which may be grains.
-        grainy = out["prom"][s : s + m] < 0.1
-        out["grain"][s : s + m] = 1.0
+        grainy = prom < 0.1
         if grainy.any():
             acf = sfft.irfft2(p[grainy], (n, n))
-            out["grain"][s : s + m][grainy] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
-        out["v1"][s : s + m] = _centroid(p, ky, kx, f)
-        out["v2"][s : s + m] = _centroid(p, oy, ox, f)
+            out["grain"][sel[grainy]] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
+        out["v1"][sel] = _centroid(p, ky, kx, f)
+        out["v2"][sel] = _centroid(p, oy, ox, f)
+
+    # Flat tiles (paper, solid ink) hold no screen: their spectra are not taken.
+    todo = np.flatnonzero(out["var"] > min_var)
+    step = 512  # tiles per batch: bounds the memory of the spectra
+    batches = [todo[s : s + step] for s in range(0, len(todo), step)]
+    for _ in ahead(batch, batches, workers):
+        pass
     out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
     return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
 

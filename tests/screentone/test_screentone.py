@@ -414,3 +414,15 @@ def test_cli_screentone_refuses_the_gpu(tmp_path, capsys):
         == 2
     )
     assert "--screentone runs on the CPU" in capsys.readouterr().err
+
+
+def test_threads_give_the_same_page_as_one_thread():
+    # Regions are analysed, synthesised and calibrated side by side, then written in order: the
+    # result must not depend on how many threads did it.
+    page = make_scan_page(3, strokes=1.0)
+    size = (round(page.image.shape[1] * 0.5), round(page.image.shape[0] * 0.5))
+    one = retarget(page.image, size, workers=1)
+    labels, params = analyze(page.image, workers=3)
+    assert labels.max() > 1  # several regions, so the threads overlap
+    np.testing.assert_array_equal(labels, analyze(page.image, workers=1)[0])
+    np.testing.assert_array_equal(retarget(page.image, size, workers=3), one)
