@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test,eval,ray]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[torch,test,eval,ray]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -6,7 +6,8 @@ Cases: a 2048x2048 RGB uint8 image scaled by 0.5, 0.37, 0.25, 1.7, 2 and (sx, sy
 and a batch of 64 RGB 512x512 uint8 images resized to 224x224. Each library gets the input in
 its native form, converted before timing:
 
-* rescale: ``rescale.rescale(array, sx, sy, method=...)`` on the HxWx3 numpy array (returns a
+* rescale: ``rescale.rescale(array, sx, sy, method=..., backend="cpu")`` (the kernels, not the
+  small-job path through Pillow: rescale.fastpath) on the HxWx3 numpy array (returns a
   numpy array); the batch as one ``[64, 3, 512, 512]`` channels-last uint8 tensor, one call.
 * Pillow: ``Image.resize`` on a PIL RGB image; the batch as a loop over 64 PIL images.
 * OpenCV: ``cv2.resize`` on the numpy array (INTER_LINEAR, INTER_CUBIC, INTER_LANCZOS4,
@@ -62,7 +63,7 @@ def single_image_runners(img: np.ndarray, sx: float, sy: float, method: str) -> 
     pil = Image.fromarray(img)
     t = torch.from_numpy(img).permute(2, 0, 1)[None]  # channels-last view, no copy
     runs = {
-        "rescale": lambda: rescale.rescale(img, sx, sy, method=method),
+        "rescale": lambda: rescale.rescale(img, sx, sy, method=method, backend="cpu"),
         "Pillow": lambda: pil.resize((out_w, out_h), pil_filter),
     }
     if cv2 is not None:
@@ -104,7 +105,7 @@ def median_times(runs: dict, repeat: int) -> dict:
 
 def check_exact(img: np.ndarray) -> bool:
     """rescale's uint8 output equals Pillow's, on one of the benchmark's cases."""
-    ours = rescale.rescale(img, 0.37, method="lanczos")
+    ours = rescale.rescale(img, 0.37, method="lanczos", backend="cpu")
     theirs = np.asarray(Image.fromarray(img).resize((ours.shape[1], ours.shape[0]), Image.Resampling.LANCZOS))
     return bool(np.array_equal(ours, theirs))
 

@@ -37,7 +37,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-__all__ = ["vertical", "horizontal"]
+__all__ = ["vertical", "horizontal", "premultiply_u8", "unpremultiply_u8"]
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, boundscheck=False)
 
@@ -153,3 +153,29 @@ def horizontal(src, dst, index, weight, bias, block, lo, hi):
             d = dst[r0 + r]
             for x in range(q2):
                 d[x] = u[x, r]
+
+
+@nb.njit(**_JIT)
+def premultiply_u8(src, dst, lo, hi):
+    """Pixels ``[lo, hi)`` of ``src`` ``[P, C]`` (uint8, alpha last) into ``dst``, colours times
+    alpha: Pillow's RGBA -> RGBa, ``(t + (t >> 8)) >> 8`` with ``t = c * a + 128`` (Convert.c)."""
+    last = src.shape[1] - 1
+    for p in range(lo, hi):
+        a = np.int32(src[p, last])
+        for k in range(last):
+            t = np.int32(src[p, k]) * a + 128
+            dst[p, k] = ((t >> 8) + t) >> 8
+        dst[p, last] = src[p, last]
+
+
+@nb.njit(**_JIT)
+def unpremultiply_u8(x, lo, hi):
+    """Pixels ``[lo, hi)`` of ``x`` ``[P, C]`` (uint8, alpha last), in place: Pillow's RGBa -> RGBA,
+    ``min(255 * c // a, 255)``, colours left as they are where alpha is 0 or 255."""
+    last = x.shape[1] - 1
+    for p in range(lo, hi):
+        a = np.int32(x[p, last])
+        if a == 0 or a == 255:
+            continue
+        for k in range(last):
+            x[p, k] = min(np.int32(255) * np.int32(x[p, k]) // a, np.int32(255))

@@ -29,8 +29,9 @@ Loops (each runs work items ``[lo, hi)`` and releases the GIL, for ``cpu._run``'
 * :func:`horizontal`: item = 64 rows. Generic tables ``(index, weight)``: packed so that each
   input column is ``ROWS`` contiguous bytes per group, ``_dot`` per output column, unpacked. VNNI
   tables ``(table, windows)`` (:func:`vnni_table`): ``_vnni_block`` on 4 rows at a time.
-* :func:`resize`: both passes; the intermediate image exists only as a window of rows that stays
-  in cache (its write and re-read cost more than the vertical pass itself).
+* :func:`resize_vertical_first`, :func:`resize_horizontal_first`: both passes; the intermediate
+  image exists only as a window of rows that stays in cache (its write and re-read cost more than
+  the vertical pass itself).
 
 Rows must hold at least 64 bytes (``cpu.py`` uses the generic loops for narrower ones): columns
 are processed 64 bytes at a time, the last block overlapping the one before (same values written
@@ -50,7 +51,15 @@ from numba.extending import intrinsic, overload
 
 from rescale.tables import PRECISION_BITS
 
-__all__ = ["vertical", "horizontal", "resize", "vnni_table", "MIN_ROW_BYTES", "VNNI"]
+__all__ = [
+    "vertical",
+    "horizontal",
+    "resize_vertical_first",
+    "resize_horizontal_first",
+    "vnni_table",
+    "MIN_ROW_BYTES",
+    "VNNI",
+]
 
 _JIT = dict(nogil=True, cache=True, boundscheck=False)
 
@@ -513,59 +522,74 @@ def horizontal(src, dst, h, bias, lo, hi):
 
 
 @nb.njit(**_JIT)
-def resize(src, dst, h_tables, v_index, v_weight, first, last, bias, vertical_first, lo, hi):
-    """Both passes in Pillow's order, ``src`` ``[O, H, Q]`` -> ``dst`` ``[O, H2, Q2]`` (``Q``,
-    ``Q2``: samples per row, channels interleaved; both at least 64). ``h_tables``: as ``h`` of
+def resize_vertical_first(src, dst, h_tables, v_index, v_weight, bias, lo, hi):
+    """Both passes, vertical first, ``src`` ``[O, H, Q]`` -> ``dst`` ``[O, H2, Q2]`` (``Q``, ``Q2``:
+    samples per row, channels interleaved; both at least 64). ``h_tables``: as ``h`` of
     :func:`horizontal`; ``v_*``: int32 ``[H2, K]``. Item ``i``: output row ``i % H2`` of plane
     ``i // H2``.
 
-    The intermediate image only ever exists as a few rows in a buffer that stays in cache.
-    Vertical first: 64 output rows at a time through the buffer. Horizontal first: a window of
-    intermediate rows, extended 64 rows at a time while the next output row needs more, and slid
-    down (rows no later output row reads dropped) when full: ``first[r]`` is the lowest input
-    row that output rows ``r`` and after read, ``last[r]`` the highest that rows up to ``r`` read.
+    The intermediate image only ever exists as a few rows in a buffer that stays in cache: 64
+    output rows at a time go through it. (One function per pass order, so that a call compiles
+    only the one it runs.)
     """
-    h, q = src.shape[1], src.shape[2]
-    h2, q2 = dst.shape[1], dst.shape[2]
-    scratch = _h_scratch(h_tables, q, q2)
-    if vertical_first:
-        window = np.empty((BLOCK, q), np.uint8)
-    else:
-        window = np.empty((np.max(last - first) + 1 + BLOCK, q2), np.uint8)
+    h2 = dst.shape[1]
+    scratch = _h_scratch(h_tables, src.shape[2], dst.shape[2])
+    window = np.empty((BLOCK, src.shape[2]), np.uint8)
     item = lo
     while item < hi:
         o = item // h2
         y0 = item - o * h2
         y1 = min(h2, y0 + hi - item)  # this plane's rows in [lo, hi)
-        if vertical_first:
-            for y in range(y0, y1, BLOCK):
-                n = min(BLOCK, y1 - y)
-                for r in range(n):
-                    _vertical_row(
-                        src, o * src.strides[0], window, r * window.strides[0], v_index, v_weight, y + r, bias
-                    )
-                _h_rows(window[:n], dst[o, y : y + n], 0, h_tables, bias, scratch)
-        else:
-            b0 = b1 = first[y0]  # the window holds intermediate rows [b0, b1)
-            for y in range(y0, y1):
-                if first[y] >= b1:  # nothing in the window is needed any more
-                    b0 = b1 = first[y]
-                while b1 <= last[y]:
-                    n = min(BLOCK, h - b1)
-                    if b1 + n - b0 > window.shape[0]:  # full: slide the rows still needed to the top
-                        for r in range(b1 - first[y]):
-                            window[r] = window[first[y] - b0 + r]
-                        b0 = first[y]
-                    _h_rows(src[o, b1 : b1 + n], window[b1 - b0 : b1 - b0 + n], 0, h_tables, bias, scratch)
-                    b1 += n
-                _vertical_row(
-                    window,
-                    -b0 * window.strides[0],
-                    dst,
-                    o * dst.strides[0] + y * dst.strides[1],
-                    v_index,
-                    v_weight,
-                    y,
-                    bias,
-                )
+        for y in range(y0, y1, BLOCK):
+            n = min(BLOCK, y1 - y)
+            for r in range(n):
+                _vertical_row(src, o * src.strides[0], window, r * window.strides[0], v_index, v_weight, y + r, bias)
+            _h_rows(window[:n], dst[o, y : y + n], 0, h_tables, bias, scratch)
+        item += y1 - y0
+
+
+@nb.njit(**_JIT)
+def resize_horizontal_first(src, dst, h_tables, v_index, v_weight, first, last, bias, lo, hi):
+    """Both passes, horizontal first (arguments as :func:`resize_vertical_first`): a window of
+    intermediate rows, extended 64 rows at a time while the next output row needs more, and slid
+    down (rows no later output row reads dropped) when full: ``first[r]`` is the lowest input
+    row that output rows ``r`` and after read, ``last[r]`` the highest that rows up to ``r`` read.
+    """
+    h = src.shape[1]
+    h2, q2 = dst.shape[1], dst.shape[2]
+    scratch = _h_scratch(h_tables, src.shape[2], q2)
+    # Explicit loops, not array expressions (np.max(last - first), row assignments): those make
+    # numba compile its shape-mismatch error formatting, seconds of a first call's compile.
+    span = 0
+    for r in range(h2):
+        span = max(span, last[r] - first[r])
+    window = np.empty((span + 1 + BLOCK, q2), np.uint8)
+    item = lo
+    while item < hi:
+        o = item // h2
+        y0 = item - o * h2
+        y1 = min(h2, y0 + hi - item)  # this plane's rows in [lo, hi)
+        b0 = b1 = first[y0]  # the window holds intermediate rows [b0, b1)
+        for y in range(y0, y1):
+            if first[y] >= b1:  # nothing in the window is needed any more
+                b0 = b1 = first[y]
+            while b1 <= last[y]:
+                n = min(BLOCK, h - b1)
+                if b1 + n - b0 > window.shape[0]:  # full: slide the rows still needed to the top
+                    for r in range(b1 - first[y]):
+                        for c in range(q2):
+                            window[r, c] = window[first[y] - b0 + r, c]
+                    b0 = first[y]
+                _h_rows(src[o, b1 : b1 + n], window[b1 - b0 : b1 - b0 + n], 0, h_tables, bias, scratch)
+                b1 += n
+            _vertical_row(
+                window,
+                -b0 * window.strides[0],
+                dst,
+                o * dst.strides[0] + y * dst.strides[1],
+                v_index,
+                v_weight,
+                y,
+                bias,
+            )
         item += y1 - y0

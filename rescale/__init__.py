@@ -29,10 +29,7 @@ def _map_checkout_folders() -> None:
 
 _map_checkout_folders()
 
-from . import filters  # noqa: E402
-from .api import down, output_size, rescale, up  # noqa: E402
-from .filters import Filter  # noqa: E402
-from .methods import Method, get_method, register_method  # noqa: E402
+from .version import __version__ as __version__  # noqa: E402
 
 __all__ = [
     "rescale",
@@ -47,16 +44,37 @@ __all__ = [
     "Rescale",
     "Muller",
 ]
-__version__ = "0.1.0"
+
+# The public names are imported on first use (PEP 562), so that `import rescale` (and `rescale
+# --version`) cost almost nothing, and no path imports torch unless it needs it: Rescale (torchvision)
+# and Muller (torch) only when asked for.
+_LAZY = {
+    "rescale": ".api",
+    "down": ".api",
+    "up": ".api",
+    "output_size": ".api",
+    "Filter": ".filters",
+    "Method": ".methods",
+    "get_method": ".methods",
+    "register_method": ".methods",
+    "Rescale": ".transforms",
+    "Muller": ".models.muller",
+}
 
 
 def __getattr__(name):
-    if name == "Rescale":  # the pipeline stage imports torchvision: only when asked for
-        from .transforms import Rescale
+    if name == "filters":
+        from . import filters
 
-        return Rescale
-    if name == "Muller":
-        from .models.muller import Muller
+        return filters
+    if name not in _LAZY:
+        raise AttributeError(f"module 'rescale' has no attribute {name!r}")
+    from .containers import import_extra
 
-        return Muller
-    raise AttributeError(f"module 'rescale' has no attribute {name!r}")
+    value = getattr(import_extra(__name__ + _LAZY[name], f"rescale.{name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

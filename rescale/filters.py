@@ -12,12 +12,15 @@ Adding a method is one entry: ``register("name", factory)`` where ``factory(**pa
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
+__all__ = ["Filter", "register", "get_filter", "available", "bicubic", "lanczos", "mitchell", "gaussian", "EDGES"]
 
-__all__ = ["Filter", "register", "get_filter", "available", "bicubic", "lanczos", "mitchell", "gaussian"]
+#: How taps past the border are treated (``edge=``): dropped and the rest renormalised (Pillow),
+#: mirrored (MATLAB) or clamped (OpenCV); see :mod:`rescale.tables`.
+EDGES = ("renormalize", "symmetric", "clamp")
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ def _bilinear(x: float) -> float:
 
 
 # Pillow writes these as float literals (0.54f, 0.46f): their float32 values, widened to double.
-_F32_054 = float(np.float32(0.54))
-_F32_046 = float(np.float32(0.46))
+_F32_054 = struct.unpack("f", struct.pack("f", 0.54))[0]
+_F32_046 = struct.unpack("f", struct.pack("f", 0.46))[0]
 
 
 def _hamming(x: float) -> float:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 
 from .filters import Filter, get_filter
-from .tables import AxisTable, axis_table
+from .tables import AxisTable, passes, vertical_first
 
 __all__ = ["resample", "resample_axis", "BACKENDS", "resolve_backend", "vertical_first"]
 
@@ -109,19 +109,16 @@ def resample(
     differentiable = x.requires_grad and torch.is_grad_enabled()
     _, _, h, w = x.shape
     source, fmt = x, _memory_format(x)
-    passes = [(3, w, out_w), (2, h, out_h)]
-    if vertical_first(w, h, out_w, out_h):
-        passes.reverse()
-    passes = [(dim, n_in, n_out) for dim, n_in, n_out in passes if n_in != n_out]
-    tables = {dim: axis_table(n_in, n_out, filt, antialias, edge) for dim, n_in, n_out in passes}
-    if backend == "cpu" and not differentiable and len(passes) == 2:
+    steps = [(2 + axis, table) for axis, table in passes(w, h, out_w, out_h, filt, antialias, edge)]
+    if backend == "cpu" and not differentiable and len(steps) == 2:
         # Both axes in one call: the CPU kernels then keep the 8-bit intermediate in cache.
         from rescale.kernels.cpu import resize
 
-        x = resize(x, tables[3], tables[2], vertical_first=passes[0][0] == 2)
+        tables = dict(steps)
+        x = resize(x, tables[3], tables[2], vertical_first=steps[0][0] == 2)
     else:
-        for dim, _, _ in passes:
-            x = resample_axis(x, tables[dim], dim, backend=backend)
+        for dim, table in steps:
+            x = resample_axis(x, table, dim, backend=backend)
     # Always a new tensor (never the input, which callers may then modify through the result), in
     # the input's memory format (not the strides a backend's gathers happen to leave).
     return x.clone(memory_format=fmt) if x is source else x.contiguous(memory_format=fmt)
@@ -131,13 +128,6 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     if x.shape[1] > 1 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
         return torch.channels_last
     return torch.contiguous_format
-
-
-def vertical_first(w: int, h: int, out_w: int, out_h: int) -> bool:
-    """Pillow 13's pass order: vertical first when the image shrinks vertically by more than
-    twice as many pixels as horizontally (measured against Pillow on random sizes; older Pillow
-    always went horizontal first)."""
-    return out_h < h and 2 * (w - out_w) < h - out_h
 
 
 def _has_triton() -> bool:

@@ -14,6 +14,8 @@ import importlib
 import os
 import sys
 
+from ..version import __version__
+
 __all__ = ["main", "SUBCOMMANDS"]
 
 #: (name, module) of each subcommand, in the order ``rescale --help`` lists them.
@@ -27,12 +29,16 @@ SUBCOMMANDS = [
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="rescale", description="Exact, fast, differentiable image rescaling.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+    _usable_streams()
     names = [name for name, _ in SUBCOMMANDS]
     wanted = [argv[0]] if argv and argv[0] in names else names
+    if "--version" in argv and len(wanted) > 1:  # before any subcommand is imported: instant
+        print(f"rescale {__version__}")
+        return 0
+    parser = argparse.ArgumentParser(prog="rescale", description="Exact, fast, differentiable image rescaling.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
     runners = {}
     added_modules = set()
     for name, module_name in SUBCOMMANDS:
@@ -60,13 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("rescalekit")
-    except PackageNotFoundError:
-        return "unknown"
+def _usable_streams() -> None:
+    """Output that cannot fail on what it prints: a stream closed when the program started (``2>&-``;
+    Python then has None) writes nowhere, and characters the stream's encoding lacks (a non-UTF-8
+    file name under ``PYTHONIOENCODING=utf-8``) are escaped instead of stopping the run."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w"))
+        elif hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
-from ..eval import metrics
-from ..eval.datasets import default_data_root
-from ..eval.protocol import evaluate, prepare_method
-from ..eval.results import format_table, to_json
-
 __all__ = ["add_parser", "run"]
 
 DEFAULT_SETS = "Set5,Set14,BSD100"
@@ -71,7 +64,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         default=None,
-        help=f"folder holding the sets (default: $RESCALE_DATA or {default_data_root()})",
+        help="folder holding the sets (default: $RESCALE_DATA, else ../shared/data beside the repository)",
     )
     p.add_argument(
         "--sets",
@@ -118,7 +111,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="PATH",
-        help=f"torchvision AlexNet weight file or folder for LPIPS (default: ${metrics.LPIPS_WEIGHTS_ENV} "
+        help="torchvision AlexNet weight file or folder for LPIPS (default: $RESCALE_LPIPS_WEIGHTS "
         "or the torch hub cache)",
     )
 
@@ -140,6 +133,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run ``eval`` for parsed ``args``; prints the table, writes JSON / report. Returns the exit code."""
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    # Imported here, so that `rescale --help` lists eval without importing torch.
+    try:
+        import torch
+    except ModuleNotFoundError as err:
+        log(f"rescale eval: error: {err}: pip install 'rescalekit[torch]' (and [eval] for LPIPS and plots)")
+        return 2
+    from ..eval import metrics
+    from ..eval.protocol import evaluate, prepare_method
+    from ..eval.results import format_table, to_json
+
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if args.engine == "ray":
         from ..batch.ray import RayUnavailable, require_ray

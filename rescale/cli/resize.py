@@ -17,7 +17,9 @@ from .common import (
     add_output_arguments,
     add_reporting_arguments,
     add_size_arguments,
+    add_weights_argument,
     add_workers_argument,
+    checked_weights,
     method_names,
     target_from_args,
 )
@@ -78,6 +80,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="manga pages: keep each screentone's pitch, angle and tone (method screentone) on greyscale and "
         "bitonal pages; colour pages are resampled with --method, with a note (CPU only)",
     )
+    g.add_argument(
+        "--fast-decode",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode JPEGs reduced by 2, 4 or 8 (DCT domain, to at least twice the target size), then resample "
+        "exactly: much faster thumbnails, 45-47 dB PSNR from a full decode's result (default: on for --width, "
+        "--height and --size, off for --scale)",
+    )
+    add_weights_argument(g)
     add_workers_argument(g)
     add_engine_arguments(p)
     add_output_arguments(p)
@@ -98,11 +109,20 @@ def run(args: argparse.Namespace) -> int:
         if args.screentone and args.device == "cuda":
             raise UsageError("--screentone runs on the CPU (use --device cpu)")
         device = None if args.screentone else _device(args.device)
+        weights = checked_weights(args.method.lower(), args.weights)
     except UsageError as e:
         print(f"rescale resize: error: {e}", file=sys.stderr)
         return 2
+    fast_decode = args.scale is None if args.fast_decode is None else args.fast_decode
     opts = Options(
-        target, args.method.lower(), args.antialias, args.quality, args.max_pixels, screentone=args.screentone
+        target,
+        args.method.lower(),
+        args.antialias,
+        args.quality,
+        args.max_pixels,
+        screentone=args.screentone,
+        fast_decode=fast_decode,
+        weights=weights,
     )
     return run_batch(args, opts, "rescale resize", device=device)
 

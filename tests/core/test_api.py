@@ -3,6 +3,8 @@ error, the backends agree, and gradients flow."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -300,6 +302,41 @@ def test_output_pixel_limit():
     # The default limit refuses absurd sizes before allocating anything.
     with pytest.raises(ValueError, match="exceeds the limit"):
         rescale.rescale(IMG, 1e6)
+
+
+def test_output_byte_limit_counts_channels_batch_and_dtype():
+    """Issue 16: the pixel limit let 64 float64 channels (128 GiB) and a batch of 1000 (750 GiB)
+    through; the byte limit refuses them before anything is allocated, and says what to raise."""
+    with pytest.raises(ValueError, match=r"64 channels \(float64\) needs about 128.0 GiB.*max_bytes="):
+        rescale.rescale(np.zeros((1, 1, 64)), size=(16384, 16384))
+    with pytest.raises(ValueError, match=r"x 1000 images \(uint8\).*max_bytes="):
+        rescale.rescale(torch.zeros(1000, 3, 1, 1, dtype=torch.uint8), size=(16384, 16384))
+    # Output 40x40x4 float64 = 51200 bytes; the intermediate (40x10) and the premultiplied input
+    # (10x10) count too: 51200 + 12800 + 3200 = 67200.
+    arr = np.zeros((10, 10, 4))
+    assert rescale.rescale(arr, 4, max_bytes=67200).shape == (40, 40, 4)
+    with pytest.raises(ValueError, match="exceeds the limit"):
+        rescale.rescale(arr, 4, max_bytes=67199)
+    assert rescale.rescale(arr, 4, alpha=False, max_bytes=64000).shape == (40, 40, 4)
+
+
+@pytest.mark.parametrize("name", ["max_pixels", "max_bytes"])
+def test_limits_are_numbers(name):
+    with pytest.raises(ValueError, match="positive"):
+        rescale.rescale(IMG, 2, **{name: float("nan")})  # not "no limit"
+    with pytest.raises(ValueError, match="positive"):
+        rescale.rescale(IMG, 2, **{name: 0})
+    with pytest.raises(TypeError, match=f"{name} must be a number"):
+        rescale.rescale(IMG, 2, **{name: "x"})
+    with pytest.raises(TypeError, match=f"{name} must be a number"):
+        rescale.rescale(IMG, 2, **{name: True})
+    assert rescale.rescale(IMG, 2, **{name: math.inf}).shape == (16, 16)  # inf: no limit
+
+
+@pytest.mark.parametrize("bad", ["no", "", 1, None])
+def test_antialias_takes_bools_only(bad):
+    with pytest.raises(TypeError, match="antialias must be True or False"):
+        rescale.rescale(IMG, 0.5, antialias=bad)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])

@@ -16,6 +16,7 @@ LAYERS = {
     "core": set(),
     "models": {"core"},
     "screentone": {"core"},
+    "compat": {"core"},
     "package": {"core", "models"},  # rescale/__init__.py: the public names, Muller among them
     "batch": {"core", "screentone"},
     "eval": {"core", "models", "batch"},

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import rescale
@@ -205,3 +207,44 @@ def test_i16_clips_overshoot(method, backend):
     assert unclipped.max() > 65535.5 and unclipped.min() < -0.5  # the case does overshoot
     expected = np.asarray(Image.fromarray(arr).resize((37, 4), PILLOW_FILTERS[method]))
     np.testing.assert_array_equal(rescale.rescale(arr, size=(37, 4), method=method, backend=backend), expected)
+
+
+def test_i16_sum_lands_on_a_half():
+    """Issue 16: this sum is exactly 25850.5 with Pillow's weights, whose normaliser is added up
+    left to right; numpy's pairwise sum gave weights one ulp off and 25851."""
+    arr = np.array([[58505, 12048, 49452, 5219, 16257, 2832, 38454, 30978, 28706, 13236, 14700]], np.uint16)
+    expected = np.asarray(Image.fromarray(arr).resize((2, 1), R.BILINEAR))
+    assert expected[0, 0] == 25850
+    for backend in ("torch", "cpu"):
+        np.testing.assert_array_equal(rescale.rescale(arr, size=(2, 1), method="bilinear", backend=backend), expected)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS[-1:])  # the tables are the same for every backend
+@pytest.mark.parametrize("method", ["bilinear", "bicubic", "lanczos", "box", "hamming"])
+def test_i16_every_small_geometry(method, backend):
+    """Every width 2..40 -> 1..12 on 64 rows: six bilinear geometries (11 -> 2, 22 -> 4, 31 -> 6, ...)
+    had a sum on an exact .5 that the one-ulp-off weights rounded the other way."""
+    rng = rng_for("I;16 sweep", method)
+    for w in range(2, 41):
+        arr = rng.integers(0, 65536, (64, w), dtype=np.uint16)
+        for out_w in range(1, 13):
+            expected = np.asarray(Image.fromarray(arr).resize((out_w, 64), PILLOW_FILTERS[method]))
+            got = rescale.rescale(arr, size=(out_w, 64), method=method, backend=backend)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{w} -> {out_w}")
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    method=st.sampled_from(METHODS),
+    w=st.integers(1, 40),
+    h=st.integers(1, 12),
+    out_w=st.integers(1, 40),
+    out_h=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_i16_random_sizes(backend, method, w, h, out_w, out_h, seed):
+    """Random 16-bit images at random sizes, bit for bit against Pillow."""
+    arr = np.random.default_rng(seed).integers(0, 65536, (h, w), dtype=np.uint16)
+    expected = np.asarray(Image.fromarray(arr).resize((out_w, out_h), PILLOW_FILTERS[method]))
+    np.testing.assert_array_equal(rescale.rescale(arr, size=(out_w, out_h), method=method, backend=backend), expected)

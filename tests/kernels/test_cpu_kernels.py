@@ -224,3 +224,24 @@ def test_works_in_a_forked_child_after_threaded_use(monkeypatch):
         if child.is_alive():
             child.kill()
     assert got == expected and child.exitcode == 0
+
+
+def test_slow_first_use_is_announced(caplog, monkeypatch):
+    """A loop's first call in a process (numba loading or compiling it) logs what is happening if
+    it takes over a second; later calls, and quick first ones, say nothing."""
+    import time
+
+    monkeypatch.setattr(cpu, "_seen", set())
+    args = (np.zeros(3, np.uint8),)
+    with caplog.at_level("WARNING", logger="rescale"):
+        notice = cpu._first_use(cpu.resample_array, args)
+        notice.after = 0.05
+        with notice:
+            time.sleep(0.5)
+        assert cpu._first_use(cpu.resample_array, args) is None  # once per loop and types
+        with cpu._first_use(cpu.resize_array, args):
+            pass
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert "loading the CPU kernels (resample_array for uint8 images" in messages[0]
+    assert "kernels ready in" in messages[1]

@@ -150,7 +150,7 @@ def test_vnni_table_decodes_to_the_expanded_table():
     digits give back its weight (checked without running the VNNI code)."""
     for channels, w, w2, method in [(3, 300, 111, "bicubic"), (1, 400, 133, "lanczos"), (4, 64, 109, "bilinear")]:
         table = axis_table(w, w2, get_filter(method))
-        index, weight, _ = cpu._expanded_table(table, channels, torch.uint8)
+        index, weight, _ = cpu._expanded_table(table, channels, np.uint8)
         packed, windows = cpu_u8.vnni_table(index, weight, w * channels)
         q2, k = index.shape
         quads = -(-k // 4)
@@ -165,9 +165,9 @@ def test_vnni_table_decodes_to_the_expanded_table():
 
 def test_vnni_table_refuses_what_it_cannot_hold():
     table = axis_table(2000, 200, get_filter("bicubic"))  # x0.1: 16 outputs' taps span ~190 bytes
-    assert cpu_u8.vnni_table(*cpu._expanded_table(table, 1, torch.uint8)[:2], 2000) is None
+    assert cpu_u8.vnni_table(*cpu._expanded_table(table, 1, np.uint8)[:2], 2000) is None
     narrow = axis_table(100, 50, get_filter("bilinear"))  # rows shorter than the 128-byte window
-    assert cpu_u8.vnni_table(*cpu._expanded_table(narrow, 1, torch.uint8)[:2], 100) is None
+    assert cpu_u8.vnni_table(*cpu._expanded_table(narrow, 1, np.uint8)[:2], 100) is None
 
 
 PILLOW = {
