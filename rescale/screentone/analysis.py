@@ -419,8 +419,9 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
     Args:
         img: ``[H, W]`` greyscale page, float in [0, 1] or uint8 (0 = ink).
         thresholds: the tests the steps apply (:class:`Thresholds`).
-        workers: threads for the tiles' spectra and the screens' fits (default: torch's thread
-            count, which the batch command line sets to 1 in its worker processes).
+        workers: threads for the tiles' spectra and the screens' fits (default:
+            ``rescale.kernels.get_num_threads()``, which the batch command line's worker processes
+            set to 1).
 
     Returns:
         ``labels`` int ``[H, W]`` (0 unscreened, ``k`` region ``k``) and ``params``, a list of

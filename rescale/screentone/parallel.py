@@ -10,12 +10,13 @@ __all__ = ["ahead", "thread_count"]
 
 
 def thread_count(workers: int | None = None) -> int:
-    """``workers``, or by default torch's thread count (all cores unless the caller set it: the batch
-    command line's worker processes run with 1, their parallelism being the processes)."""
+    """``workers``, or by default the CPU kernels' thread count (:func:`rescale.kernels.get_num_threads`:
+    all cores unless the caller set it; the batch command line's worker processes set 1, their
+    parallelism being the processes)."""
     if workers is None:
-        import torch
+        from .. import kernels
 
-        workers = torch.get_num_threads()
+        workers = kernels.get_num_threads()
     return max(1, int(workers))
 
 

@@ -233,7 +233,7 @@ def retarget(
         analysis: ``(labels, params)`` from :func:`rescale.screentone.analysis.analyze` to reuse.
         calibrate: make each region's local tone flat and equal to its source's mean tone
             (:mod:`.calibrate`); off, the screens are the plain 1:1 copies.
-        workers: threads (default: torch's thread count; 1 in the batch command line's worker
+        workers: threads (default: ``rescale.kernels.get_num_threads()``; 1 in the batch command line's worker
             processes): the analysis, and the regions' syntheses and calibrations, side by side.
 
     Returns:
