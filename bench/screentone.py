@@ -68,10 +68,10 @@ def main(argv=None) -> None:
             ]
             dt = time.perf_counter() - t
             results[name] = rows
-            cells = [f"{np.mean([r[m] for r in rows if m in r]):.3f}" for m in METRICS]
+            cells = [f"{mean_of(rows, m):.3f}" for m in METRICS]
             print(f"| {pageset} {scale:g} | {name} | " + " | ".join(cells) + f" | {dt:.1f} |")
         seam = seam_ratio(results)
-        strokes = [np.nanmean([r.get("stroke_iou", np.nan) for r in results[m]]) for m in ("screentone", "lanczos")]
+        strokes = [mean_of(results[m], "stroke_iou") for m in ("screentone", "lanczos")]
         margins.append((f"{pageset} {scale:g}", [paired_margin(results, m) for m in MARGIN_METRICS], seam, strokes))
     print(
         "\nscreentone minus the best baseline, paired over pages (mean +- standard error; negative = ours better); "
@@ -94,6 +94,12 @@ PAGE_SETS = {
     "clean": lambda seed, size, scale: make_page(seed, size=size, scale=scale),
     "scan": lambda seed, size, scale: make_scan_pages(seed, size, scale, strokes=1.0),
 }
+
+
+def mean_of(rows: list, metric: str) -> float:
+    """Mean of ``metric`` over the pages that have it (NaN if none: no strokes on clean pages)."""
+    values = [r[metric] for r in rows if r.get(metric) is not None]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def seam_ratio(results: dict) -> float:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from scipy import ndimage
 
 import rescale
 from rescale import kernels
+from rescale.batch.atomic import atomic_save
 from rescale.screentone.analysis import analyze
 from rescale.screentone.retarget import retarget
 
@@ -77,16 +77,6 @@ def figure(rows: list[tuple[str, list]]) -> Image.Image:
             x += w + gap
         y += h
     return canvas
-
-
-def save(img: Image.Image, path: Path) -> None:
-    """Written to a temporary file beside ``path``, then moved over it (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    img.save(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def timed(fn, *args, **kwargs):
@@ -140,7 +130,7 @@ def main(argv=None) -> None:
     for scale, values in per_mp.items():
         print(f"{scale:g}x: mean {np.mean(values):.2f} s/MP, worst {max(values):.2f} s/MP (analysis + synthesis, wall)")
     if args.crops:
-        save(figure(rows), Path(args.crops))
+        atomic_save(figure(rows), Path(args.crops), "PNG")  # never half-written
         print(f"wrote {args.crops}")
 
 
