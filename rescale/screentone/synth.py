@@ -10,6 +10,9 @@ Pages are float64 ``[H, W]`` arrays in ``{0, 1}`` (0 = ink, 1 = paper). Label ma
 :func:`make_scan_page` makes pages that look like scanned manga, for the detection benchmark:
 antialiased (grey) renders that also hold fine 45-degree dots and unlabelled non-screens (hatching,
 hair), passed through :func:`degrade` (grey paper and ink, blur, sensor noise, JPEG).
+
+About 520 lines: the clean and the scan-like pages share their shapes, outlines, screens and the
+rendering at two scales, which would otherwise be passed between modules piece by piece.
 """
 
 from __future__ import annotations
