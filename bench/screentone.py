@@ -1,12 +1,17 @@
 """Screentone retargeting benchmark: our method against resampling baselines on synthetic pages.
 
     .venv/bin/python bench/screentone.py [--pages 4] [--size 192] [--scales 0.5 0.67 0.75 1.5 2]
+        [--sets clean scan]
 
-Each page (random dot / line / noise screens, periods 3-12 px, in outlined regions) is rendered at
-the source size and, as ground truth, at the target size with the same screens at the same pixel
-pitch. Metrics (see ``rescale/screentone/scores.py``) are averaged over pages; all are errors
-except ``line_iou``. The "ground truth" row scores the target render itself: its intensity error is
-the floor set by bitonal screens in small regions (their tone is quantised and phase-dependent).
+Each page is rendered at the source size and, as ground truth, at the target size with the same
+screens at the same pixel pitch. Two sets: ``clean`` (:func:`make_page`: random bitonal dot / line /
+noise screens, periods 3-12 px, in outlined regions) and ``scan`` (:func:`make_scan_pages`: grey,
+blurred, noisy, JPEG'd pages, half their screens fine dots, with hair, hatching and text drawn over
+dot and line screens). Metrics (see ``rescale/screentone/scores.py``) are averaged over pages; all
+are errors except ``line_iou`` and ``stroke_iou``. The "ground truth" row scores the target render
+itself: its intensity error is the floor set by bitonal screens in small regions (their tone is
+quantised and phase-dependent), its ``seam`` the phase jitter of a seamless screen (pixel sampling,
+and on scans noise), which ours should match (the seam ratio below).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 import rescale
 from rescale.screentone.retarget import retarget
 from rescale.screentone.scores import METRICS, evaluate
-from rescale.screentone.synth import make_page
+from rescale.screentone.synth import make_page, make_scan_pages
 
 BASELINES = ("nearest", "area", "bicubic", "lanczos")
 
@@ -39,6 +44,7 @@ def main(argv=None) -> None:
     ap.add_argument("--pages", type=int, default=4)
     ap.add_argument("--size", type=int, default=192)
     ap.add_argument("--scales", type=float, nargs="+", default=[0.5, 0.67, 0.75, 1.5, 2.0])
+    ap.add_argument("--sets", nargs="+", choices=sorted(PAGE_SETS), default=list(PAGE_SETS))
     args = ap.parse_args(argv)
     methods = ["ground truth", *BASELINES, "area+threshold", "screentone"]
     print("$ .venv/bin/python bench/screentone.py " + " ".join(sys.argv[1:] if argv is None else argv))
@@ -49,8 +55,8 @@ def main(argv=None) -> None:
     print("| scale | method | " + " | ".join(METRICS) + " | s |")
     print("|---|---|" + "---|" * (len(METRICS) + 1))
     margins = []
-    for scale in args.scales:
-        pages = [make_page(seed, size=(args.size, args.size), scale=(scale, scale)) for seed in range(args.pages)]
+    for scale, pageset in [(scale, name) for name in args.sets for scale in args.scales]:
+        pages = [PAGE_SETS[pageset](seed, (args.size, args.size), (scale, scale)) for seed in range(args.pages)]
         results = {}
         for name in methods:
             t = time.perf_counter()
@@ -62,17 +68,48 @@ def main(argv=None) -> None:
             ]
             dt = time.perf_counter() - t
             results[name] = rows
-            cells = [f"{np.mean([r[m] for r in rows if m in r]):.3f}" for m in METRICS]
-            print(f"| {scale:g} | {name} | " + " | ".join(cells) + f" | {dt:.1f} |")
-        margins.append((scale, [paired_margin(results, m) for m in MARGIN_METRICS]))
-    print("\nscreentone minus the best baseline, paired over pages (mean +- standard error; negative = ours better):\n")
-    print("| scale | " + " | ".join(MARGIN_METRICS) + " |")
-    print("|---|" + "---|" * len(MARGIN_METRICS))
-    for scale, cells in margins:
-        print(f"| {scale:g} | " + " | ".join(f"{d:+.3f} +- {se:.3f} ({best})" for d, se, best in cells) + " |")
+            cells = [f"{mean_of(rows, m):.3f}" for m in METRICS]
+            print(f"| {pageset} {scale:g} | {name} | " + " | ".join(cells) + f" | {dt:.1f} |")
+        seam = seam_ratio(results)
+        strokes = [mean_of(results[m], "stroke_iou") for m in ("screentone", "lanczos")]
+        margins.append((f"{pageset} {scale:g}", [paired_margin(results, m) for m in MARGIN_METRICS], seam, strokes))
+    print(
+        "\nscreentone minus the best baseline, paired over pages (mean +- standard error; negative = ours better); "
+        "seam: ours / the ground truth's; stroke IoU over screens: ours / Lanczos's:\n"
+    )
+    print("| set, scale | " + " | ".join(MARGIN_METRICS) + " | seam ratio | stroke IoU |")
+    print("|---|" + "---|" * (len(MARGIN_METRICS) + 2))
+    for label, cells, seam, (ours, lanczos) in margins:
+        print(
+            f"| {label} | "
+            + " | ".join(f"{d:+.3f} +- {se:.3f} ({best})" for d, se, best in cells)
+            + f" | {seam:.2f} | {ours:.3f} / {lanczos:.3f} |"
+        )
 
 
 MARGIN_METRICS = ("intensity", "period", "moire")
+
+#: page set name -> (seed, size, scale) -> (source, ground truth) pages
+PAGE_SETS = {
+    "clean": lambda seed, size, scale: make_page(seed, size=size, scale=scale),
+    "scan": lambda seed, size, scale: make_scan_pages(seed, size, scale, strokes=1.0),
+}
+
+
+def mean_of(rows: list, metric: str) -> float:
+    """Mean of ``metric`` over the pages that have it (NaN if none: no strokes on clean pages)."""
+    values = [r[metric] for r in rows if r.get(metric) is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def seam_ratio(results: dict) -> float:
+    """Mean seam metric of ours over the ground truth's, over the pages where both are measured."""
+    pairs = [
+        (o["seam"], g["seam"])
+        for o, g in zip(results["screentone"], results["ground truth"])
+        if "seam" in o and "seam" in g
+    ]
+    return float(np.mean([o for o, _ in pairs]) / np.mean([g for _, g in pairs])) if pairs else float("nan")
 
 
 def paired_margin(results: dict, metric: str) -> tuple[float, float, str]:

@@ -2,7 +2,7 @@
 
 Three steps, each finer than the one before and run on less of the page:
 
-Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (452 lines:
+Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 520 lines:
 step 3's tests share the region being grown, its box and its lattice, and read best together).
 
 1. **Tiles.** The local spectra of overlapping tiles (one batched FFT) say which tiles hold a
@@ -28,12 +28,15 @@ Ink/paper changes are counted against the local mean with a minimum contrast, so
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from .lattice import wave_vectors
+from .parallel import ahead, thread_count
 from .spectrum import masked_spectrum, refine_peak
 from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
 
@@ -57,21 +60,24 @@ class ScreenParams:
 
 
 def _demodulated(img: np.ndarray, vectors: list, sigma: float):
-    """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave's
-    phase ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``: the image
-    demodulated and averaged by a Gaussian of ``sigma`` px)."""
-    yy, xx = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave
+    ``exp(i phase)`` ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``:
+    the image demodulated and averaged by a Gaussian of ``sigma`` px)."""
     if len(vectors) == 2:
         a, b = vectors
         freqs = [a, b, a + b, a - b]
     else:
         freqs = [vectors[0], 2 * vectors[0]]
     for fy, fx in freqs:
-        phase = 2 * np.pi * (fy * yy + fx * xx)
+        # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
+        # multiplication per pixel instead of a cosine and a sine).
+        wave = np.outer(
+            np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1]))
+        )
         yield (
-            phase,
-            ndimage.gaussian_filter(img * np.cos(phase), sigma),
-            ndimage.gaussian_filter(img * np.sin(phase), sigma),
+            wave,
+            ndimage.gaussian_filter(img * wave.real, sigma, truncate=3.0),
+            ndimage.gaussian_filter(img * wave.imag, sigma, truncate=3.0),
         )
 
 
@@ -81,17 +87,9 @@ def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarra
     power = np.zeros(img.shape)
     for _, re, im in _demodulated(img, vectors, sigma):
         power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
-    mean = ndimage.gaussian_filter(img, sigma)
-    var = np.maximum(ndimage.gaussian_filter(img * img, sigma) - mean**2, 1e-9)
+    mean = ndimage.gaussian_filter(img, sigma, truncate=3.0)
+    var = np.maximum(ndimage.gaussian_filter(img * img, sigma, truncate=3.0) - mean**2, 1e-9)
     return power, power / var
-
-
-def wave_vectors(screen: ScreenParams) -> list:
-    """The wave vectors ``(fy, fx)`` (cycles per pixel) of a periodic screen: one for lines, two at
-    right angles for dots."""
-    th = np.deg2rad(screen.angle)
-    v = np.array([np.sin(th), np.cos(th)]) / screen.period
-    return [v, np.array([v[1], -v[0]])] if screen.kind == "dots" else [v]
 
 
 def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndarray:
@@ -99,16 +97,23 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
     ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
     model = ndimage.gaussian_filter(img, sigma)
-    for phase, re, im in _demodulated(img, wave_vectors(screen), sigma):
-        model += 2 * (re * np.cos(phase) + im * np.sin(phase))
+    for wave, re, im in _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma):
+        model += 2 * (re * wave.real + im * wave.imag)
     return model
 
 
-def _periodic_pixels(
-    img: np.ndarray, dens: np.ndarray, core: np.ndarray, vectors: list, free: np.ndarray, reach: int
-) -> np.ndarray:
-    """Bool ``[H, W]``: where the screen of wave vectors ``vectors`` explains the image, grown from
-    ``core`` (its tiles' centres), within ``free``.
+def _fit_maps(img: np.ndarray, dens: np.ndarray, vectors: list) -> tuple:
+    """The maps :func:`_periodic_pixels` tests, ``[H, W]`` each: the local power of the screen of wave
+    ``vectors`` (its amplitude squared, over a Gaussian of 0.7 period), its share of the local
+    variance, and the density of ink/paper changes averaged over about a period."""
+    period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
+    power, share = _screen_fit(img, vectors, max(0.7 * period, 1.5))
+    return power, share, ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+
+
+def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int) -> np.ndarray:
+    """Bool ``[H, W]``: where the screen whose :func:`_fit_maps` are ``maps`` explains the image,
+    grown from ``core`` (its tiles' centres), within ``free``.
 
     Inside, the screen's power is strong and most of the local variance, and ink/paper changes
     are as dense as in the core. Towards the border all three fall, the share sooner (an
@@ -118,10 +123,7 @@ def _periodic_pixels(
     where half the window lies on the screen, and the changes (averaged over about a period) to
     half: paper beside an outline has some power at the screen's frequencies (the outline's), but
     no changes."""
-    period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
-    sigma = max(0.7 * period, 1.5)
-    power, share = _screen_fit(img, vectors, sigma)
-    level = ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+    power, share, level = maps
     ref_power, ref_share, ref_level = np.median(power[core]), np.median(share[core]), np.median(level[core])
     strong = (power > 0.25 * ref_power) & (level > 0.5 * ref_level) & free
     inside = ndimage.binary_opening(strong & (share > 0.5 * ref_share), iterations=1)
@@ -205,10 +207,13 @@ def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarra
     comps, n = ndimage.label(holes)
     if n == 0:
         return mask
-    index = np.arange(1, n + 1)
-    small = ndimage.sum(holes, comps, index) < max_area
-    thin = ndimage.maximum(ndimage.distance_transform_edt(holes), comps, index) <= max_radius
-    return mask | np.concatenate([[False], small | thin])[comps]
+    fill = np.bincount(comps.ravel(), minlength=n + 1) < max_area
+    for k, box in enumerate(ndimage.find_objects(comps), 1):
+        if not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
+            hole = np.pad(comps[box] == k, 1)
+            fill[k] = ndimage.distance_transform_edt(hole).max() <= max_radius
+    fill[0] = False
+    return mask | fill[comps]
 
 
 # --- characterisation ------------------------------------------------------------------------------
@@ -240,11 +245,7 @@ def _characterise(
     y0, x0 = max(cy - crop // 2, 0), max(cx - crop // 2, 0)
     sub_img, sub = img[y0 : y0 + crop, x0 : x0 + crop], inner[y0 : y0 + crop, x0 : x0 + crop]
     p = masked_spectrum(sub_img, sub)
-    n = p.shape[0]
-    f = (np.arange(n) - n // 2) / n
-    fy, fx = np.meshgrid(f, f, indexing="ij")
-    r = np.hypot(fx, fy)
-    band = r >= 1 / 24
+    fy, fx, band = _spectrum_grid(p.shape[0])
     total = max(p[band].sum() / 2, 1e-12)
     # The main peak: near the group's wave vector (10%), else anywhere in the band.
     v1, s1 = _peak(p, fy, fx, band, None if kind == NOISE else vectors[0], 0.1)
@@ -274,6 +275,15 @@ def _characterise(
     return ScreenParams("lines", float(period), angle, intensity, area)
 
 
+@functools.lru_cache(maxsize=2)
+def _spectrum_grid(n: int) -> tuple:
+    """``fy``, ``fx`` ``[n, n]`` (cycles per pixel) of an fftshifted spectrum, and the band of
+    periods under 24 px that screens lie in."""
+    f = (np.arange(n) - n // 2) / n
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    return fy, fx, np.hypot(fx, fy) >= 1 / 24
+
+
 def _regularity(
     img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int | None = None
 ) -> float:
@@ -292,13 +302,14 @@ def _regularity(
         phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
     cell = (ys // block) * (xs.max() // block + 1) + xs // block
     key = cell * bins ** len(lattice) + phase
-    _, inv, count = np.unique(key, return_inverse=True, return_counts=True)
-    folded = np.bincount(inv, values) / count
-    _, cinv, ccount = np.unique(cell, return_inverse=True, return_counts=True)
-    mean = np.bincount(cinv, values) / ccount
+    # Means per (block, phase) and per block: bincounts over the (few) keys, no sorting.
+    count = np.bincount(key)
+    folded = np.bincount(key, values) / np.maximum(count, 1)
+    ccount = np.bincount(cell)
+    mean = np.bincount(cell, values) / np.maximum(ccount, 1)
     noise = noise_var * len(values)
-    total = ((values - mean[cinv]) ** 2).sum() - noise
-    residual = ((values - folded[inv]) ** 2).sum() - noise
+    total = ((values - mean[cell]) ** 2).sum() - noise
+    residual = ((values - folded[key]) ** 2).sum() - noise
     return float(1 - max(residual, 0.0) / total) if total > noise else 0.0
 
 
@@ -306,20 +317,43 @@ def _peak(p: np.ndarray, fy: np.ndarray, fx: np.ndarray, band: np.ndarray, guess
     """Wave vector (fy, fx) of the strongest bin of the fftshifted power spectrum ``p`` in the upper
     half plane of ``band``, within ``radius`` (relative) of ``guess`` (either sign) if given,
     refined by a parabola on the log power along each axis; and the power near it (within 10% of
-    its frequency, where scans' pitch and angle drift)."""
+    its frequency, where scans' pitch and angle drift). Near a guess, only the bins around it are
+    read (most of the time of the characterisation went into reading the whole spectrum)."""
     n = p.shape[0]
-    zone = band & (fy >= 0)
+    best = None
     if guess is not None:
         g = np.asarray(guess, dtype=float)
         near = radius * np.hypot(*g) + 1.5 / n
-        zone = zone & ((np.hypot(fy - g[0], fx - g[1]) < near) | (np.hypot(fy + g[0], fx + g[1]) < near))
-        if not zone.any():
-            zone = band & (fy >= 0)
-    q = np.where(zone, p, 0.0)
-    v = np.array(refine_peak(p, *np.unravel_index(np.argmax(q), q.shape)))
+        for c in (g, -g):
+            win = _window(n, c, near)
+            zone = band[win] & (fy[win] >= 0) & (np.hypot(fy[win] - g[0], fx[win] - g[1]) < near)
+            zone |= band[win] & (fy[win] >= 0) & (np.hypot(fy[win] + g[0], fx[win] + g[1]) < near)
+            if zone.any():
+                q = np.where(zone, p[win], 0.0)
+                i, j = np.unravel_index(np.argmax(q), q.shape)
+                cand = (q[i, j], (i + win[0].start) * n + j + win[1].start)
+                # The first of equal bins in the whole spectrum's order, as one argmax over it.
+                if best is None or cand[0] > best[0] or (cand[0] == best[0] and cand[1] < best[1]):
+                    best = cand
+    if best is None:
+        q = np.where(band & (fy >= 0), p, 0.0)
+        k = int(np.argmax(q))
+    else:
+        k = best[1] if best[0] > 0 else 0  # an empty spectrum: the first bin, as argmax has it
+    v = np.array(refine_peak(p, *divmod(k, n)))
     f = max(np.hypot(*v), 1e-9)
-    power = p[np.hypot(fy - v[0], fx - v[1]) < max(0.1 * f, 2.5 / n)].sum()
+    reach = max(0.1 * f, 2.5 / n)
+    win = _window(n, v, reach)
+    power = p[win][np.hypot(fy[win] - v[0], fx[win] - v[1]) < reach].sum()
     return v, float(power)
+
+
+def _window(n: int, centre, reach: float) -> tuple:
+    """The slices of an fftshifted ``[n, n]`` spectrum that hold every bin within ``reach`` (cycles
+    per pixel) of the wave vector ``centre`` (fy, fx)."""
+    lo = np.floor((np.asarray(centre) - reach) * n).astype(int) + n // 2 - 1
+    hi = np.ceil((np.asarray(centre) + reach) * n).astype(int) + n // 2 + 2
+    return slice(max(lo[0], 0), max(min(hi[0], n), 0)), slice(max(lo[1], 0), max(min(hi[1], n), 0))
 
 
 def _noise_variance(img: np.ndarray, block: int = 8, most: float = 0.03**2) -> float:
@@ -379,18 +413,22 @@ class Thresholds:
     min_regularity: float = 0.78
 
 
-def analyze(img, thresholds: Thresholds | None = None) -> tuple[np.ndarray, list]:
+def analyze(img, thresholds: Thresholds | None = None, workers: int | None = None) -> tuple[np.ndarray, list]:
     """Detect and characterise the screened regions of a page.
 
     Args:
         img: ``[H, W]`` greyscale page, float in [0, 1] or uint8 (0 = ink).
         thresholds: the tests the steps apply (:class:`Thresholds`).
+        workers: threads for the tiles' spectra and the screens' fits (default:
+            ``rescale.kernels.get_num_threads()``, which the batch command line's worker processes
+            set to 1).
 
     Returns:
         ``labels`` int ``[H, W]`` (0 unscreened, ``k`` region ``k``) and ``params``, a list of
         :class:`ScreenParams` for labels 1..K.
     """
     t = thresholds or Thresholds()
+    workers = thread_count(workers)
     img = np.asarray(img)
     if img.ndim != 2:
         raise ValueError(f"expected a greyscale [H, W] page, got shape {img.shape}")
@@ -401,30 +439,39 @@ def analyze(img, thresholds: Thresholds | None = None) -> tuple[np.ndarray, list
         return labels, params
     dens = transition_density(img)
     noise_var = _noise_variance(img)
-    feat = tile_features(img, dens, t.tile, t.stride, max_period=t.tile / 2.5)
+    feat = tile_features(img, dens, t.tile, t.stride, t.tile / 2.5, t.min_var, workers)
     kinds = tile_kinds(feat, t.min_var, t.min_prominence, t.dots_prominence, t.min_density)
     ty, tx = kinds.shape
     # A tile stands for its central stride x stride block; blocks outside every tile's centre take
     # the nearest tile's.
     iy = np.clip((np.arange(img.shape[0]) - (t.tile - t.stride) // 2) // t.stride, 0, ty - 1)
     ix = np.clip((np.arange(img.shape[1]) - (t.tile - t.stride) // 2) // t.stride, 0, tx - 1)
+    groups = []
     for kind, tiles in hypotheses(kinds, feat):
+        if tiles.sum() < t.min_tiles:
+            continue
         ys, xs = np.nonzero(tiles)
         # The group's box with the reach of its tiles and of the fit's window.
         y0, y1 = max(ys.min() * t.stride - t.tile, 0), min(ys.max() * t.stride + 2 * t.tile, img.shape[0])
         x0, x1 = max(xs.min() * t.stride - t.tile, 0), min(xs.max() * t.stride + 2 * t.tile, img.shape[1])
-        box = np.s_[y0:y1, x0:x1]
-        core = tiles[np.ix_(iy[y0:y1], ix[x0:x1])]
+        groups.append((kind, tiles, np.s_[y0:y1, x0:x1], lattice_vectors(feat, tiles, kind) if kind != NOISE else []))
+
+    def fit(group):  # what does not depend on the regions found before (most of the work)
+        kind, _, box, vectors = group
+        return None if kind == NOISE else _fit_maps(img[box], dens[box], vectors)
+
+    for (kind, tiles, box, vectors), maps in zip(groups, ahead(fit, groups, workers)):
+        y0, x0 = box[0].start, box[1].start
+        core = tiles[np.ix_(iy[box[0]], ix[box[1]])]
         sub_img, sub_labels, sub_dens = img[box], labels[box], dens[box]
         free = sub_labels == 0
         core &= free
-        if tiles.sum() < t.min_tiles or core.sum() < 16:
+        if core.sum() < 16:
             continue
-        vectors = lattice_vectors(feat, tiles, kind) if kind != NOISE else []
         if kind == NOISE:
             pixels = _noise_pixels(sub_dens, core, t.tile // 2, free, t.min_density)
         else:
-            pixels = _periodic_pixels(sub_img, sub_dens, core, vectors, free, t.tile // 2)
+            pixels = _periodic_pixels(maps, core, free, t.tile // 2)
         # Noise has no period; 2 px is about its grain.
         period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
         grow = int(np.ceil(max(3.0, period / 2)))

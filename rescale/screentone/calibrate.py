@@ -92,7 +92,15 @@ def calibrate_grey(img: np.ndarray, mask: np.ndarray, target, sigma: float) -> n
 
 
 def calibrate_bitonal(
-    img: np.ndarray, mask: np.ndarray, target, sigma: float, rims: int = 1, min_gain: float = 0.5, max_rounds: int = 400
+    img: np.ndarray,
+    mask: np.ndarray,
+    target,
+    sigma: float,
+    rims: int = 1,
+    min_gain: float = 0.5,
+    max_rounds: int = 400,
+    waves: list | None = None,
+    phase_weight: float = 8.0,
 ) -> np.ndarray:
     """Bitonal screen ``img`` ``[H, W]`` (0 ink, 1 paper) with edge pixels inside ``mask`` flipped
     until no flip or swap brings the local tone closer to ``target`` (scalar or ``[H, W]``).
@@ -101,6 +109,12 @@ def calibrate_bitonal(
     does not depend on whether the pixels along an outline are counted as screen or not. A move
     must lower the error by ``min_gain`` times the error a lone flip adds by itself, so the
     pattern is not reshaped for tone differences well below one pixel's worth.
+
+    With the screen's wave vectors ``waves`` ((fy, fx) in cycles per pixel of ``img``), the local
+    phase of each is kept too: a flip on one side of a dot moves the dot (and the lattice's local
+    phase) by a fraction of a pixel, one on each side does not. Each wave's local amplitude
+    (demodulated over the Gaussian of the tone) may change only along its phase: its change
+    across, times ``sqrt(phase_weight)``, is an error like the tone's.
 
     Each round flips, among the edge pixels whose flip lowers the error, those that are the best
     within ``sigma`` px of themselves; flips that close still interact, so a round that would
@@ -115,21 +129,42 @@ def calibrate_bitonal(
             break
         masks.append(inner)
     ms = [m.astype(float) for m in masks]
-    ws = [ndimage.gaussian_filter(m, sigma, mode="constant") for m in ms]
-    # Self term of a flip at x: sum over M of G(y - x)^2; G^2 is a Gaussian of sigma / sqrt(2)
-    # scaled by 1 / (4 pi sigma^2).
-    self_term = sum(ndimage.gaussian_filter(m, sigma / np.sqrt(2), mode="constant") * m for m in ms)
-    self_term /= 4 * np.pi * sigma**2
+    b0 = np.where(mask, img >= 0.5, img).astype(float)
+    # Each error field is G * (b g) - c over the pixels of its mask M: the tone's per mask (g = M,
+    # c = target G * M), and each wave's amplitude change across its phase (g = the flip's
+    # leverage on the phase, c = G * (b0 g)).
+    fields = [(m, target * ndimage.gaussian_filter(m, sigma, mode="constant"), m) for m in ms]
+    # The phase is kept where it is measured, where the Gaussian lies (90%) inside the region: in
+    # a region narrower than that, it is the tone's to fix.
+    core = _core(mask, sigma / 2).astype(float)
+    for fy, fx in waves or []:
+        yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
+        theta = 2 * np.pi * (fy * yy + fx * xx)
+        amp = ndimage.gaussian_filter(b0 * ms[0] * np.cos(theta), sigma, mode="constant") - 1j * (
+            ndimage.gaussian_filter(b0 * ms[0] * np.sin(theta), sigma, mode="constant")
+        )
+        lever = np.sqrt(phase_weight) * np.sin(theta + np.angle(amp)) * ms[0]
+        fields.append((lever, ndimage.gaussian_filter(b0 * lever, sigma, mode="constant"), core))
+
+    # Self term of a flip at x: sum over M of (G(y - x) g(x))^2; G^2 is a Gaussian of
+    # sigma / sqrt(2) scaled by 1 / (4 pi sigma^2). The tone's alone sets the gain a move needs.
+    def self_of(fs):
+        return sum(ndimage.gaussian_filter(m, sigma / np.sqrt(2), mode="constant") * g * g for g, _, m in fs) / (
+            4 * np.pi * sigma**2
+        )
+
+    tone_self = self_of(fields[: len(ms)])
+    self_term = self_of(fields)
     size = 2 * int(np.ceil(sigma)) + 1
     jitter = 1e-6 * np.random.default_rng(0).random(mask.shape)
 
     def errors(b):
-        return [
-            np.where(m > 0, ndimage.gaussian_filter(b * m, sigma, mode="constant") - target * w, 0.0)
-            for m, w in zip(ms, ws)
-        ]
+        return [np.where(m > 0, ndimage.gaussian_filter(b * g, sigma, mode="constant") - c, 0.0) for g, c, m in fields]
 
-    b = np.where(mask, img >= 0.5, img).astype(float)
+    def gradient(es):  # dE/db(x) / 2
+        return sum(ndimage.gaussian_filter(e, sigma, mode="constant") * g for e, (g, _, _) in zip(es, fields))
+
+    b = b0
     es = errors(b)
     energy = sum((e**2).sum() for e in es)
     reach = min(max(int(sigma // 2), 1), 4)
@@ -141,8 +176,7 @@ def calibrate_bitonal(
     ]
     swaps = False  # single flips first; once none helps, pairs that move ink by a few px
     for _ in range(max_rounds):
-        # dE/db(x) / 2, counted for x in each mask only (a pixel outside it is not in its tone).
-        grad = sum(ndimage.gaussian_filter(e, sigma, mode="constant") * m for e, m in zip(es, ms))
+        grad = gradient(es)  # counted for x in each mask only (a pixel outside it is not in its tone)
         d = 1.0 - 2.0 * b  # +1 turns paper on (lighter), -1 turns ink on (darker)
         ink = b < 0.5
         # Edge pixels: paper touching ink (a dot grows) or ink touching paper (a dot shrinks).
@@ -154,11 +188,11 @@ def calibrate_bitonal(
         shape = 1.0 + 0.5 * np.where(ink, paper_around, 1.0 - paper_around) + jitter
         if not swaps:
             gain = -(2 * d * grad + self_term)  # energy saved by flipping x alone
-            score = np.where(edge & (gain > min_gain * self_term), gain * shape, 0.0)
+            score = np.where(edge & (gain > min_gain * tone_self), gain * shape, 0.0)
             partner = None
             window = size
         else:
-            score, partner = _best_swaps(grad, d, self_term, edge, shape, offsets, sigma, min_gain)
+            score, partner = _best_swaps(grad, d, self_term, tone_self, edge, shape, offsets, sigma, min_gain)
             window = max(size, 4 * reach + 1)  # pairs of different picks never share a pixel
         picks = np.flatnonzero((score > 0) & (score == ndimage.maximum_filter(score, window, mode="constant")))
         picks = picks[np.argsort(-score.flat[picks])]
@@ -178,11 +212,11 @@ def calibrate_bitonal(
             break
         else:
             swaps = True
-    b = _match_mean(b, mask, target, errors, ms, self_term, sigma)
+    b = _match_mean(b, mask, target, lambda b: gradient(errors(b)), self_term, sigma)
     return np.where(mask, b, img)
 
 
-def _match_mean(b, mask, target, errors, ms, self_term, sigma):
+def _match_mean(b, mask, target, gradient, self_term, sigma):
     """``b`` with the fewest, least harmful edge flips that make its mean over ``mask`` the
     target's to within one pixel. The local search stops at errors below half a pixel's worth per
     window; those still add up over a large region (0.2 grey levels over a few thousand pixels),
@@ -194,8 +228,7 @@ def _match_mean(b, mask, target, errors, ms, self_term, sigma):
         ink = b < 0.5
         source = ink if d > 0 else ~ink  # the pixels that can flip that way
         edge = source & ndimage.binary_dilation(~source, _4) & mask
-        grad = sum(ndimage.gaussian_filter(e, sigma, mode="constant") * m for e, m in zip(errors(b), ms))
-        cost = 2 * d * grad + self_term  # energy added by the flip (lowest first)
+        cost = 2 * d * gradient(b) + self_term  # energy added by the flip (lowest first)
         score = np.where(edge, -cost, -np.inf)
         # Spread apart, so the flips of one batch do not pile up their errors.
         size = 2 * int(np.ceil(sigma)) + 1
@@ -209,7 +242,7 @@ def _match_mean(b, mask, target, errors, ms, self_term, sigma):
     return b
 
 
-def _best_swaps(grad, d, self_term, edge, shape, offsets, sigma, min_gain):
+def _best_swaps(grad, d, self_term, tone_self, edge, shape, offsets, sigma, min_gain):
     """For each pixel ``x``, the best swap with a pixel ``y = x + o`` of the other colour
     (``o`` in ``offsets``): the energy it saves, times the shape preference, and ``y``'s flat
     index. Flipping both moves ink from one to the other, changing the tone only nearby."""
@@ -223,11 +256,13 @@ def _best_swaps(grad, d, self_term, edge, shape, offsets, sigma, min_gain):
         ys = (slice(dy, h), slice(max(dx, 0), w - max(-dx, 0)))
         # The cross term of two flips: sum over M of G(z - x) G(z - y), the self terms times
         # the overlap exp(-|o|^2 / 4 sigma^2) of two Gaussians.
-        cross = np.sqrt(self_term[xs] * self_term[ys]) * np.exp(-(dy * dy + dx * dx) / (4 * sigma**2))
+        # (The tone's only: a swap's phase terms are left out of its estimate; the round's trial
+        # counts them.)
+        cross = np.sqrt(tone_self[xs] * tone_self[ys]) * np.exp(-(dy * dy + dx * dx) / (4 * sigma**2))
         gain = -(
             2 * d[xs] * grad[xs] + 2 * d[ys] * grad[ys] + self_term[xs] + self_term[ys] + 2 * d[xs] * d[ys] * cross
         )
-        ok = edge[xs] & edge[ys] & (d[xs] != d[ys]) & (gain > min_gain * self_term[xs])
+        ok = edge[xs] & edge[ys] & (d[xs] != d[ys]) & (gain > min_gain * tone_self[xs])
         score = np.where(ok, gain * 0.5 * (shape[xs] + shape[ys]), 0.0)
         better = score > best[xs]
         best[xs] = np.where(better, score, best[xs])

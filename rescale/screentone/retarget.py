@@ -19,13 +19,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import ndimage
-from scipy.signal import fftconvolve
 
 from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
-from .analysis import analyze, screen_model
+from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
+from .lattice import directions, lattice_median, wave_vectors
+from .parallel import ahead, thread_count
+from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
 
@@ -92,154 +94,32 @@ def _strokes(grey: np.ndarray, interior: np.ndarray, screens: list) -> np.ndarra
     return np.concatenate([[False], is_stroke])[comps]
 
 
-def _drawn_over(
-    grey: np.ndarray, interior: np.ndarray, screens: list, contrast: float = 0.25, min_periods: float = 3.0
-) -> np.ndarray:
-    """Strokes drawn over the periodic screens of a grey scan (hatching over a tone, for shading):
-    ink the screen does not explain.
+def _screen_alone(
+    grey: np.ndarray, interior: np.ndarray, screens: list, workers: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """The page with what is drawn over each periodic screen taken away, and how sure that is,
+    ``[H, W]`` each: at each pixel of a region, the median of the pixels a few near-lattice shifts
+    away (:func:`lattice.directions`, :func:`lattice.lattice_median`), which show the screen at the
+    same phase (a stroke drawn over the pixel is missing from most of them), and their spread (the
+    interquartile range: large at the edges of dots, where the shifts' small phase errors show).
+    The page, and no spread, elsewhere (and on noise screens). Regions side by side in ``workers``
+    threads."""
+    alone, spread = grey.copy(), np.zeros(grey.shape)
 
-    Each region's screen is modelled locally (:func:`analysis.screen_model`: its mean, fundamentals
-    and first harmonics over a Gaussian of one period); pixels darker than the model by more than
-    ``contrast``, in pieces that reach ``min_periods`` periods or more across, are strokes. The
-    dots' own misfit is weaker and comes in pieces of a dot's size. (Bitonal pages are left to
-    :func:`_strokes`: their square dots fit the model's few harmonics too loosely.)
-    """
-    out = np.zeros(grey.shape, dtype=bool)
-    for k, box in enumerate(ndimage.find_objects(interior), 1):
+    def region(item):
+        k, box = item
         screen = screens[k - 1]
         if box is None or screen.kind == "noise":
-            continue
-        sigma = max(screen.period, 1.5)
-        box = _grow(box, int(np.ceil(4 * sigma)), grey.shape)
-        sub, region = grey[box], interior[box] == k
-        misfit = sub - screen_model(sub, screen, sigma)
-        dark = region & (misfit < -contrast)
-        pieces, _ = ndimage.label(dark, ndimage.generate_binary_structure(2, 2))
-        long = [
-            j
-            for j, piece in enumerate(ndimage.find_objects(pieces), 1)
-            if max(sl.stop - sl.start for sl in piece) >= min_periods * screen.period
-        ]
-        if long:
-            # A stroke's misfit fades along its blurred edges: one pixel around its clear core.
-            out[box] |= ndimage.binary_dilation(np.isin(pieces, long)) & region & (sub < 0.5)
-    return out
+            return None
+        offsets = directions(wave_vectors(screen.kind, screen.period, screen.angle))
+        return box, interior[box] == k, lattice_median(grey[box], offsets, (0.25, 0.5, 0.75))
 
-
-def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """``out[d] = sum_p a[d + p] * k[p]`` over the valid offsets (FFT correlation)."""
-    return fftconvolve(a, k[::-1, ::-1], mode="valid")
-
-
-def _on_lattice(screen, dy: np.ndarray, dx: np.ndarray, tol: float) -> np.ndarray:
-    """Whether integer shifts ``(dy, dx)`` map the screen onto itself to within ``tol`` px: copies
-    made with such shifts continue each other's phase, so cells copied with different shifts join
-    without seams. Any shift qualifies for noise (it has no phase)."""
-    if screen.kind == "noise" or screen.period <= 0:
-        return np.ones(dy.shape, dtype=bool)
-    th = np.deg2rad(screen.angle)
-    ok = np.ones(dy.shape, dtype=bool)
-    axes = [th, th + np.pi / 2] if screen.kind == "dots" else [th]
-    for a in axes:
-        u = (dx * np.cos(a) + dy * np.sin(a)) / screen.period
-        ok &= np.abs(u - np.round(u)) * screen.period <= tol
-    return ok
-
-
-def _synthesise(
-    src: np.ndarray,
-    src_labels: np.ndarray,
-    tgt_labels: np.ndarray,
-    tgt_interior: np.ndarray,
-    screens: list,
-    sy: float,
-    sx: float,
-    cells: tuple,
-    band: int,
-    search: int,
-    tol: float,
-) -> np.ndarray:
-    """Screen pixels for every labelled target pixel, copied 1:1 from the source.
-
-    Hierarchical anchors: the target is first tiled with the largest cells, whose proposals keep
-    the screen intact; pixels a proposal could not fill from inside its region (near borders) are
-    left to the next, finer grid, whose proposals must also agree with the pixels already filled
-    around and inside their cells. The finest grid fills whatever remains.
-
-    Args:
-        src: ``[C, H, W]`` source; src_labels: ``[H, W]`` screened-region interiors (0 none).
-        tgt_labels: ``[h, w]`` the regions at the target, outlines included; tgt_interior: the
-            same without outlines (the outlines will be inked over, so only the interior's
-            proposals must come from the region); screens: the regions' ScreenParams;
-            sy, sx: target/source scale per axis; cells: cell sizes, coarse to fine;
-            tol: see :func:`_on_lattice`.
-
-    Returns:
-        ``[C, h, w]``, valid where ``tgt_labels > 0``.
-    """
-    c_, h, w = src.shape[0], *tgt_labels.shape
-    pad = max(cells) + band + search + 1
-    srcp = np.pad(src, ((0, 0), (pad, pad), (pad, pad)), constant_values=1.0)
-    labp = np.pad(src_labels, pad, constant_values=-1)
-    grey = srcp.mean(0)
-    out = np.ones((c_, h, w))
-    filled = np.zeros((h, w), dtype=bool)
-    dy, dx = np.mgrid[-search : search + 1, -search : search + 1]
-    for level, cell in enumerate(cells):
-        last = level == len(cells) - 1
-        ext = cell + 2 * band
-        core = np.zeros((ext, ext), dtype=bool)
-        core[band : band + cell, band : band + cell] = True
-        for ty in range(0, h, cell):
-            for tx in range(0, w, cell):
-                todo = (tgt_labels[ty : ty + cell, tx : tx + cell] > 0) & ~filled[ty : ty + cell, tx : tx + cell]
-                if not todo.any():
-                    continue
-                # The cell with its band, in target coordinates (clipped to the page).
-                y0, x0 = ty - band, tx - band
-                ys, xs = slice(max(y0, 0), min(y0 + ext, h)), slice(max(x0, 0), min(x0 + ext, w))
-                inner = (slice(ys.start - y0, ys.stop - y0), slice(xs.start - x0, xs.stop - x0))
-                lab = np.zeros((ext, ext), dtype=tgt_labels.dtype)
-                lab[inner] = tgt_labels[ys, xs]
-                labi = np.zeros((ext, ext), dtype=tgt_interior.dtype)
-                labi[inner] = tgt_interior[ys, xs]
-                done = np.zeros((ext, ext), dtype=bool)
-                done[inner] = filled[ys, xs]
-                tval = np.ones((ext, ext))
-                tval[inner] = out[:, ys, xs].mean(0)
-                # Source window: proposals within `search` of the anchor's source position.
-                # The anchor is the centre of the cell's part on the page; the window is kept
-                # inside the padded source (small pages, cells past the page's edge).
-                size = ext + 2 * search
-                cy, cx = (ty + min(ty + cell, h)) / 2, (tx + min(tx + cell, w)) / 2
-                wy = min(max(int(round(cy / sy - ext / 2)) - search + pad, 0), srcp.shape[1] - size)
-                wx = min(max(int(round(cx / sx - ext / 2)) - search + pad, 0), srcp.shape[2] - size)
-                win = grey[wy : wy + size, wx : wx + size]
-                for k in np.unique(lab[core & (lab > 0) & ~done]):
-                    need = (core & (labi == k) & ~done).astype(float)
-                    ref = (done & (lab == k)).astype(float)
-                    inside = labp[wy : wy + size, wx : wx + size] == k
-                    # Wrong-region pixels cost more than a mismatched pixel of the overlap.
-                    cost = 4.0 * (need.sum() - _correlate(inside.astype(float), need))
-                    if ref.any():
-                        t = tval * ref
-                        cost += (t**2).sum() - 2 * _correlate(win, t) + _correlate(win**2, ref)
-                    # Proposals off the screen's lattice would break its phase at the cell's edges;
-                    # near a border, where few on-lattice proposals lie inside the region, a phase
-                    # break costs less than pixels from outside the region (a quarter of them).
-                    on = _on_lattice(screens[k - 1], wy - pad - y0 + search + dy, wx - pad - x0 + search + dx, tol)
-                    cost = np.where(on, cost, cost + need.sum())
-                    cost += 1e-3 * (dy**2 + dx**2)  # among equals, the proposal nearest the anchor
-                    iy, ix = np.unravel_index(np.argmin(cost), cost.shape)
-                    qy, qx = wy + iy, wx + ix  # top-left of the chosen proposal in padded source
-                    sel = core & (lab == k) & ~done
-                    if not last:  # leave interior pixels the proposal cannot fill from its region
-                        from_region = inside[iy : iy + ext, ix : ix + ext]
-                        sel &= from_region | (labi != k)
-                    py, px = np.nonzero(sel)
-                    out[:, py + y0, px + x0] = srcp[:, qy + py, qx + px]
-                    filled[py + y0, px + x0] = True
-    return out
+    for result in ahead(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
+        if result is not None:
+            box, inside, (low, mid, high) = result
+            alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
+            spread[box] = np.where(inside, high - low, spread[box])
+    return alone, spread
 
 
 def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
@@ -256,6 +136,7 @@ def _calibrate(
     bitonal: bool,
     sy: float,
     sx: float,
+    workers: int = 1,
 ) -> np.ndarray:
     """Each synthesised region's local tone made equal to its source's (:mod:`.calibrate`): on a
     scan, the source's local tone at each target pixel; on a bitonal page, the region's tone, flat
@@ -265,13 +146,15 @@ def _calibrate(
     Args: synth ``[C, h, w]``; page ``[C, H, W]``; sources ``[H, W]`` the source pixels each region
     was copied from (interiors without strokes); regions ``[h, w]`` the target pixels that will
     show region ``k``'s screen; screens: ScreenParams; bitonal: calibrate by flipping pixels
-    (else by adjusting grey levels); sy, sx: target/source scale per axis.
+    (else by adjusting grey levels); sy, sx: target/source scale per axis; workers: threads.
     """
     out = synth.copy()
     src_boxes = ndimage.find_objects(sources, max_label=len(screens))
-    for k, box in enumerate(ndimage.find_objects(regions), 1):
+
+    def region(item):  # (box, mask, the region's calibrated pixels [C, box]) or None
+        k, box = item
         if box is None or src_boxes[k - 1] is None:
-            continue
+            return None
         period = screens[k - 1].period  # 0 for noise
         sigma = max(period, 2.0)
         reach = int(np.ceil(3 * sigma))
@@ -292,7 +175,8 @@ def _calibrate(
                 )
                 > 0.5
             )
-        for c in range(out.shape[0]):
+        done = np.empty((synth.shape[0], *mask.shape))
+        for c in range(synth.shape[0]):
             src = page[c][src_box]
             # Read over half a period: closer to the border, from more pixels, than the
             # calibration's window (which must average a period out).
@@ -305,7 +189,18 @@ def _calibrate(
                 target = np.where(covered, ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1), target)
             elif (ramp := tone_ramp(src, src_k, sigma)) is not None:  # the fade at each target pixel
                 target = np.clip(target + ramp(*at), 0.0, 1.0)
-            out[c][box] = (calibrate_bitonal if bitonal else calibrate_grey)(out[c][box], mask, target, sigma)
+            if bitonal:
+                waves = wave_vectors(screens[k - 1].kind, period, screens[k - 1].angle)
+                done[c] = calibrate_bitonal(synth[c][box], mask, target, sigma, waves=waves)
+            else:
+                done[c] = calibrate_grey(synth[c][box], mask, target, sigma)
+        return box, mask, done
+
+    # Regions are calibrated apart (in threads), then written in order: their boxes overlap.
+    for result in ahead(region, list(enumerate(ndimage.find_objects(regions), 1)), workers):
+        if result is not None:
+            box, mask, done = result
+            out[(slice(None), *box)] = np.where(mask, done, out[(slice(None), *box)])
     return out
 
 
@@ -313,32 +208,33 @@ def retarget(
     page: np.ndarray,
     size: tuple[int, int],
     *,
-    cells: tuple = (32, 16, 8),
-    band: int = 4,
-    search: int = 16,
-    tol: float = 0.25,
+    locality: float = 24.0,
+    search: int = 32,
+    tol: float = 0.03,
     max_border: int = 6,
     structure_filter: str = "lanczos",
     analysis: tuple | None = None,
     calibrate: bool = True,
+    workers: int | None = None,
 ) -> np.ndarray:
     """Rescale a greyscale (or bitonal) page to ``size = (width, height)`` keeping its screentones.
 
     Args:
         page: ``[H, W]`` or ``[C, H, W]`` float in [0, 1] (0 ink, 1 paper); channels share one
             analysis (of their mean) and one choice of proposals.
-        cells: target cell sizes (px) of the hierarchical anchor grids, coarse to fine: coarse
-            cells make few seams, fine ones follow region borders.
-        band: width (px) of the already-synthesised band each proposal must agree with.
-        search: proposals are taken within this many px of the anchor's source point; it should
-            exceed the largest screen period so a phase-continuing proposal exists.
-        tol: largest phase error (px) of a proposal's shift against its screen's lattice.
+        locality: how far (source px) a copied screen pixel may lie from where the scale maps it:
+            the larger, the larger the copies and the fewer their seams (:mod:`.patches`).
+        search: each copy's shift is chosen within this many px of the one the scale gives.
+        tol: phase error (cycles) between copies that costs as much as leaving a pixel to a
+            smaller copy (:func:`.patches.synthesise`).
         max_border: the widest outline (px) looked for along a region's rim; the outline is left
             to the structure pass and never copied into screens.
         structure_filter: the antialiased filter for the structure.
         analysis: ``(labels, params)`` from :func:`rescale.screentone.analysis.analyze` to reuse.
         calibrate: make each region's local tone flat and equal to its source's mean tone
             (:mod:`.calibrate`); off, the screens are the plain 1:1 copies.
+        workers: threads (default: ``rescale.kernels.get_num_threads()``; 1 in the batch command line's worker
+            processes): the analysis, and the regions' syntheses and calibrations, side by side.
 
     Returns:
         ``[h, w]`` or ``[C, h, w]`` float64 in [0, 1].
@@ -353,42 +249,55 @@ def retarget(
     if width < 1 or height < 1:
         raise ValueError(f"size must be positive, got {size}")
     grey = page.mean(0)
-    labels, screens = analysis if analysis is not None else analyze(grey)
+    workers = thread_count(workers)
+    labels, screens = analysis if analysis is not None else analyze(grey, workers=workers)
     interior = _interiors(grey, labels, max_border)
     bitonal = _is_bitonal(grey)
-    strokes = _strokes(grey, interior, screens)
-    if not bitonal:
-        strokes |= _drawn_over(grey, interior, screens)
-    # Structure: the page with screen interiors (but not the strokes over them) turned to paper,
-    # resampled with antialiasing. Proposals avoid the strokes; screens are still synthesised
-    # under them, and the rescaled strokes are laid over.
-    screen = (interior > 0) & ~strokes
-    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
     tone = np.array([1.0] + [s.intensity for s in screens])[interior]
 
-    def rescaled(img):
+    def rescaled(img, binarise=bitonal):
         out = resample(torch.from_numpy(img)[None], height, width, get_filter(structure_filter)).numpy()[0]
         out = np.clip(out, 0.0, 1.0)
-        return (out >= 0.5).astype(np.float64) if bitonal else out
+        return (out >= 0.5).astype(np.float64) if binarise else out
 
+    tgt_interior = _nearest_labels(interior, height, width)
+    if bitonal:
+        # Strokes over a screen are ink pieces larger than its dots: rescaled (with the screens
+        # turned to paper) and laid over the synthesised screens.
+        strokes = _strokes(grey, interior, screens)
+        screen = (interior > 0) & ~strokes
+        over = rescaled(np.where(screen, 1.0, page))
+    else:
+        # On a scan, strokes over a screen are whatever darkens it: the share of the screen's light
+        # they take at each pixel, rescaled with the screen as weight (where its dots are dark, a
+        # stroke does not show), is taken from the synthesised screen's light.
+        alone, spread = _screen_alone(grey, interior, screens, workers)
+        inside = (interior > 0)[None]
+        light = np.where(inside, alone[None], 1.0)
+        # Darker than the screen by more than its reads disagree (and than noise) is a stroke.
+        taken = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
+        # (Not at the rim, where an outline's blur darkens the screen.)
+        strokes = ndimage.binary_erosion(interior > 0, iterations=2) & (taken.mean(0) > 0.15)
+        screen = (interior > 0) & ~strokes
+        over = 1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05)
+    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
-    # would thin); inside, with the screens turned to paper, leaving only the strokes over them.
-    tgt_interior = _nearest_labels(interior, height, width)
-    structure = np.where(
-        tgt_interior[None] > 0, rescaled(np.where(screen, 1.0, page)), rescaled(np.where(screen, tone, page))
-    )
+    # would thin).
+    structure = rescaled(np.where(screen, tone, page))
     # Screens fill the whole region (outline included) from proposals inside the source interiors;
     # the structure's ink (the outline) is then laid over them.
     tgt_labels = _nearest_labels(labels, height, width)
     if tgt_labels.any():
         sy, sx = height / page.shape[1], width / page.shape[2]
-        synth = _synthesise(page, sources, tgt_labels, tgt_interior, screens, sy, sx, cells, band, search, tol)
+        synth = synthesise(
+            page, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol, workers=workers
+        )
         if calibrate:
-            # Pixels the structure inks (outlines, strokes) are not screen: left out of the tone.
-            screen_px = np.where(structure.mean(0) >= 0.5, tgt_interior, 0)
-            synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx)
-        structure = np.where(tgt_interior[None] > 0, np.minimum(synth, structure), structure)
+            # Pixels the strokes ink are not screen: left out of the tone.
+            screen_px = np.where(over.mean(0) >= (0.5 if bitonal else 0.8), tgt_interior, 0)
+            synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx, workers)
+        structure = np.where(tgt_interior[None] > 0, np.minimum(synth, over) if bitonal else synth * over, structure)
     return structure[0] if squeeze else structure
 
 

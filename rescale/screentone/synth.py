@@ -10,6 +10,9 @@ Pages are float64 ``[H, W]`` arrays in ``{0, 1}`` (0 = ink, 1 = paper). Label ma
 :func:`make_scan_page` makes pages that look like scanned manga, for the detection benchmark:
 antialiased (grey) renders that also hold fine 45-degree dots and unlabelled non-screens (hatching,
 hair), passed through :func:`degrade` (grey paper and ink, blur, sensor noise, JPEG).
+
+About 520 lines: the clean and the scan-like pages share their shapes, outlines, screens and the
+rendering at two scales, which would otherwise be passed between modules piece by piece.
 """
 
 from __future__ import annotations
@@ -21,7 +24,17 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-__all__ = ["Screen", "Page", "render_screen", "make_page", "make_scan_page", "degrade", "KINDS"]
+__all__ = [
+    "Screen",
+    "Page",
+    "render_screen",
+    "make_page",
+    "make_scan_page",
+    "make_scan_pages",
+    "degrade",
+    "KINDS",
+    "STROKES",
+]
 
 KINDS = ("dots", "lines", "noise")
 
@@ -43,7 +56,9 @@ class Page:
     """A rendered page: ``image`` and ``labels`` ``[H, W]``, ``lines`` bool ``[H, W]`` (the outline ink),
     ``screens`` the screens of labels 1..K, ``intensity`` their measured mean grey (0..1);
     ``distractors`` bool ``[H, W]`` (scan pages only): the unlabelled shapes that hold hatching or
-    hair, which are not screens."""
+    hair, which are not screens; ``strokes`` int ``[H, W]`` (scan pages with strokes over screens
+    only): 1 hair, 2 hatching, 3 text (:data:`STROKES`) where a quarter of a pixel or more is
+    inked by a stroke drawn over a screen, 0 elsewhere."""
 
     image: np.ndarray
     labels: np.ndarray
@@ -51,6 +66,7 @@ class Page:
     screens: list
     intensity: list
     distractors: np.ndarray | None = None
+    strokes: np.ndarray | None = None
 
 
 def _spot(screen: Screen, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -301,6 +317,131 @@ def _hair(rng: np.random.Generator, shape) -> list:
     return strokes
 
 
+#: Kinds of strokes drawn over screens on scan-like pages (``Page.strokes`` labels 1, 2, 3).
+STROKES = ("hair", "hatching", "text")
+
+
+def _text(rng: np.random.Generator, shape) -> list:
+    """Lettering in a shape: 1-3 lines of 2-6 glyphs 9-14 px tall, each 2-4 pen strokes 1-1.6 px
+    wide between the points of a 3 x 3 grid over the glyph's box (like kana and simple kanji).
+    ``(points, widths)`` per stroke."""
+    _, cx, cy, ax, ay = shape
+    size = rng.uniform(9, 14)
+    rows, cols = int(rng.integers(1, 4)), int(rng.integers(2, 7))
+    gap = 1.3 * size
+    x0, y0 = cx - (cols - 1) * gap / 2, cy - (rows - 1) * gap / 2
+    grid = np.array([(i, j) for i in (0.0, 0.5, 1.0) for j in (0.0, 0.5, 1.0)]) - 0.5
+    strokes = []
+    for r in range(rows):
+        for c in range(cols):
+            centre = np.array([x0 + c * gap, y0 + r * gap])
+            width = rng.uniform(1.0, 1.6)
+            for _ in range(int(rng.integers(2, 5))):
+                ends = grid[rng.choice(9, 2, replace=False)] * size + centre
+                strokes.append((ends, np.array([width, width])))
+    return strokes
+
+
+@dataclass
+class _Scene:
+    """What a scan-like page shows, drawn once from its seed and rendered at any scale: shapes
+    (source pixels), their screens, which are outlined, each screened shape's fade (None or the
+    fade's direction), the hatching/hair of the unscreened ones, and the strokes drawn over
+    screened ones (kind index into :data:`STROKES`, points, widths)."""
+
+    shapes: list
+    screens: list
+    outlined: list
+    fades: list
+    distractors: list
+    over: list
+
+
+def _scan_scene(
+    seed: int, size: tuple, n_regions: int, n_distractors: int, fine: float, fade: float, strokes: float
+) -> _Scene:
+    width, height = size
+    rng = np.random.default_rng([seed, 0x5CA9])  # another stream than make_page's for the same seed
+    shapes = _shapes(rng, height, width, n_regions + n_distractors)
+    screens = [_fine_dots(rng) if rng.random() < fine else _random_screen(rng) for _ in range(n_regions)]
+    outlined, fades, distractors = [], [], []
+    for k, shape in enumerate(shapes, 1):
+        outlined.append(k <= n_regions or rng.random() < 0.5)
+        if k <= n_regions:
+            fades.append(rng.uniform(0, 2 * np.pi) if fade > 0 and rng.random() < fade else None)
+            continue
+        distractors.append((_hatching if rng.random() < 0.5 else _hair)(rng, shape))
+    # Strokes over screens draw from their own stream, so pages without them stay as they were.
+    over = []
+    srng = np.random.default_rng([seed, 0x57]) if strokes > 0 else None
+    for k, screen in enumerate(screens):
+        if srng is None or screen.kind == "noise" or srng.random() >= strokes:
+            continue
+        kind = int(srng.integers(0, len(STROKES)))
+        over += [(k, kind, points, widths) for points, widths in (_hair, _hatching, _text)[kind](srng, shapes[k])]
+    return _Scene(shapes, screens, outlined, fades, distractors, over)
+
+
+def _render_scan(scene: _Scene, width: int, height: int, sx: float, sy: float, line_width: float, grain: int) -> Page:
+    """The scene rendered on a ``[height, width]`` grid whose pixels are ``1 / sx`` x ``1 / sy``
+    source pixels: geometry (shapes, outlines, strokes) scaled, screens at their pitch in pixels."""
+    n_regions = len(scene.screens)
+    ys, xs = (np.mgrid[0 : height * grain, 0 : width * grain] + 0.5) / grain
+    gy, gx = ys / sy, xs / sx  # source coordinates of the fine grid
+    py, px = np.mgrid[0:height, 0:width] + 0.5
+    py, px = py / sy, px / sx
+    fine_img = np.ones(xs.shape)
+    ink = np.zeros(xs.shape, dtype=bool)
+    labels = np.zeros((height, width), dtype=np.int64)
+    lines = np.zeros((height, width), dtype=bool)
+    distractors = np.zeros((height, width), dtype=bool)
+    intensity = []
+    insides = []
+    scale = np.array([sx, sy])
+    for k, shape in enumerate(scene.shapes, 1):
+        d = _sdf(shape, gx, gy)
+        outlined = scene.outlined[k - 1]
+        if outlined:
+            ink |= np.abs(d) <= line_width / 2
+            lines |= np.abs(_sdf(shape, px, py)) <= line_width / 2
+        inside = d < (-line_width / 2 if outlined else 0.0)
+        if k <= n_regions:
+            screen, tone = scene.screens[k - 1], None
+            if scene.fades[k - 1] is not None:
+                # The tone goes linearly from the screen's to a light 0.9 across the shape, along
+                # a random direction (a shading that fades out).
+                _, cx, cy, ax, ay = shape
+                th = scene.fades[k - 1]
+                u = ((gx - cx) * np.cos(th) / ax + (gy - cy) * np.sin(th) / ay + 1) / 2
+                tone = screen.tone + (0.9 - screen.tone) * np.clip(u, 0, 1)
+            rendered = _render_sampled(screen, xs, ys, grain, tone)
+            fine_img[inside] = rendered[inside]
+            intensity.append(float(rendered.mean()))
+            labels[_sdf(shape, px, py) < -line_width / 2] = k
+            insides.append(inside)
+            continue
+        drawn = np.zeros(xs.shape, dtype=bool)
+        for points, widths in scene.distractors[k - n_regions - 1]:
+            _paint(drawn, points * scale, widths * np.sqrt(sx * sy), grain)
+        ink |= drawn & inside
+        distractors |= _sdf(shape, px, py) < 0
+    strokes = np.zeros((height, width), dtype=np.int64)
+    for k, kind in {(k, kind) for k, kind, _, _ in scene.over}:
+        drawn = np.zeros(xs.shape, dtype=bool)
+        for _, _, points, widths in (o for o in scene.over if o[0] == k and o[1] == kind):
+            _paint(drawn, points * scale, widths * np.sqrt(sx * sy), grain)
+        drawn &= insides[k]
+        ink |= drawn
+        # A stroke pixel: a quarter or more of it inked by the stroke (shrunk, a 1 px stroke is a
+        # darker line half a pixel wide, which covers half of few pixels).
+        strokes[drawn.reshape(height, grain, width, grain).mean(axis=(1, 3)) >= 0.25] = kind + 1
+    fine_img[ink] = 0.0
+    image = fine_img.reshape(height, grain, width, grain).mean(axis=(1, 3))
+    page = Page(image, labels, lines, list(scene.screens), intensity, distractors)
+    page.strokes = strokes if scene.over else None
+    return page
+
+
 def make_scan_page(
     seed: int,
     size: tuple[int, int] = (192, 192),
@@ -311,57 +452,67 @@ def make_scan_page(
     fade: float = 0.0,
     scan: bool = True,
     grain: int = 3,
+    strokes: float = 0.0,
 ) -> Page:
     """A page like a scanned manga page, with ground-truth labels, at ``size = (width, height)``.
 
     ``n_regions`` outlined shapes hold screens: with probability ``fine`` fine dots (period 2.3-4 px,
     45 degrees, tone 0.45-0.92), otherwise a screen of :func:`make_page`'s kinds; with probability
     ``fade`` a screen fades from its tone to 0.9 across its shape (``intensity`` is then its mean
-    tone). ``n_distractors``
-    more shapes hold, unlabelled, hatching or hair (half of them outlined); ``Page.distractors`` marks
-    them. Everything is drawn ``grain`` x ``grain`` times finer and averaged to pixels (grey,
-    antialiased dots and lines), then, if ``scan``, passed through :func:`degrade` with ``seed``.
+    tone). ``n_distractors`` more shapes hold, unlabelled, hatching or hair (half of them
+    outlined); ``Page.distractors`` marks them. With probability ``strokes`` a dot or line screen
+    has hair, hatching or text drawn over it (:data:`STROKES`); ``Page.strokes`` labels their
+    pixels 1, 2, 3 (None without any). Everything is drawn ``grain`` x ``grain`` times finer and
+    averaged to pixels (grey, antialiased dots and lines), then, if ``scan``, passed through
+    :func:`degrade` with ``seed`` (``intensity`` is then each region's mean grey inside it, strokes
+    left out). :func:`make_scan_pages` renders the same page at two sizes.
     """
-    width, height = size
-    rng = np.random.default_rng([seed, 0x5CA9])  # another stream than make_page's for the same seed
-    shapes = _shapes(rng, height, width, n_regions + n_distractors)
-    screens = [_fine_dots(rng) if rng.random() < fine else _random_screen(rng) for _ in range(n_regions)]
-    ys, xs = (np.mgrid[0 : height * grain, 0 : width * grain] + 0.5) / grain
-    py, px = np.mgrid[0:height, 0:width] + 0.5
-    fine_img = np.ones(xs.shape)
-    ink = np.zeros(xs.shape, dtype=bool)
-    labels = np.zeros((height, width), dtype=np.int64)
-    lines = np.zeros((height, width), dtype=bool)
-    distractors = np.zeros((height, width), dtype=bool)
-    intensity = []
-    for k, shape in enumerate(shapes, 1):
-        d = _sdf(shape, xs, ys)
-        outlined = k <= n_regions or rng.random() < 0.5
-        if outlined:
-            ink |= np.abs(d) <= line_width / 2
-            lines |= np.abs(_sdf(shape, px, py)) <= line_width / 2
-        inside = d < (-line_width / 2 if outlined else 0.0)
-        if k <= n_regions:
-            tone = None
-            if fade > 0 and rng.random() < fade:
-                # The tone goes linearly from the screen's to a light 0.9 across the shape, along
-                # a random direction (a shading that fades out).
-                _, cx, cy, ax, ay = shape
-                th = rng.uniform(0, 2 * np.pi)
-                u = ((xs - cx) * np.cos(th) / ax + (ys - cy) * np.sin(th) / ay + 1) / 2
-                tone = screens[k - 1].tone + (0.9 - screens[k - 1].tone) * np.clip(u, 0, 1)
-            screen = _render_sampled(screens[k - 1], xs, ys, grain, tone)
-            fine_img[inside] = screen[inside]
-            intensity.append(float(screen.mean()))
-            labels[_sdf(shape, px, py) < -line_width / 2] = k
-            continue
-        strokes = np.zeros(xs.shape, dtype=bool)
-        for points, widths in (_hatching if rng.random() < 0.5 else _hair)(rng, shape):
-            _paint(strokes, points, widths, grain)
-        ink |= strokes & inside
-        distractors |= _sdf(shape, px, py) < 0
-    fine_img[ink] = 0.0
-    image = fine_img.reshape(height, grain, width, grain).mean(axis=(1, 3))
+    return make_scan_pages(
+        seed, size, (1.0, 1.0), n_regions, n_distractors, line_width, fine, fade, scan, grain, strokes
+    )[0]
+
+
+def make_scan_pages(
+    seed: int,
+    size: tuple[int, int] = (192, 192),
+    scale: tuple[float, float] = (1.0, 1.0),
+    n_regions: int = 4,
+    n_distractors: int = 2,
+    line_width: float = 2.0,
+    fine: float = 0.5,
+    fade: float = 0.0,
+    scan: bool = True,
+    grain: int = 3,
+    strokes: float = 0.0,
+) -> tuple[Page, Page]:
+    """A scan-like page (:func:`make_scan_page`) at the source ``size = (width, height)`` and its
+    ground truth at ``scale = (sx, sy)``: the same shapes, outlines and strokes scaled, the same
+    screens at the same pitch in pixels, the same scanner and JPEG quality (``degrade`` with the
+    same seed). The target's size is ``round(size * scale)`` (as :func:`rescale.output_size`).
+
+    Example:
+        >>> src, tgt = make_scan_pages(0, (96, 96), (0.5, 0.5), strokes=1.0)
+        >>> src.image.shape, tgt.image.shape, sorted(set(np.unique(tgt.strokes)) - {0}) != []
+        ((96, 96), (48, 48), True)
+    """
+    from ..api import output_size
+
+    scene = _scan_scene(seed, size, n_regions, n_distractors, fine, fade, strokes)
+    pages = []
+    for sx, sy in ((1.0, 1.0), scale):
+        w, h = output_size(*size, sx, sy) if (sx, sy) != (1.0, 1.0) else size
+        page = _render_scan(scene, w, h, w / size[0], h / size[1], line_width, grain)
+        if scan:
+            page.image = degrade(page.image, seed)
+        pages.append(page)
     if scan:
-        image = degrade(image, seed)
-    return Page(image, labels, lines, screens, intensity, distractors)
+        # The scanned screens' tones (grey paper and ink, blur), as the source shows them inside
+        # each region, for both pages (strokes over them left out).
+        src = pages[0]
+        inner = [ndimage.binary_erosion(src.labels == k, iterations=2) for k in range(1, n_regions + 1)]
+        if src.strokes is not None:
+            inner = [m & ~ndimage.binary_dilation(src.strokes > 0, iterations=2) for m in inner]
+        tones = [float(src.image[m].mean()) if m.any() else i for m, i in zip(inner, src.intensity)]
+        for page in pages:
+            page.intensity = list(tones)
+    return pages[0], pages[1]

@@ -17,6 +17,8 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .parallel import ahead
+
 __all__ = [
     "transition_density",
     "tile_features",
@@ -48,7 +50,9 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
 # --- 1. tiles --------------------------------------------------------------------------------------
 
 
-def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float) -> dict:
+def tile_features(
+    img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float, min_var: float = 0.0, workers: int = 1
+) -> dict:
     """Spectral features of each ``tile`` x ``tile`` window at ``stride``, each ``[Ty, Tx]``:
 
     - ``var``: variance; ``dens``: mean ink/paper changes per pixel;
@@ -64,72 +68,121 @@ def tile_features(img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max
       grain, which decorrelates within a pixel or two in every direction, larger along strokes;
     - ``v1``, ``v2`` ``[Ty, Tx, 2]``: the peak's and the orthogonal peak's wave vectors (fy, fx)
       in cycles per pixel, to a fraction of a bin.
+
+    Tiles whose variance is ``min_var`` or less are flat: only their ``var`` and ``dens`` are taken
+    (the others are 0, ``grain`` 1). The spectra are taken by ``workers`` threads.
     """
     win = sliding_window_view(img, (tile, tile))[::stride, ::stride]
     ty, tx = win.shape[:2]
     n = 2 * tile
+    # Spectra of real tiles are symmetric, P(-k) = P(k): only the half plane of non-negative fx
+    # (columns 0 .. n/2 of the real FFT) is computed; any bin (y, x) is read at (y, x) or (-y, -x).
     f = sfft.fftfreq(n)
-    fy, fx = np.meshgrid(f, f, indexing="ij")
+    fy, fx = np.meshgrid(f, f[: n // 2 + 1], indexing="ij")
+    fx[:, -1] = -0.5  # the Nyquist column, as fftfreq has it
     r = np.hypot(fy, fx)
     band = (r >= max(1.5 / tile, 1.0 / max_period)).astype(np.float32)
-    half = (fy > 0) | ((fy == 0) & (fx > 0))
-    search = band * half
+    # The peak is searched in this half plane, each bin once, then taken in the half plane fy > 0
+    # (or fy = 0 and fx > 0), where the wave vectors are given.
+    inner = (fx > 0) | ((fx == 0) | (fx == -0.5)) & (fy > 0)
+    search = (band * inner).ravel()
     hann = np.outer(np.hanning(tile), np.hanning(tile)).astype(np.float32)
-    # Twelve 15-degree sectors of the half plane at periods under 10 px: a grain's power is spread
-    # evenly over them, strokes' in the few across their directions.
-    theta = np.degrees(np.arctan2(fy, fx)) % 180
-    sectors = np.stack([(theta // 15 == k) & (r > 0.1) for k in range(12)]).astype(np.float32)
+    # Sums over the spectrum as one matrix product: the AC power in the band, at periods under 4 px
+    # (a grain's, not line art's), and in twelve 15-degree sectors at periods under 10 px (a
+    # grain's power is spread evenly over them, strokes' in the few across their directions). The
+    # masks are made on the whole plane; a column with a mirror outside the half plane (all but
+    # the first and the last) sums both.
+    gy, gx = np.meshgrid(f, f, indexing="ij")
+    gr, theta = np.hypot(gy, gx), np.degrees(np.arctan2(gy, gx)) % 180
+    whole = np.stack([np.ones_like(gr), gr > 0.25, *[(theta // 15 == k) & (gr > 0.1) for k in range(12)]], -1)
+    sums = whole[:, : n // 2 + 1].copy()
+    sums[:, 1 : n // 2] += whole[(-np.arange(n)) % n][:, n - 1 : n // 2 : -1]
+    sums = sums.reshape(fy.size, -1).astype(np.float32)
     dy, dx = np.mgrid[-4:5, -4:5]
     on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
     ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
-    out = {k: np.empty(ty * tx) for k in ("var", "prom", "orth", "sharp", "hf", "aniso", "grain")}
-    out["v1"], out["v2"] = np.empty((ty * tx, 2)), np.empty((ty * tx, 2))
     tiles = win.reshape(ty * tx, tile, tile)
-    step = 1024  # tiles per batch: bounds the memory of the spectra
+    means = tiles.mean(axis=(1, 2))
+    out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso")}
+    out["grain"] = np.ones(ty * tx)
+    out["var"] = (tiles**2).mean(axis=(1, 2)) - means**2
+    out["v1"], out["v2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
     d3 = np.arange(-1, 2)
-    for s in range(0, ty * tx, step):
-        z = tiles[s : s + step].astype(np.float32)
+
+    def batch(sel: np.ndarray) -> None:
+        z = tiles[sel].astype(np.float32)
         z = z - z.mean(axis=(1, 2), keepdims=True)
         m = len(z)
         idx = np.arange(m)
-        out["var"][s : s + m] = (z.astype(np.float64) ** 2).mean(axis=(1, 2))
-        p = np.abs(sfft.fft2(z * hann, (n, n))) ** 2 * band
-        total = np.maximum(p.sum(axis=(1, 2)) / 2, 1e-12)  # the spectrum is symmetric: half the AC power
-        box = sum(np.roll(p, (i, j), (1, 2)) for i in d3 for j in d3)
-        k1 = (box * search).reshape(m, -1).argmax(1)
-        ky, kx = np.divmod(k1, n)
-        b1 = box[idx, ky, kx]
+        # The padded rows are zero: their row transforms are skipped.
+        h = sfft.fft(sfft.rfft(z * hann, n, axis=2), n, axis=1)
+        p = h.real**2 + h.imag**2
+        p *= band
+        sm = p.reshape(m, -1) @ sums
+        total = np.maximum(sm[:, 0] / 2, 1e-12)  # half the AC power: the two halves are alike
+        box = _box3(p)
+        ky, kx = np.divmod((box.reshape(m, -1) * search).argmax(1), p.shape[2])
+        other = f[ky] < 0
+        ky, kx = np.where(other, -ky % n, ky), np.where(other, -kx % n, kx)
+        b1 = _at(box, idx, ky, kx)
         # The orthogonal peak: the best 3x3 sum within a bin of the peak turned by 90 degrees.
-        cand = np.stack([box[idx, (kx + i) % n, (-ky + j) % n] for i in d3 for j in d3], 1)
+        cand = np.stack([_at(box, idx, kx + i, -ky + j) for i in d3 for j in d3], 1)
         best = cand.argmax(1)
         b2 = cand[idx, best]
         oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
-        wide = sum(p[idx, (ky + i) % n, (kx + j) % n] for i in range(-4, 5) for j in range(-4, 5))
-        out["prom"][s : s + m] = b1 / total
-        out["orth"][s : s + m] = b2 / np.maximum(b1, 1e-12)
-        out["sharp"][s : s + m] = b1 / np.maximum(wide, 1e-12)
-        out["hf"][s : s + m] = (p * (r > 0.25)).sum(axis=(1, 2)) / 2 / total
-        out["aniso"][s : s + m] = np.einsum("nij,kij->nk", p, sectors).max(1) / np.maximum(
-            np.einsum("nij,kij->n", p, sectors), 1e-12
-        )
+        wide = sum(_at(p, idx, ky + i, kx + j) for i in range(-4, 5) for j in range(-4, 5))
+        prom = b1 / total
+        out["prom"][sel] = prom
+        out["orth"][sel] = b2 / np.maximum(b1, 1e-12)
+        out["sharp"][sel] = b1 / np.maximum(wide, 1e-12)
+        out["hf"][sel] = sm[:, 1] / 2 / total
+        out["aniso"][sel] = sm[:, 2:].max(1) / np.maximum(sm[:, 2:].sum(1), 1e-12)
         # The autocorrelation (of the band-passed tile) 3 px away, in the direction where it is
         # largest; only for tiles without a peak, which may be grains.
-        grainy = out["prom"][s : s + m] < 0.1
-        out["grain"][s : s + m] = 1.0
+        grainy = prom < 0.1
         if grainy.any():
-            acf = sfft.ifft2(p[grainy]).real
-            out["grain"][s : s + m][grainy] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
-        out["v1"][s : s + m] = _centroid(p, ky, kx, f)
-        out["v2"][s : s + m] = _centroid(p, oy, ox, f)
+            acf = sfft.irfft2(p[grainy], (n, n))
+            out["grain"][sel[grainy]] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
+        out["v1"][sel] = _centroid(p, ky, kx, f)
+        out["v2"][sel] = _centroid(p, oy, ox, f)
+
+    # Flat tiles (paper, solid ink) hold no screen: their spectra are not taken.
+    todo = np.flatnonzero(out["var"] > min_var)
+    step = 512  # tiles per batch: bounds the memory of the spectra
+    batches = [todo[s : s + step] for s in range(0, len(todo), step)]
+    for _ in ahead(batch, batches, workers):
+        pass
     out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
     return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
 
 
-def _centroid(p: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Power-weighted mean wave vector ``[N, 2]`` (fy, fx) over the 3x3 bins around ``(ky, kx)``."""
-    n = p.shape[1]
-    idx = np.arange(len(p))
-    w = np.stack([p[idx, (ky + i) % n, (kx + j) % n] for i in (-1, 0, 1) for j in (-1, 0, 1)], 1)
+def _at(half: np.ndarray, idx: np.ndarray, y, x) -> np.ndarray:
+    """Bins ``(y, x)`` (any integers, taken modulo n) of the symmetric spectra ``[N, n, n/2 + 1]``
+    stored as their half planes of non-negative fx: a bin with fx < 0 is read at ``(-y, -x)``."""
+    n = half.shape[1]
+    y, x = np.asarray(y) % n, np.asarray(x) % n
+    mirror = x > n // 2
+    return half[idx, np.where(mirror, -y % n, y), np.where(mirror, n - x, x)]
+
+
+def _box3(half: np.ndarray) -> np.ndarray:
+    """3x3 sums of symmetric spectra stored as half planes ``[N, n, n/2 + 1]`` (see :func:`_at`),
+    in the same layout."""
+    n = half.shape[1]
+    mirror = (-np.arange(n)) % n
+    # Columns -1 and n/2 + 1 are the mirrors of columns 1 and n/2 - 1.
+    q = np.concatenate([half[:, mirror, 1:2], half, half[:, mirror, n // 2 - 1 : n // 2]], 2)
+    q = q[:, :, :-2] + q[:, :, 1:-1] + q[:, :, 2:]
+    q = np.concatenate([q[:, -1:], q, q[:, :1]], 1)
+    return q[:, :-2] + q[:, 1:-1] + q[:, 2:]
+
+
+def _centroid(half: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Power-weighted mean wave vector ``[N, 2]`` (fy, fx) over the 3x3 bins around ``(ky, kx)``
+    of the half-plane spectra ``half`` (see :func:`_at`)."""
+    n = half.shape[1]
+    idx = np.arange(len(half))
+    w = np.stack([_at(half, idx, ky + i, kx + j) for i in (-1, 0, 1) for j in (-1, 0, 1)], 1)
     di = np.repeat([-1, 0, 1], 3) / n
     dj = np.tile([-1, 0, 1], 3) / n
     s = np.maximum(w.sum(1), 1e-30)

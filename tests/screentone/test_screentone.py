@@ -4,6 +4,7 @@ Pages are small (192 px) so the whole file runs in about 20 seconds on one core.
 """
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -16,10 +17,11 @@ from rescale.cli import main
 from rescale.screentone import screen_map
 from rescale.screentone.analysis import analyze
 from rescale.screentone.calibrate import calibrate_bitonal, calibrate_grey, region_tone
+from rescale.screentone.lattice import wave_vectors
 from rescale.screentone.retarget import Screentone, _interiors, _nearest_labels, _strokes, load, retarget
-from rescale.screentone.scores import evaluate, line_iou, measured_tone, region_metrics
+from rescale.screentone.scores import evaluate, line_iou, measured_tone, phase_jump, region_metrics, stroke_iou
 from rescale.screentone.spectrum import dominant_peak
-from rescale.screentone.synth import Screen, make_page, make_scan_page, render_screen
+from rescale.screentone.synth import Screen, make_page, make_scan_page, make_scan_pages, render_screen
 
 PERIODIC = [
     Screen("dots", 6.0, 45.0, 0.5),
@@ -195,6 +197,36 @@ def test_region_tone_reads_the_screen_away_from_a_misplaced_border():
     plain = abs(img[mask].mean() - nominal) * 255
     assert plain > 10
     assert abs(region_tone(img, mask, screen.period) - nominal) * 255 < min(3.0, plain / 4)
+
+
+def test_seam_metric_counts_phase_jumps_between_copies_and_nothing_else():
+    # A dot screen whose right half is shifted by half a period along x: the x wave jumps by 50% of
+    # a period across the seam, the y wave not at all. The metric is the mean phase difference over
+    # pairs of windows one period apart (2 waves x 2 directions): a quarter of the pairs can see
+    # the jump, those across the seam, d / (W - d) of the columns.
+    screen = Screen("dots", 6.0, 0.0, 0.5)
+    whole = render_screen(screen, 128, 128)
+    shifted = render_screen(screen, 128, 128, (0, 3))
+    seam = np.concatenate([whole[:, :64], shifted[:, 64:]], axis=1)
+    mask = np.ones(whole.shape, dtype=bool)
+    vectors = wave_vectors("dots", 6.0, 0.0)
+    expected = 50.0 * 0.25 * 6 / (128 - 6)
+    assert phase_jump(whole, mask, vectors, 6.0) < 0.05 * expected
+    assert phase_jump(shifted, mask, vectors, 6.0) < 0.05 * expected  # a shift alone is no seam
+    assert phase_jump(seam, mask, vectors, 6.0) == pytest.approx(expected, rel=0.25)
+    # Too few windows in the region: not measured.
+    assert np.isnan(phase_jump(whole, np.pad(np.ones((12, 12), bool), 58), vectors, 6.0))
+
+
+def test_stroke_iou_is_one_for_the_truth_and_zero_when_strokes_are_lost():
+    for seed in (0, 1):
+        _, tgt = make_scan_pages(seed, (192, 192), (0.5, 0.5), strokes=1.0)
+        _, bare = make_scan_pages(seed, (192, 192), (0.5, 0.5), strokes=0.0)  # same page, no strokes
+        assert (tgt.strokes > 0).sum() > 300
+        np.testing.assert_array_equal(bare.labels, tgt.labels)
+        assert stroke_iou(tgt.image, tgt) == 1.0
+        assert stroke_iou(bare.image, tgt) < 0.1
+        assert stroke_iou(tgt.image, bare) is None  # no strokes over screens to score
 
 
 # --- the method ----------------------------------------------------------------------------------
@@ -414,3 +446,31 @@ def test_cli_screentone_refuses_the_gpu(tmp_path, capsys):
         == 2
     )
     assert "--screentone runs on the CPU" in capsys.readouterr().err
+
+
+def test_threads_give_the_same_page_as_one_thread():
+    # Regions are analysed, synthesised and calibrated side by side, then written in order: the
+    # result must not depend on how many threads did it.
+    page = make_scan_page(3, strokes=1.0)
+    size = (round(page.image.shape[1] * 0.5), round(page.image.shape[0] * 0.5))
+    one = retarget(page.image, size, workers=1)
+    labels, params = analyze(page.image, workers=3)
+    assert labels.max() > 1  # several regions, so the threads overlap
+    np.testing.assert_array_equal(labels, analyze(page.image, workers=1)[0])
+    np.testing.assert_array_equal(retarget(page.image, size, workers=3), one)
+
+
+def test_cli_screentone_shows_progress_on_a_terminal_over_several_pages(tmp_path, capsys, monkeypatch):
+    # A volume is hundreds of pages of seconds each: on a terminal the run shows how far it is.
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for seed in range(3):
+        src, _ = make_page(seed, size=(96, 96))
+        Image.fromarray((src.image * 255).astype(np.uint8)).save(folder / f"page{seed}.png")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    args = ["resize", str(folder), "-o", str(tmp_path / "out"), "--scale", "0.5", "--screentone", "--workers", "1"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    # The bar over the 3 pages (tqdm draws at most every 0.1 s, so which counts show varies).
+    assert "/3 [" in err and "img/s" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["page0.png", "page1.png", "page2.png"]

@@ -1,0 +1,104 @@
+"""The lattice of a periodic screen: its wave vectors, how far an integer shift is from a lattice
+vector, the integer shifts that nearly are, and the screen read at such shifts.
+
+A screen copied with a shift that is a lattice vector continues its own phase, so copies made with
+shifts that differ by (nearly) lattice vectors meet without seams; and a pixel of a screen looks
+like the pixels a few lattice vectors away, which a stroke drawn over it does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["wave_vectors", "phase_error", "near_lattice_offsets", "directions", "lattice_median"]
+
+
+def wave_vectors(kind: str, period: float, angle: float) -> list:
+    """The wave vectors ``(fy, fx)`` (cycles per pixel) of a periodic screen whose first wave vector
+    is at ``angle`` degrees (``atan2(fy, fx)``): one for lines, two at right angles for dots, none
+    for noise.
+
+    Example:
+        >>> [v.round(3).tolist() for v in wave_vectors("dots", 4.0, 0.0)]
+        [[0.0, 0.25], [0.25, -0.0]]
+    """
+    if kind == "noise" or period <= 0:
+        return []
+    th = np.deg2rad(angle)
+    v = np.array([np.sin(th), np.cos(th)]) / period
+    return [v, np.array([v[1], -v[0]])] if kind == "dots" else [v]
+
+
+def phase_error(vectors: list, dy, dx) -> np.ndarray:
+    """How far the integer shifts ``(dy, dx)`` (arrays of one shape) are from the screen's lattice:
+    the root sum of squares over its wave vectors of each phase's distance to a whole number of
+    cycles, in cycles (0 on the lattice, at most 0.5 per wave vector). 0 everywhere for noise (no
+    lattice: any shift continues it).
+
+    Example:
+        >>> phase_error(wave_vectors("lines", 4.0, 0.0), np.array([0, 0, 0]), np.array([4, 2, 5])).tolist()
+        [0.0, 0.5, 0.25]
+    """
+    dy, dx = np.asarray(dy, dtype=float), np.asarray(dx, dtype=float)
+    err = np.zeros(np.broadcast(dy, dx).shape)
+    for fy, fx in vectors:
+        u = fy * dy + fx * dx
+        err += (u - np.round(u)) ** 2
+    return np.sqrt(err)
+
+
+def near_lattice_offsets(vectors: list, reach: int, tol: float, count: int | None = None) -> np.ndarray:
+    """Integer shifts ``[K, 2]`` (dy, dx), none zero, within ``reach`` px whose :func:`phase_error`
+    is under ``tol`` cycles, shortest first (and, as long, the more exact first); the first
+    ``count`` only if given. For noise every shift qualifies.
+
+    Example:
+        >>> near_lattice_offsets(wave_vectors("dots", 4.0, 0.0), 4, 0.01).tolist()
+        [[-4, 0], [0, -4], [0, 4], [4, 0]]
+    """
+    dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    dy, dx = dy.ravel(), dx.ravel()
+    length = np.hypot(dy, dx)
+    err = phase_error(vectors, dy, dx)
+    keep = (length > 0) & (length <= reach) & (err < tol)
+    order = np.lexsort((err[keep], length[keep]))
+    out = np.stack([dy[keep], dx[keep]], 1)[order]
+    return out if count is None else out[:count]
+
+
+def directions(vectors: list, reach: int = 12, tol: float = 0.1) -> np.ndarray:
+    """``[K, 2]``: the shortest near-lattice shift (:func:`near_lattice_offsets` within ``reach``
+    px, under ``tol`` cycles) in each eighth of the directions, and its opposite: the reads of
+    :func:`lattice_median`, spread so that a stroke along any one direction is read by few.
+
+    Example:
+        >>> directions(wave_vectors("dots", 4.0, 0.0)).tolist()[:4]
+        [[0, -4], [0, 4], [-4, -8], [4, 8]]
+    """
+    offsets = near_lattice_offsets(vectors, reach, tol)
+    sector = (np.degrees(np.arctan2(offsets[:, 0], offsets[:, 1])) % 180 // 22.5).astype(int)
+    picked = [offsets[sector == k][0] for k in range(8) if (sector == k).any()]
+    return np.array([o for p in picked for o in (p, -p)])
+
+
+def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5) -> np.ndarray:
+    """``[H, W]``: at each pixel, the median of ``img`` ``[H, W]`` read at the pixel shifted by each
+    of ``offsets`` ``[K, 2]`` (near-lattice shifts, see :func:`near_lattice_offsets`; reads past the
+    edge take the nearest edge pixel); with several ``ranks`` (quantiles), ``[len(ranks), H, W]``.
+    A screen has there the value it has at the pixel itself; a stroke drawn over the pixel is
+    missing from most of them, so the median is the screen without the strokes.
+
+    Example:
+        >>> img = np.tile([1.0, 0.0, 1.0, 0.0], (4, 2))  # vertical lines of period 2
+        >>> img[1, :] = 0.0  # a stroke across them
+        >>> lattice_median(img, np.array([[-1, 0], [1, 0], [0, -2], [0, 2], [-2, 0]]))[1].tolist()
+        [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    """
+    h, w = img.shape
+    ys, xs = np.arange(h), np.arange(w)
+    reads = np.empty((len(offsets), h, w), dtype=img.dtype)
+    for i, (dy, dx) in enumerate(offsets):
+        reads[i] = img[np.clip(ys + dy, 0, h - 1)][:, np.clip(xs + dx, 0, w - 1)]
+    ks = [int(round(r * (len(offsets) - 1))) for r in np.atleast_1d(ranks)]
+    reads = np.partition(reads, sorted(set(ks)), axis=0)
+    return reads[ks[0]] if np.ndim(ranks) == 0 else reads[ks]
