@@ -32,7 +32,8 @@ class Rescale(v2.Transform):
         size: ``(width, height)`` of the output instead of a scale (Pillow's order, not torch's).
         method: a registered method name (``rescale.filters.available()``, learned ones too) or a
             :class:`rescale.filters.Filter`.
-        antialias, edge, backend, alpha: as :func:`rescale.rescale`.
+        antialias, edge, backend, alpha, linear: as :func:`rescale.rescale` (``linear=True``:
+            resample in linear light).
 
     Inputs: PIL images (L, LA, RGB, RGBA, I;16, F), tensors ``[..., C, H, W]`` (uint8, float16,
     bfloat16, float32, float64; CPU or CUDA; leading dimensions are flattened into one batch),
@@ -53,6 +54,7 @@ class Rescale(v2.Transform):
         edge: str = "renormalize",
         backend: str = "auto",
         alpha: bool | None = None,
+        linear: bool = False,
     ):
         super().__init__()
         if (sx is None) == (size is None):
@@ -72,6 +74,7 @@ class Rescale(v2.Transform):
             raise TypeError(f"method must be a name or a rescale.filters.Filter, got {type(method).__name__}")
         self.sx, self.sy, self.size = sx, sy, size
         self.method, self.antialias, self.edge, self.backend, self.alpha = method, antialias, edge, backend, alpha
+        self.linear = linear
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, *_KEYPOINTS)):
@@ -91,6 +94,7 @@ class Rescale(v2.Transform):
 
     def _rescale(self, x):
         kw = dict(method=self.method, antialias=self.antialias, edge=self.edge, backend=self.backend, alpha=self.alpha)
+        kw["linear"] = getattr(self, "linear", False)  # transforms pickled before it existed
         if self.size is not None:
             return rescale(x, size=self.size, **kw)
         return rescale(x, self.sx, self.sy, **kw)
@@ -102,7 +106,7 @@ class Rescale(v2.Transform):
             else f"sx={self.sx}" + (f", sy={self.sy}" if self.sy is not None else "")
         )
         method = self.method if isinstance(self.method, str) else repr(self.method)
-        return f"{scale}, method={method}, antialias={self.antialias}"
+        return f"{scale}, method={method}, antialias={self.antialias}" + (", linear=True" if self.linear else "")
 
 
 _KEYPOINTS = tuple(t for t in (getattr(tv_tensors, "KeyPoints", None),) if t is not None)
