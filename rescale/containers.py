@@ -156,7 +156,9 @@ def to_tensor(img, alpha: bool | None = None):
 
         with warnings.catch_warnings():  # torch warns on read-only arrays; nothing writes to the input
             warnings.simplefilter("ignore", UserWarning)
-            t = torch.from_numpy(np.ascontiguousarray(arr))
+            # A flip along a length-1 axis leaves a negative stride in an array numpy calls contiguous.
+            contiguous = np.ascontiguousarray(arr)
+            t = torch.from_numpy(contiguous if min(contiguous.strides, default=0) >= 0 else contiguous.copy())
         return t.permute(2, 0, 1).unsqueeze(0), src
 
     import torch

@@ -54,6 +54,11 @@ class Method:
     def up(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         raise NotImplementedError
 
+    def check_sizes(self, hr: tuple[int, int], lr: tuple[int, int]) -> None:
+        """ValueError unless this method rescales between ``hr`` and ``lr`` (both ``(width, height)``),
+        decided from the sizes alone, so callers can ask before they allocate anything (``rescale
+        up`` checks a file's size record with it). The base class takes any sizes."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, kind={self.kind!r})"
 
@@ -127,18 +132,19 @@ def get_method(name: str | Method | Filter, **params) -> Method:
     return Classical(name, **params)
 
 
-def load_method(name: str, device: str | torch.device = "cpu") -> Method:
-    """Learned method ``name`` with its default options, on ``device`` and in eval mode, built once
-    per process and device: the one loader of the API, the batch runner, Ray workers and the
-    evaluation, so that each process reads a method's weights once."""
+def load_method(name: str, device: str | torch.device = "cpu", **params) -> Method:
+    """Learned method ``name`` with its default options (or ``params``, e.g. ``weights=``), on
+    ``device`` and in eval mode, built once per process, device and options: the one loader of the
+    API, the batch runner, Ray workers and the evaluation, so that each process reads a method's
+    weights once."""
     if not is_method(name):
         raise ValueError(f"{name!r} is not a learned method; learned: {', '.join(learned_methods()) or 'none'}")
-    return _load_method(name.lower(), str(device))
+    return _load_method(name.lower(), str(device), tuple(sorted(params.items())))
 
 
 @cache
-def _load_method(name: str, device: str) -> Method:
-    method = get_method(name)
+def _load_method(name: str, device: str, params: tuple = ()) -> Method:
+    method = get_method(name, **dict(params))
     if callable(getattr(method, "to", None)):  # nn.Module-like methods
         method = method.to(device) or method
     if callable(getattr(method, "eval", None)):

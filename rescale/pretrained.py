@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["weights_dir", "load_state_dict", "load_manifest", "available_weights"]
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .files import Metadata, read_image
+from . import budget
+from .files import Metadata, decode, open_image, read_header
+from .inplace import mark_text, signature
 from .job import Options, failed, process_file, reason_of, resample_image, write_output
 from .plan import Job
 from .result import Result
@@ -45,15 +47,21 @@ class Decoded:
 
 def decode_job(job: Job, opts: Options) -> Decoded | Result:
     """Decoding thread of the batched path; 16-bit images, and down/up jobs (sizes and methods per
-    file, records to write), are processed whole right here (on the CPU)."""
+    file, records to write), are processed whole right here (on the CPU). A file whose job needs
+    more than the whole memory budget fails before it is decoded (the memory of the images waiting
+    for their batch is bounded by :class:`Batcher`)."""
     t0 = time.perf_counter()
     try:
         if opts.direction is not None:
             return process_file(job, opts)
-        dec = read_image(job.src, opts.max_pixels)
-        if dec.image.mode not in BATCHED_MODES:
+        with open_image(job.src) as im:
+            head = read_header(im, opts.max_pixels)
+            if head.mode in BATCHED_MODES:
+                rsize, box = opts.target.plan(*head.size)
+                budget.current(opts.max_memory).check(budget.estimate(head.size, rsize, head.mode), "this file")
+                dec = decode(im)
+        if head.mode not in BATCHED_MODES:
             return process_file(job, opts)
-        rsize, box = opts.target.plan(*dec.image.size)
         return Decoded(job, np.asarray(dec.image), dec.meta, dec.converted, rsize, box, time.perf_counter() - t0)
     except Exception as e:  # noqa: BLE001
         return failed(job, reason_of(e), seconds=time.perf_counter() - t0)
@@ -67,7 +75,8 @@ def encode_job(item: Decoded, pixels: np.ndarray, seconds: float, opts: Options)
         img = Image.fromarray(pixels)
         if item.box is not None:
             img = img.crop(item.box)
-        written = write_output(img, item.job, item.meta, opts)
+        mark = mark_text(signature(opts, item.job.fmt), img.size) if item.job.in_place else None
+        written = write_output(img, item.job, item.meta, opts, mark=mark)
     except Exception as e:  # noqa: BLE001
         return failed(item.job, reason_of(e), size=size)
     job = item.job
@@ -78,10 +87,11 @@ def encode_job(item: Decoded, pixels: np.ndarray, seconds: float, opts: Options)
         "done",
         None,
         size,
-        written.size,
-        written.mode,
+        written.image.size,
+        written.image.mode,
         item.converted,
         seconds + time.perf_counter() - t0,
+        note=written.note,
     )
 
 

@@ -19,37 +19,44 @@ Reading (:func:`read_image`):
 Writing (:func:`write_image`) fits the mode to what the format can hold: JPEG has no alpha (LA and
 RGBA are flattened onto white) and no 16 bits (I;16 -> L, rounded); WebP is RGB/RGBA (Pillow turns
 L/LA into RGB/RGBA); PNG has no float (F is refused); TIFF holds every mode (LZW-compressed, or
-uncompressed when the EXIF has sub-IFDs, which Pillow's LZW writer cannot write). The file is
-written to a temporary name in the destination folder, flushed to disk and renamed over the
-destination, so a run killed at any moment leaves either the old file, the complete new one, or a
-temporary file named ``.rescale-tmp-<pid>-...`` that :func:`clean_temp_files` removes on the next
-run.
+uncompressed when the EXIF has sub-IFDs, which Pillow's LZW writer cannot write); a JPEG's EXIF
+holds at most 64 KB, so the biggest tags of a larger one are left out, with a note. The file is
+written atomically (:mod:`rescale.batch.atomic`).
+
+Only regular files are read: a FIFO, a device or a socket named like an image would block the run
+or never end, so it is refused (:func:`open_file`), as is a symbolic link loop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
-import secrets
+import stat
 import threading
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
+from .atomic import atomic_save
+from .exif import JPEG_EXIF_LIMIT, JPEG_EXIF_RESERVE, fit_jpeg_exif, has_sub_ifd, kept_exif, with_mark
+
 __all__ = [
     "ImageError",
     "Metadata",
     "Decoded",
+    "Header",
+    "Written",
     "FORMATS",
+    "open_file",
+    "open_image",
+    "read_header",
     "read_image",
     "write_image",
-    "atomic_save",
-    "clean_temp_files",
     "upright_size",
-    "TEMP_PREFIX",
 ]
 
 #: Output formats by the name the CLI takes: (Pillow format, file suffix).
@@ -57,11 +64,6 @@ FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "webp": ("WEBP", ".w
 #: Suffixes of inputs whose format is kept when no output format is asked for (others become PNG).
 KEEP_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff"}
 DEFAULT_QUALITY = 90
-
-#: Temporary files are hidden, start with this and carry the writer's pid: ``.rescale-tmp-<pid>-<hex>-<name>``.
-TEMP_PREFIX = ".rescale-tmp-"
-#: A temporary file untouched for this long is stale even if its pid is alive (pids get reused).
-STALE_TEMP_SECONDS = 600
 
 KEPT_MODES = ("L", "LA", "RGB", "RGBA", "I;16", "F")
 _TO_RGB = ("CMYK", "YCbCr", "LAB", "HSV", "RGBX")
@@ -86,7 +88,17 @@ class Decoded:
     meta: Metadata
     converted: str | None = None  # e.g. "P -> RGBA", None when the mode was kept
     text: dict[str, str] = field(default_factory=dict)  # text chunks (PNG), where rescale.batch.provenance looks
-    size: tuple[int, int] | None = None  # upright size of the file (``image`` may be smaller: ``reduce_for``)
+    size: tuple[int, int] | None = None  # upright size of the file (``image`` may be smaller: ``reduce_to``)
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file says about itself before its pixels are decoded (:func:`read_header`)."""
+
+    size: tuple[int, int]  # upright (width, height)
+    mode: str  # the mode it decodes to, one of KEPT_MODES
+    text: dict[str, str]  # text chunks before the pixel data (PNG), where rescale.batch.provenance looks
+    exif: Image.Exif | None
 
 
 def read_image(path: str | os.PathLike, max_pixels: int | None = None, reduce_for=None) -> Decoded:
@@ -100,40 +112,124 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None, reduce_fo
     images before their pixels are decoded. Raises :class:`ImageError` with a short reason for files
     that cannot be read.
     """
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    with open_image(path) as im:
+        head = read_header(im, max_pixels)
+        return decode(im, None if reduce_for is None else reduce_for(*head.size))
+
+
+@contextlib.contextmanager
+def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
+    """The image file ``path`` opened by Pillow, its headers read and its pixels not yet decoded
+    (no size guard yet: :func:`read_header` applies it). :class:`ImageError` if it cannot be."""
+    f = open_file(path)
     try:
-        with _open(path) as im:
-            w, h = im.size
-            if limit and w * h > limit:
-                raise ImageError(
-                    f"too large (decompression-bomb guard): {w}x{h} = {w * h} pixels, over the limit of {limit}; "
-                    "raise it with --max-pixels if you trust the file"
-                )
-            frames = getattr(im, "n_frames", 1)
-            if frames > 1 and im.format != "MPO":
-                raise ImageError(
-                    f"{im.format} with {frames} frames: multi-frame images are not supported "
-                    "(extract the frame you want first)"
-                )
-            full = (h, w) if im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else (w, h)
-            if reduce_for is not None and im.format == "JPEG":
-                _draft(im, full, reduce_for(*full))
-            im.load()
-            upright = ImageOps.exif_transpose(im, in_place=True) or im
-    except ImageError:
-        raise
-    except Image.UnidentifiedImageError:
-        raise ImageError("not an image file Pillow can read (corrupt or unknown format)") from None
+        with _pillow_errors(), _OPEN_LOCK:
+            # Pillow's own size guard reads a global limit: read_header applies its own, per call,
+            # so threads with different limits do not race.
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                im = Image.open(f)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+        with im:
+            yield im
+    finally:
+        f.close()
+
+
+def open_file(path: str | os.PathLike):
+    """``path`` opened for binary reading, if it is a regular file (symbolic links followed).
+
+    A FIFO, a device, a socket or a folder is an :class:`ImageError` (opening a FIFO for reading
+    would wait for a writer forever: the file is opened non-blocking and checked before any read).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ImageError("file not found") from None
     except PermissionError:
         raise ImageError("permission denied") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ImageError("symbolic link loop (or too many levels of links)") from None
+        raise ImageError(f"cannot open: {e.strerror}") from None
+    try:
+        kind = _file_kind(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise ImageError(f"not a regular file but {kind}: only image files are read")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str | None:
+    """None for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
+
+
+@contextlib.contextmanager
+def _pillow_errors() -> Iterator[None]:
+    """Pillow's errors for unreadable files as :class:`ImageError` s with a short reason."""
+    try:
+        yield
+    except ImageError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise ImageError("not an image file Pillow can read (corrupt or unknown format)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError) as e:
         # Pillow reports truncated and corrupt data as OSError (and a few plugins as others).
         raise ImageError(f"corrupt or truncated: {e}") from None
 
-    icc = upright.info.get("icc_profile") or None
-    image, converted, icc = _to_kept_mode(upright, icc)
+
+def read_header(im: Image.Image, max_pixels: int | None = None) -> Header:
+    """The :class:`Header` of an image from :func:`open_image`, refusing images over ``max_pixels``
+    (as :func:`read_image`) and multi-frame ones."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    w, h = im.size
+    if limit and w * h > limit:
+        raise ImageError(
+            f"too large (decompression-bomb guard): {w}x{h} = {w * h} pixels, over the limit of {limit}; "
+            "raise it with --max-pixels if you trust the file"
+        )
+    with _pillow_errors():
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1 and im.format != "MPO":
+            raise ImageError(
+                f"{im.format} with {frames} frames: multi-frame images are not supported "
+                "(extract the frame you want first)"
+            )
+        exif = im.getexif()
+    size = (h, w) if exif.get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else (w, h)
+    text = {k: v for k, v in im.info.items() if isinstance(k, str) and isinstance(v, str)}
+    return Header(size, _kept_mode_of(im), text, exif if len(exif) else None)
+
+
+def decode(im: Image.Image, reduce_to: tuple[int, int] | None = None) -> Decoded:
+    """The pixels of an image from :func:`open_image`, upright and in one of the kept modes; a JPEG
+    decoded reduced in the DCT domain towards the upright size ``reduce_to`` when given (see
+    :data:`DRAFT_GAP`)."""
+    full = (im.height, im.width) if im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else im.size
+    with _pillow_errors():
+        if reduce_to is not None and im.format == "JPEG":
+            _draft(im, full, reduce_to)
+        im.load()
+        upright = ImageOps.exif_transpose(im, in_place=True) or im
+        icc = upright.info.get("icc_profile") or None
+        image, converted, icc = _to_kept_mode(upright, icc)
     exif = upright.getexif()
     dpi = upright.info.get("dpi")
     meta = Metadata(icc, exif.tobytes() if len(exif) else None, tuple(float(v) for v in dpi) if dpi else None)
@@ -147,11 +243,9 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None, reduce_fo
 DRAFT_GAP = 2
 
 
-def _draft(im: Image.Image, full: tuple[int, int], target: tuple[int, int] | None) -> None:
+def _draft(im: Image.Image, full: tuple[int, int], target: tuple[int, int]) -> None:
     """Have the JPEG decoder shrink ``im`` (upright size ``full``) in the DCT domain, keeping at
     least :data:`DRAFT_GAP` times the upright ``target`` size."""
-    if target is None:
-        return
     want = (target[0] * DRAFT_GAP, target[1] * DRAFT_GAP)
     if full != im.size:  # stored sideways: the decoder's axes are swapped
         want = want[::-1]
@@ -160,23 +254,24 @@ def _draft(im: Image.Image, full: tuple[int, int], target: tuple[int, int] | Non
 
 def upright_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` of ``path`` once its EXIF orientation is applied, from the headers only."""
-    with _open(path) as im:
-        w, h = im.size
-        return (h, w) if im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else (w, h)
+    with open_image(path) as im:
+        return read_header(im, 0).size
 
 
 _OPEN_LOCK = threading.Lock()
 
 
-def _open(path) -> Image.Image:
-    """``Image.open`` (headers only) without Pillow's own size guard, which reads a global limit:
-    :func:`read_image` applies its own, per call, so threads with different limits do not race."""
-    with _OPEN_LOCK:
-        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-        try:
-            return Image.open(path)
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
+def _kept_mode_of(im: Image.Image) -> str:
+    """The mode :func:`decode` gives ``im`` (:func:`_to_kept_mode`), from its headers."""
+    mode = im.mode
+    if mode in KEPT_MODES:
+        return mode
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
+        return "RGBA" if has_alpha else "RGB"
+    return {"1": "L", "I;16B": "I;16", "I;16L": "I;16", "I;16N": "I;16", "I": "I;16", "La": "LA", "RGBa": "RGBA"}.get(
+        mode, "RGB"
+    )
 
 
 def _to_kept_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, str | None, bytes | None]:
@@ -186,8 +281,7 @@ def _to_kept_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, str 
     if mode == "1":
         out = im.convert("L")
     elif mode in ("P", "PA"):
-        has_alpha = mode == "PA" or "transparency" in im.info or (im.palette is not None and im.palette.mode == "RGBA")
-        out = im.convert("RGBA" if has_alpha else "RGB")
+        out = im.convert(_kept_mode_of(im))
     elif mode == "CMYK" and icc:
         try:
             srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -228,20 +322,39 @@ def output_format(src: Path, fmt: str | None) -> tuple[str, str]:
     return "png", ".png"
 
 
-def write_image(
-    img: Image.Image, dest: Path, fmt: str, meta: Metadata, quality: int | None = None, provenance=None
-) -> Image.Image:
-    """Write ``img`` to ``dest`` as ``fmt`` (a key of :data:`FORMATS`), atomically, with ``meta``
-    and, when given, a :class:`rescale.batch.provenance.Provenance` record (``rescale down``).
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_image` wrote."""
 
-    Returns the image as written (after fitting its mode to the format).
+    image: Image.Image  # the image as written (its mode fitted to the format)
+    note: str | None = None  # metadata that had to be left out, for the file's report
+
+
+def write_image(
+    img: Image.Image,
+    dest: Path,
+    fmt: str,
+    meta: Metadata,
+    quality: int | None = None,
+    provenance=None,
+    *,
+    mark: str | None = None,
+    run: str = "",
+) -> Written:
+    """Write ``img`` to ``dest`` as ``fmt`` (a key of :data:`FORMATS`), atomically, with ``meta``
+    and, when given, a :class:`rescale.batch.provenance.Provenance` record (``rescale down``) and the
+    mark of an in-place run (:func:`rescale.batch.exif.with_mark`). ``run`` names the temporary file's run
+    (:mod:`rescale.batch.atomic`).
     """
     pil_format = FORMATS[fmt][0]
     img = _fit_mode(img, pil_format)
     params: dict = {}
     if meta.icc_profile and not (pil_format == "WEBP" and img.mode in ("L", "LA")):  # WebP makes those RGB
         params["icc_profile"] = meta.icc_profile
-    exif = _exif_for(meta.exif, img.size) if meta.exif else None
+    exif = kept_exif(meta.exif, img.size) if meta.exif else None
+    note = None
+    if exif and pil_format == "JPEG":
+        exif, note = fit_jpeg_exif(exif, JPEG_EXIF_LIMIT - JPEG_EXIF_RESERVE)
     if exif:
         params["exif"] = exif
     if meta.dpi:
@@ -250,12 +363,14 @@ def write_image(
         params["quality"] = DEFAULT_QUALITY if quality is None else quality
     if provenance is not None:
         params = provenance.embed(params, pil_format)
+    if mark is not None:
+        params["exif"] = with_mark(params.get("exif"), mark)
     if pil_format == "TIFF":
         # Pillow's LZW (libtiff) writer fails on EXIF sub-IFDs (camera tags, GPS, rescale's
         # record): such files are written uncompressed by Pillow's own writer, which keeps them.
-        params["compression"] = "raw" if _has_sub_ifd(params.get("exif")) else "tiff_lzw"
-    atomic_save(img, dest, pil_format, **params)
-    return img
+        params["compression"] = "raw" if has_sub_ifd(params.get("exif")) else "tiff_lzw"
+    atomic_save(img, dest, pil_format, run=run, **params)
+    return Written(img, note)
 
 
 def _fit_mode(img: Image.Image, pil_format: str) -> Image.Image:
@@ -282,120 +397,3 @@ def _flatten_on_white(img: Image.Image) -> Image.Image:
     out = (color * alpha + 255 * (255 - alpha) + 127) // 255
     out = out.astype(np.uint8)
     return Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out)
-
-
-#: Tags of a TIFF's first IFD (which Pillow reads as its EXIF) that describe the old pixel data, not
-#: the picture: the writer makes its own, and stale ones break it (e.g. a size that no longer fits).
-_TIFF_LAYOUT_TAGS = (
-    254,
-    255,
-    256,
-    257,
-    258,
-    259,
-    262,
-    266,
-    273,
-    277,
-    278,
-    279,
-    284,
-    317,
-    320,
-    322,
-    323,
-    324,
-    325,
-    338,
-    339,
-    340,
-    341,
-    347,
-    530,
-    531,
-    532,
-    34675,
-)
-
-
-def _exif_for(exif_bytes: bytes, size: tuple[int, int]) -> bytes | None:
-    """The kept EXIF with its pixel-dimension tags (when present) set to the new size and no TIFF
-    layout tags; None when nothing is left."""
-    exif = Image.Exif()
-    exif.load(exif_bytes)
-    for tag in _TIFF_LAYOUT_TAGS:
-        exif.pop(tag, None)
-    if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
-        sub = exif.get_ifd(ExifTags.IFD.Exif)
-        if ExifTags.Base.ExifImageWidth in sub:
-            sub[ExifTags.Base.ExifImageWidth] = size[0]
-        if ExifTags.Base.ExifImageHeight in sub:
-            sub[ExifTags.Base.ExifImageHeight] = size[1]
-    return exif.tobytes() if len(exif) else None
-
-
-def _has_sub_ifd(exif_bytes: bytes | None) -> bool:
-    if not exif_bytes:
-        return False
-    exif = Image.Exif()
-    exif.load(exif_bytes)
-    return ExifTags.IFD.Exif in exif or ExifTags.IFD.GPSInfo in exif
-
-
-def atomic_save(img: Image.Image, dest: Path, pil_format: str, **params) -> None:
-    """``img.save`` to a temporary file beside ``dest``, fsync, then rename it over ``dest``."""
-    dest = Path(dest)
-    tmp = dest.with_name(f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{dest.name}")
-    try:
-        with open(tmp, "xb") as f:
-            img.save(f, format=pil_format, **params)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def clean_temp_files(folder: Path) -> list[Path]:
-    """Remove the temporary files a killed run left in ``folder`` (not those of live writers)."""
-    removed = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    now = time.time()
-    for entry in entries:
-        if not entry.name.startswith(TEMP_PREFIX) or not entry.is_file(follow_symlinks=False):
-            continue
-        pid = entry.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        try:
-            stale = now - entry.stat().st_mtime > STALE_TEMP_SECONDS
-        except OSError:
-            continue
-        if stale or not pid.isdigit() or not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if os.path.isdir("/proc/self"):  # Linux: a zombie (killed, not yet reaped) is not writing anything
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-        except FileNotFoundError:
-            return False
-        except (OSError, IndexError):
-            pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

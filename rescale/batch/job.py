@@ -1,19 +1,23 @@
 """One file of a batch command: read, resample, crop, write (:func:`process_file`).
 
-A failing file (corrupt, truncated, too large, ...) gives a failed :class:`Result` with its reason;
-it never raises, so the other files go on.
+A failing file (corrupt, truncated, too large, a record asking for too much, ...) gives a failed
+:class:`Result` with its reason; it never raises, so the other files go on. Before a file's pixels
+are decoded, the memory its job needs is reserved from the run's budget (:mod:`.budget`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from .. import api
+from .. import api, filters
 from ..methods import is_method, load_method
-from .files import ImageError, Metadata, read_image, write_image
+from . import budget
+from .files import ImageError, Metadata, Written, decode, open_image, read_header, write_image
+from .inplace import mark_text, signature
 from .plan import Job, Target
 from .provenance import Provenance, ProvenanceError, from_metadata, strip_exif
 from .result import Result
@@ -26,6 +30,7 @@ __all__ = [
     "write_output",
     "failed",
     "reason_of",
+    "method_of",
     "DIRECTIONS",
     "DEFAULT_UP_METHOD",
 ]
@@ -56,6 +61,9 @@ class Options:
     direction: str | None = None
     screentone: bool = False  # greyscale pages with method "screentone", colour ones with `method`
     fast_decode: bool = False  # JPEGs decoded reduced in the DCT domain (files.DRAFT_GAP)
+    weights: str | None = None  # of the learned method (its factory's weights=); None: its default
+    max_memory: int | None = None  # bytes the run's files may use at once (None: what is available; 0: no limit)
+    run_id: str = ""  # names this run's temporary files (rescale.batch.atomic)
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -66,24 +74,31 @@ def process_file(job: Job, opts: Options) -> Result:
     """Read, resample, crop (cover fit) and write one file; never raises for a bad file."""
     t0 = time.perf_counter()
     size = None
+    sig = signature(opts, job.fmt) if job.in_place else None
     try:
-        fast = opts.fast_decode and opts.direction is None and not opts.screentone
-        dec = read_image(job.src, opts.max_pixels, (lambda w, h: opts.target.plan(w, h)[0]) if fast else None)
-        size = dec.size
-        meta, record = dec.meta, None
-        if opts.direction is not None:
-            opts = file_options(opts, size, lambda: _stored(dec.text, meta.exif), job.src)
-            meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
-        note = None
-        if opts.screentone and opts.direction is None:
-            opts, note = _screentone_options(dec.image, opts)
-        rsize, box = opts.target.plan(*size)
-        out = resample_image(dec.image, rsize, opts)
-        if box is not None:
-            out = out.crop(box)
-        if opts.direction == "down":
-            record = Provenance(size, opts.method, out.size)
-        written = write_output(out, job, meta, opts, record)
+        with contextlib.ExitStack() as held:
+            with open_image(job.src) as im:
+                head = read_header(im, opts.max_pixels)
+                size = head.size
+                if opts.direction is not None:
+                    opts = file_options(opts, size, lambda: _stored(head.text, head.exif), job.src)
+                rsize, box = opts.target.plan(*size)
+                need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
+                what = f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}"
+                held.enter_context(budget.current(opts.max_memory).reserve(need, what))
+                fast = opts.fast_decode and opts.direction is None and not opts.screentone
+                dec = decode(im, rsize if fast else None)
+            meta, record, note = dec.meta, None, None
+            if opts.direction is not None:
+                meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
+            if opts.screentone and opts.direction is None:
+                opts, note = _screentone_options(dec.image, opts)
+            out = resample_image(dec.image, rsize, opts)
+            if box is not None:
+                out = out.crop(box)
+            if opts.direction == "down":
+                record = Provenance(size, opts.method, out.size, opts.weights)
+            written = write_output(out, job, meta, opts, record, None if sig is None else mark_text(sig, out.size))
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the others
         return failed(job, reason_of(e), size=size, seconds=time.perf_counter() - t0)
     method = opts.method if opts.direction is not None or opts.screentone else None
@@ -94,12 +109,12 @@ def process_file(job: Job, opts: Options) -> Result:
         "done",
         None,
         size,
-        written.size,
-        written.mode,
+        written.image.size,
+        written.image.mode,
         dec.converted,
         time.perf_counter() - t0,
         method,
-        note,
+        "; ".join(n for n in (note, written.note) if n) or None,
     )
 
 
@@ -118,16 +133,25 @@ def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str |
 
 
 def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Options:
-    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the recorded size and
-    method filled in where not given (``up``; ``read_stored()`` returns the file's
+    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the recorded size,
+    method and weights filled in where not given (``up``; ``read_stored()`` returns the file's
     :class:`Provenance` or None, called only then), and the direction checked. Raises
-    :class:`ImageError` with the reason otherwise."""
+    :class:`ImageError` with the reason otherwise.
+
+    A size record is what a file says about itself, so before anything is allocated it must
+    belong to this file (its LR size), name a known method, stay within the decompression-bomb
+    limit (``max_pixels``, as the input's own size does) and, for a learned method, be a factor the
+    method restores (:meth:`rescale.methods.Method.check_sizes`)."""
     if opts.direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {opts.direction!r}")
-    target, method = opts.target, opts.method
+    target, method, weights = opts.target, opts.method, opts.weights
     if opts.direction == "up":
         stored = read_stored() if target is None or method is None else None
-        method = method or (stored.method if stored else DEFAULT_UP_METHOD)
+        if stored is not None and not (is_method(stored.method) or stored.method.lower() in filters.available()):
+            raise ImageError(f"the recorded method {stored.method!r} is not a method of this rescale")
+        method = method or (stored.method.lower() if stored else DEFAULT_UP_METHOD)
+        if weights is None and stored is not None and stored.method.lower() == method:
+            weights = stored.weights
         if target is None:
             if stored is None:
                 raise ImageError(f"no original size stored in {src}; give --scale or --size")
@@ -137,6 +161,7 @@ def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Opti
                     f"{stored.lr_size[0]}x{stored.lr_size[1]} image, but {src} is {size[0]}x{size[1]} "
                     "(changed since rescale down?); give --scale or --size"
                 )
+            _check_recorded_pixels(stored.original_size, opts.max_pixels)
             target = Target(width=stored.original_size[0], height=stored.original_size[1], fit="fill")
     (w, h), box = target.plan(*size)
     if box is not None:
@@ -149,7 +174,31 @@ def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Opti
         raise ImageError(
             f"rescale up makes images larger, but {size[0]}x{size[1]} -> {w}x{h} shrinks (use rescale down or resize)"
         )
-    return replace(opts, target=target, method=method)
+    opts = replace(opts, target=target, method=method, weights=weights)
+    if is_method(method):
+        hr, lr = ((w, h), size) if opts.direction == "up" else (size, (w, h))
+        try:
+            method_of(opts).check_sizes(hr, lr)
+        except ValueError as e:
+            raise ImageError(f"{method} cannot rescale {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]}: {e}") from None
+    return opts
+
+
+def _check_recorded_pixels(original: tuple[int, int], max_pixels: int | None) -> None:
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    w, h = original
+    if limit and w * h > limit:
+        raise ImageError(
+            f"the recorded original size {w}x{h} = {w * h} pixels is over the decompression-bomb limit of "
+            f"{limit}; raise it with --max-pixels if you trust the file"
+        )
+
+
+def method_of(opts: Options, device="cpu"):
+    """The learned method ``opts.method`` (with ``opts.weights``) on ``device``, loaded once per
+    process (:func:`rescale.methods.load_method`)."""
+    params = {} if opts.weights is None else {"weights": opts.weights}
+    return load_method(opts.method, device, **params)
 
 
 def _stored(text: dict, exif: bytes | None) -> Provenance | None:
@@ -164,9 +213,11 @@ def resample_image(img, size: tuple[int, int], opts: Options):
     API: with a direction, a learned method's own :func:`rescale.down` / :func:`rescale.up`;
     otherwise :func:`rescale.rescale` with the method by name, so every registered filter and
     learned method works here."""
-    if opts.direction in DIRECTIONS and is_method(opts.method):
-        directional = api.down if opts.direction == "down" else api.up
-        return directional(img, size=size, method=load_method(opts.method))
+    if is_method(opts.method):
+        method = method_of(opts, getattr(img, "device", "cpu"))
+        if opts.direction in DIRECTIONS:
+            return (api.down if opts.direction == "down" else api.up)(img, size=size, method=method)
+        return api.rescale(img, size=size, method=method)
     alpha = None
     if not isinstance(img, Image.Image):  # a batch from the GPU path: say whether it has alpha
         alpha = img.shape[1] in (2, 4)
@@ -174,11 +225,17 @@ def resample_image(img, size: tuple[int, int], opts: Options):
 
 
 def write_output(
-    img: Image.Image, job: Job, meta: Metadata, opts: Options, provenance: Provenance | None = None
-) -> Image.Image:
-    """Write ``img`` to ``job.dst`` (atomically, with ``meta``), making its folder."""
+    img: Image.Image,
+    job: Job,
+    meta: Metadata,
+    opts: Options,
+    provenance: Provenance | None = None,
+    mark: str | None = None,
+) -> Written:
+    """Write ``img`` to ``job.dst`` (atomically, with ``meta`` and the in-place ``mark``), making
+    its folder."""
     job.dst.parent.mkdir(parents=True, exist_ok=True)
-    return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance)
+    return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance, mark=mark, run=opts.run_id)
 
 
 def reason_of(e: BaseException) -> str:

@@ -3,7 +3,10 @@
 - :class:`Target`: the output size rule (a scale, or a width and/or height with a fit);
 - :func:`plan_jobs`: input files, folders and glob patterns -> :class:`Job` s whose outputs mirror
   the input tree under the output folder, refusing outputs that would overwrite an input or
-  collide with each other (those come back as failed :class:`~rescale.batch.job.Result` s).
+  collide with each other, and glob matches that leave their pattern's folder (whose outputs would
+  land outside the output folder); those come back as failed :class:`~rescale.batch.job.Result` s.
+  The output folder's own files are never inputs (a rerun must not take its outputs for inputs),
+  except where it is the input folder itself (``--in-place``).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class Job:
     dst: Path
     fmt: str  # a key of rescale.batch.files.FORMATS
     name: str  # how the file is shown: its path relative to the input it came from
+    in_place: bool = False  # dst is src: the output replaces its input (rescale.batch.inplace)
 
 
 @dataclass
@@ -109,6 +113,7 @@ def plan_jobs(
     """
     inputs = [os.fspath(p) for p in inputs]
     out = Path(out)
+    out_real = _real(out) or Path(os.path.abspath(out))
     plan = Plan()
     sources: list[tuple[Path, Path]] = []  # (file, path relative to its input)
     for arg in inputs:
@@ -118,14 +123,22 @@ def plan_jobs(
             if not matches:
                 plan.problems.append(Result(arg, arg, None, "failed", "no files match this pattern"))
             base = _glob_base(arg)
+            # Inside an output folder below the pattern's folder are earlier outputs, not inputs.
+            skip_out = _strictly_inside(out_real, _real(base))
             for m in map(Path, matches):
-                if m.is_dir():
-                    sources += [(f, m.relative_to(base) / rel) for f, rel in _walk(m, recursive, out)]
-                elif m.is_file() and _is_image_name(m.name) and not _inside(m, out):
-                    sources.append((m, m.relative_to(base)))
+                rel = _relative(m, base)
+                if rel is None:
+                    why = f"this match is outside the pattern's folder {base} (a '..' in the pattern)"
+                    plan.problems.append(Result(str(m), str(m), None, "failed", why))
+                elif skip_out and _within(_real(m), out_real):
+                    continue
+                elif m.is_dir():
+                    sources += [(f, rel / r) for f, r in _walk(m, recursive, out)]
+                elif _is_image_name(m.name):
+                    sources.append((m, rel))
         elif p.is_dir():
             sources += _walk(p, recursive, out)
-        elif p.is_file():
+        elif os.path.lexists(p):  # a file, or something else that says what it is when read
             sources.append((p, Path(p.name)))
         else:
             plan.problems.append(Result(arg, arg, None, "failed", "no such file or folder"))
@@ -133,21 +146,24 @@ def plan_jobs(
     single_file = len(inputs) == 1 and len(sources) == 1 and Path(inputs[0]).is_file()
     to_file = single_file and out.suffix.lower() in KEEP_SUFFIXES and not out.is_dir()
     seen_src: set[Path] = set()
-    src_real = {f.resolve() for f, _ in sources}
+    reals = {src: _real(src) for src, _ in sources}
+    src_real = {r for r in reals.values() if r is not None}
     dst_owner: dict[Path, str] = {}
     for src, rel in sources:
-        real = src.resolve()
+        real, name = reals[src], rel.as_posix()
+        if real is None:
+            plan.problems.append(Result(name, str(src), None, "failed", "symbolic link loop (the link never ends)"))
+            continue
         if real in seen_src:  # the same file named twice
             continue
         seen_src.add(real)
-        name = rel.as_posix()
         if to_file:
             job_fmt, _ = output_format(out, fmt)
             dst = out
         else:
             job_fmt, suffix = output_format(src, fmt)
             dst = out / rel.with_suffix(suffix)
-        dst_real = dst.resolve()
+        dst_real = _real(dst) or Path(os.path.abspath(dst))
         if dst_real in src_real and not (in_place and dst_real == real):
             why = (
                 "output would overwrite this input"
@@ -162,8 +178,31 @@ def plan_jobs(
             )
         else:
             dst_owner[dst_real] = str(src)
-            plan.jobs.append(Job(src, dst, job_fmt, name))
+            plan.jobs.append(Job(src, dst, job_fmt, name, in_place=dst_real == real))
     return plan
+
+
+def _real(path: Path) -> Path | None:
+    """``path`` with every symbolic link resolved, or None for a link loop."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # RuntimeError before Python 3.13, OSError (ELOOP) after
+        return None
+
+
+def _relative(match: Path, base: Path) -> Path | None:
+    """``match`` relative to ``base`` with ``.`` and ``..`` folded away; None if it leaves ``base``."""
+    rel = os.path.relpath(os.path.normpath(match), os.path.normpath(base))
+    return None if rel == ".." or rel.startswith(".." + os.sep) else Path(rel)
+
+
+def _within(path: Path | None, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (both absolute, as given)."""
+    return path is not None and (path == folder or folder in path.parents)
+
+
+def _strictly_inside(folder: Path, base: Path | None) -> bool:
+    return base is not None and folder != base and base in folder.parents
 
 
 def _glob_base(pattern: str) -> Path:
@@ -177,22 +216,17 @@ def _glob_base(pattern: str) -> Path:
 
 def _walk(folder: Path, recursive: bool, out: Path) -> list[tuple[Path, Path]]:
     found = []
-    out_real = out.resolve()
+    out_real = _real(out)
     for root, dirs, files in os.walk(folder):
         root_p = Path(root)
         # Never descend into hidden folders or the output folder (a rerun must not eat its outputs).
-        dirs[:] = (
-            sorted(d for d in dirs if not d.startswith(".") and (root_p / d).resolve() != out_real) if recursive else []
-        )
+        keep = [d for d in dirs if not d.startswith(".") and _real(root_p / d) != out_real]
+        dirs[:] = sorted(keep) if recursive else []
         for name in sorted(files):
             if _is_image_name(name):
                 f = root_p / name
                 found.append((f, f.relative_to(folder)))
     return found
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return folder.resolve() in path.resolve().parents
 
 
 _IMAGE_SUFFIXES: set[str] | None = None

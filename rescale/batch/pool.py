@@ -4,6 +4,9 @@ Each worker process decodes, resamples and writes whole files (:func:`~rescale.b
 results come back as they finish. A worker that dies (out of memory, a crash in a decoder) fails
 the files in flight and the pool is made anew for the rest. With ``device`` set, the batched path of
 :mod:`rescale.batch.device` runs instead.
+
+The workers share one memory budget (:mod:`rescale.batch.budget`), and when the run is over the
+temporary files of its killed writers are removed (:mod:`rescale.batch.atomic`).
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ import sys
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import replace
 
 from PIL import Image
 
 from .. import fastpath
 from ..filters import get_filter
 from ..methods import is_method
+from . import budget
+from .atomic import clean_temp_files, new_run_id
 from .files import KEPT_MODES
 from .job import Options, failed, process_file, resample_image
 from .plan import Job
@@ -37,23 +43,38 @@ def run_jobs(
     workers; a torch device (``"cuda"``; ``"cpu"`` runs the same batched path on the CPU, for tests)
     resamples same-size images in batches of up to ``batch_size`` in this process while
     ``workers`` threads decode and encode.
-    """
-    if device is not None:
-        from .device import run_batched  # numpy and torch: only on this path
 
-        yield from run_batched(jobs, opts, max(1, workers), device, batch_size)
-    elif workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield process_file(job, opts)
-    else:
+    ``opts.max_memory`` (None: the memory available now) is shared by all the workers. Once every
+    job has its result, the temporary files of this run (``opts.run_id``, made up when empty) that
+    killed writers left are removed.
+    """
+    if not opts.run_id:
+        opts = replace(opts, run_id=new_run_id())
+    if opts.max_memory is None:
+        opts = replace(opts, max_memory=budget.available_memory() or 0)
+    if device is None and workers > 1 and len(jobs) > 1:
         yield from _run_pool(jobs, opts, workers)
+    else:
+        budget.install(budget.MemoryBudget(opts.max_memory))  # shared by this process's threads
+        try:
+            if device is not None:
+                from .device import run_batched  # numpy and torch: only on this path
+
+                yield from run_batched(jobs, opts, max(1, workers), device, batch_size)
+            else:
+                for job in jobs:
+                    yield process_file(job, opts)
+        finally:
+            budget.install(None)
+    for folder in sorted({job.dst.parent for job in jobs}):
+        clean_temp_files(folder, run=opts.run_id)
 
 
 def _run_pool(jobs: list[Job], opts: Options, workers: int) -> Iterator[Result]:
     _warm_up(jobs, opts, workers)
     pending = deque(jobs)
-    while pending:  # a new pool after a worker died (see _drain)
-        pool = _make_pool(min(workers, len(pending)))
+    while pending:  # a new pool (and budget: the dead worker's reservation is lost) after a worker died
+        pool = _make_pool(min(workers, len(pending)), opts.max_memory)
         inflight: dict = {}
         try:
             while pending or inflight:
@@ -64,7 +85,9 @@ def _run_pool(jobs: list[Job], opts: Options, workers: int) -> Iterator[Result]:
                 if broken:
                     break
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Waits for the files in hand (none at the end; on Ctrl-C the workers finish theirs):
+            # an executor left running while the interpreter exits complains about closed pipes.
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _warm_up(jobs: list[Job], opts: Options, workers: int, sample: int = 16) -> None:
@@ -123,20 +146,22 @@ def _drain(inflight: dict, done) -> Iterator[Result]:
 _DIED = "a worker process died while this file was in flight (out of memory, or a crash in a decoder)"
 
 
-def _make_pool(workers: int):
+def _make_pool(workers: int, max_memory: int):
     import multiprocessing as mp  # with the process pool: only for runs of several files
     from concurrent.futures import ProcessPoolExecutor
 
     # fork is cheap (what is imported stays imported) and safe in the CLI, which has started neither
     # torch's thread pool nor CUDA by now. Where there is no fork, spawn (cli.py guards its main).
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),))
+    shared = budget.MemoryBudget(max_memory, ctx)
+    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), shared))
 
 
-def _init_worker(parent: int) -> None:
+def _init_worker(parent: int, shared: budget.MemoryBudget) -> None:
     # Ctrl-C is the parent's to handle; workers finish the file in hand (writes are atomic).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    budget.install(shared)
     # Parallelism comes from the processes: one thread each for the CPU kernels and for torch
     # (set now if the parent imported it, else read by torch when a learned method imports it).
     from .. import kernels

@@ -1,15 +1,19 @@
 """What ``rescale down`` records in the files it writes, so that ``rescale up FILE`` can restore the
 original without being told its size.
 
-A :class:`Provenance` is the original (upright) size, the method, and the size the file was written
-at (to notice a file edited since). It is stored
+A :class:`Provenance` is the original (upright) size, the method, the size the file was written
+at (to notice a file edited since) and, when they were given, the method's weights. It is stored
 
 - in PNG files as text chunks: ``rescale:original-size`` = ``"333x217"``, ``rescale:method`` =
-  ``"irn"``, ``rescale:lr-size`` = ``"167x109"``;
+  ``"irn"``, ``rescale:lr-size`` = ``"167x109"`` (and ``rescale:weights``);
 - in JPEG, WebP and TIFF files in the EXIF ``UserComment`` tag (Exif IFD, 0x9286) as
   ``ASCII\\0\\0\\0`` followed by the JSON
-  ``{"rescale": {"original_size": [333, 217], "method": "irn", "lr_size": [167, 109]}}``. Writing
-  it replaces a comment the input had; the rest of the EXIF is kept.
+  ``{"rescale": {"original_size": [333, 217], "method": "irn", "lr_size": [167, 109]}}`` (and
+  ``"weights"``). Writing it replaces a comment the input had; the rest of the EXIF is kept.
+
+A record is only what a file says about itself: ``rescale up`` checks it against the file's own
+size, the method's range of factors and a memory budget before it allocates anything
+(:func:`rescale.batch.job.file_options`).
 
 A file with both has the text chunks read. ``rescale resize`` neither writes nor removes the
 record (a JPEG's EXIF one passes to its outputs, which ``rescale up`` then finds out of date if
@@ -29,10 +33,16 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image, PngImagePlugin
 
+from .exif import load_exif
+from .files import open_image
+
 __all__ = ["Provenance", "ProvenanceError", "read", "from_metadata", "strip_exif"]
 
 #: PNG text chunk keys.
 ORIGINAL_SIZE_KEY, METHOD_KEY, LR_SIZE_KEY = "rescale:original-size", "rescale:method", "rescale:lr-size"
+WEIGHTS_KEY = "rescale:weights"
+#: A UserComment longer than this is nobody's record (and is not parsed).
+_MAX_RECORD_CHARS = 4096
 #: The EXIF character-code prefix of a UserComment in ASCII.
 _ASCII = b"ASCII\0\0\0"
 
@@ -47,15 +57,19 @@ class Provenance:
 
     ``original_size``: ``(width, height)`` of the upright image ``rescale down`` read;
     ``method``: the method name (``rescale.methods.get_method``); ``lr_size``: ``(width, height)``
-    of the file as written.
+    of the file as written; ``weights``: the method's weights when they were given (``--weights``).
     """
 
     original_size: tuple[int, int]
     method: str
     lr_size: tuple[int, int]
+    weights: str | None = None
 
     def to_json(self) -> dict:
-        return {"original_size": list(self.original_size), "method": self.method, "lr_size": list(self.lr_size)}
+        weights = {"weights": self.weights} if self.weights is not None else {}
+        return {"original_size": list(self.original_size), "method": self.method, "lr_size": list(self.lr_size)} | (
+            weights
+        )
 
     def embed(self, params: dict, pil_format: str) -> dict:
         """``Image.save`` keyword arguments ``params`` with this record added: text chunks for
@@ -66,10 +80,12 @@ class Provenance:
             info.add_text(ORIGINAL_SIZE_KEY, _size_text(self.original_size))
             info.add_text(METHOD_KEY, self.method)
             info.add_text(LR_SIZE_KEY, _size_text(self.lr_size))
+            if self.weights is not None:
+                info.add_text(WEIGHTS_KEY, self.weights)
             params["pnginfo"] = info
             exif = strip_exif(params.pop("exif", None))  # no stale copy in the EXIF beside the chunks
         else:
-            exif = _load_exif(params.get("exif"))
+            exif = load_exif(params.get("exif"))
             exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = (
                 _ASCII + json.dumps({"rescale": self.to_json()}).encode()
             )
@@ -83,7 +99,7 @@ def read(path: str | os.PathLike) -> Provenance | None:
     """The record ``rescale down`` left in the image file ``path``, or ``None`` if it has none.
 
     Raises :class:`ProvenanceError` if the record is there but malformed."""
-    with Image.open(path) as im:
+    with open_image(path) as im:
         text = {k: v for k, v in im.info.items() if isinstance(k, str) and isinstance(v, str)}
         exif = im.getexif()
         return from_metadata(text, exif if len(exif) else None)
@@ -94,7 +110,10 @@ def from_metadata(text: Mapping[str, str], exif: bytes | Image.Exif | None) -> P
     if ORIGINAL_SIZE_KEY in text:
         try:
             return _checked(
-                _parse_size(text[ORIGINAL_SIZE_KEY]), text.get(METHOD_KEY), _parse_size(text.get(LR_SIZE_KEY, ""))
+                _parse_size(text[ORIGINAL_SIZE_KEY]),
+                text.get(METHOD_KEY),
+                _parse_size(text.get(LR_SIZE_KEY, "")),
+                text.get(WEIGHTS_KEY),
             )
         except ValueError as e:
             raise ProvenanceError(f"malformed rescale metadata in the PNG text chunks: {e}") from None
@@ -102,7 +121,8 @@ def from_metadata(text: Mapping[str, str], exif: bytes | Image.Exif | None) -> P
     if record is None:
         return None
     try:
-        return _checked(_pair(record.get("original_size")), record.get("method"), _pair(record.get("lr_size")))
+        original, lr = _pair(record.get("original_size")), _pair(record.get("lr_size"))
+        return _checked(original, record.get("method"), lr, record.get("weights"))
     except (ValueError, AttributeError) as e:
         raise ProvenanceError(f"malformed rescale metadata in the EXIF UserComment: {e}") from None
 
@@ -111,7 +131,7 @@ def strip_exif(exif: bytes | None) -> bytes | None:
     """EXIF bytes without a rescale record (other tags, and a comment of someone else, kept)."""
     if not exif:
         return exif
-    loaded = _load_exif(exif)
+    loaded = load_exif(exif)
     try:
         ours = _exif_record(loaded) is not None
     except ProvenanceError:  # ours, but garbled: remove it all the same
@@ -125,28 +145,22 @@ def strip_exif(exif: bytes | None) -> bytes | None:
     return loaded.tobytes() if len(loaded) else None
 
 
-def _load_exif(exif: bytes | Image.Exif | None) -> Image.Exif:
-    if isinstance(exif, Image.Exif):
-        return exif
-    loaded = Image.Exif()
-    if exif:
-        loaded.load(exif)
-    return loaded
-
-
 def _exif_record(exif) -> dict | None:
     """The ``"rescale"`` object of a JSON UserComment, or None if the comment is absent or not ours."""
     if exif is None:
         return None
-    comment = _load_exif(exif).get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.UserComment)
+    comment = load_exif(exif).get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.UserComment)
     if isinstance(comment, bytes):
         comment = comment[len(_ASCII) :] if comment.startswith(_ASCII) else comment
         comment = comment.decode("utf-8", "replace")
     if not isinstance(comment, str):
         return None
+    comment = comment.strip("\0 ")
+    if not comment.startswith("{") or len(comment) > _MAX_RECORD_CHARS:  # someone else's comment
+        return None
     try:
-        value = json.loads(comment.strip("\0 "))
-    except ValueError:  # someone else's free-text comment
+        value = json.loads(comment)
+    except (ValueError, RecursionError):  # someone else's free-text comment (deeply nested: not ours)
         return None
     if not isinstance(value, dict) or "rescale" not in value:
         return None
@@ -156,10 +170,12 @@ def _exif_record(exif) -> dict | None:
     return record
 
 
-def _checked(original, method, lr) -> Provenance:
+def _checked(original, method, lr, weights=None) -> Provenance:
     if not isinstance(method, str) or not method:
         raise ValueError(f"the method must be a name, got {method!r}")
-    return Provenance(original, method, lr)
+    if weights is not None and (not isinstance(weights, str) or not weights):
+        raise ValueError(f"the weights must be a name or a path, got {weights!r}")
+    return Provenance(original, method, lr, weights)
 
 
 def _size_text(size: tuple[int, int]) -> str:

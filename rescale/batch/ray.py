@@ -30,9 +30,9 @@ import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..methods import is_method, load_method
-from .files import clean_temp_files
-from .job import Options, process_file
+from ..methods import is_method
+from .atomic import clean_temp_files, new_run_id
+from .job import Options, method_of, process_file
 from .plan import Job
 from .pool import run_jobs
 from .result import Result
@@ -173,7 +173,7 @@ class LearnedResizer:
 
     def __init__(self, opts: Options, device: str = "cpu"):
         self.opts, self.device = opts, device
-        load_method(opts.method, device)  # the weights load here, once; every image reuses them
+        method_of(opts, device)  # the weights load here, once; every image reuses them
 
     def __call__(self, batch):
         jobs = _jobs(batch)
@@ -227,14 +227,17 @@ def run_jobs_ray(
 
     The cluster's nodes must see the input and output paths (a shared filesystem) and have this
     package installed. A worker that dies mid-job has its block retried by Ray; the temporary files
-    it left are removed here at the end (those of other nodes' dead workers by the next run, as
-    their pids mean nothing here).
+    of this run (``opts.run_id``, made up when empty) that dead workers left, on any node, are
+    removed here at the end. Each task checks its file against ``opts.max_memory`` (None: the
+    memory available on its node); how many tasks share a node is Ray's to decide.
     """
     if not jobs:
         return
+    if not opts.run_id:
+        opts = dataclasses.replace(opts, run_id=new_run_id())
     with connect(address) as ray:
         ds = resize_dataset(dataset(ray, job_rows(jobs)), opts, workers=workers, rows=len(jobs))
         for row in ds.iter_rows():
             yield result_from_row(row)
     for folder in sorted({job.dst.parent for job in jobs}):
-        clean_temp_files(folder)
+        clean_temp_files(folder, run=opts.run_id or None)

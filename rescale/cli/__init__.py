@@ -29,6 +29,7 @@ SUBCOMMANDS = [
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _usable_streams()
     names = [name for name, _ in SUBCOMMANDS]
     wanted = [argv[0]] if argv and argv[0] in names else names
     if "--version" in argv and len(wanted) > 1:  # before any subcommand is imported: instant
@@ -63,6 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `rescale resize ... --json | head`: stop quietly, like other tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _usable_streams() -> None:
+    """Output that cannot fail on what it prints: a stream closed when the program started (``2>&-``;
+    Python then has None) writes nowhere, and characters the stream's encoding lacks (a non-UTF-8
+    file name under ``PYTHONIOENCODING=utf-8``) are escaped instead of stopping the run."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w"))
+        elif hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ groups, argument types, and reading the output size back (:func:`target_from_arg
 from __future__ import annotations
 
 import argparse
+import os
+import re
 
 from .. import filters
 from ..batch import FITS, Target
 from ..batch.files import FORMATS
-from ..methods import learned_methods
+from ..methods import is_method, learned_methods, load_method
+from ..pretrained import available_weights, load_manifest
 
 __all__ = [
     "UsageError",
@@ -20,12 +23,15 @@ __all__ = [
     "add_reporting_arguments",
     "method_names",
     "add_method_group",
+    "add_weights_argument",
     "checked_method",
+    "checked_weights",
     "target_from_args",
     "parse_scale",
     "parse_size",
     "positive_int",
     "parse_quality",
+    "parse_bytes",
 ]
 
 
@@ -115,8 +121,15 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
         "--max-pixels",
         type=int,
         metavar="N",
-        help="refuse inputs larger than N pixels "
+        help="refuse inputs larger than N pixels, and rescale up's recorded original sizes too "
         "(default: Pillow's decompression-bomb limit, about 89 MP; 0: no limit)",
+    )
+    g.add_argument(
+        "--max-memory",
+        type=parse_bytes,
+        metavar="SIZE",
+        help="memory the files being processed may use at once, all workers together, e.g. 8G or 500M; "
+        "a file that needs more fails (default: the memory available at the start; 0: no limit)",
     )
 
 
@@ -139,10 +152,20 @@ def method_names() -> list[str]:
 
 
 def add_method_group(p: argparse.ArgumentParser, title: str) -> None:
-    """``--method`` (no default: each command says its own) and ``--workers`` under ``title``."""
+    """``--method`` (no default: each command says its own), ``--weights`` and ``--workers`` under ``title``."""
     g = p.add_argument_group(title)
     g.add_argument("--method", metavar="NAME", help=f"{', '.join(method_names())}")
+    add_weights_argument(g)
     add_workers_argument(g)
+
+
+def add_weights_argument(g) -> None:
+    g.add_argument(
+        "--weights",
+        metavar="NAME|PATH",
+        help="weights of a learned method that takes them (muller needs them): a shipped name "
+        f"({', '.join(available_weights())}) or a .safetensors file with its .json manifest beside it",
+    )
 
 
 def checked_method(name: str | None) -> str | None:
@@ -152,6 +175,29 @@ def checked_method(name: str | None) -> str | None:
     if name.lower() not in method_names():
         raise UsageError(f"unknown method {name!r}; available: {', '.join(method_names())}")
     return name.lower()
+
+
+def checked_weights(method: str | None, weights: str | None) -> str | None:
+    """``--weights`` for ``method`` (None: each file's recorded method), checked by building the
+    method once here, so that missing or wrong weights are one usage error rather than a failure
+    per file. A path is made absolute (``rescale down`` records it for ``rescale up``)."""
+    if weights is not None and (weights.endswith(".safetensors") or os.path.exists(weights)):
+        weights = os.path.abspath(weights)
+    if method is None:
+        return weights
+    if not is_method(method):
+        if weights is not None:
+            raise UsageError(f"--weights is for learned methods ({', '.join(learned_methods())}), not {method}")
+        return None
+    try:
+        load_method(method, **({} if weights is None else {"weights": weights}))
+    except Exception as e:  # noqa: BLE001 - any failure to build it is the user's to fix
+        if weights is not None:
+            raise UsageError(f"--weights {weights} for {method}: {e}") from None
+        shipped = [n for n in available_weights() if load_manifest(n).get("method") == method]
+        hint = f" (shipped: {', '.join(shipped)})" if shipped else ""
+        raise UsageError(f"--method {method} needs --weights{hint}: {e}") from None
+    return weights
 
 
 def target_from_args(args: argparse.Namespace) -> Target:
@@ -194,6 +240,14 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
+
+
+def parse_bytes(text: str) -> int:
+    """A memory size: ``8G``, ``1.5G``, ``500M``, ``64K`` (powers of 1024) or plain bytes; 0 for no limit."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
+    if m is None:
+        raise argparse.ArgumentTypeError(f"expected a size like 8G, 500M or 0, got {text!r}")
+    return int(float(m[1]) * 1024 ** " kmgt".index(m[2] or " "))
 
 
 def parse_quality(text: str) -> int:

@@ -18,6 +18,7 @@ from .common import (
     add_reporting_arguments,
     add_size_arguments,
     checked_method,
+    checked_weights,
     target_from_args,
 )
 from .runner import dry_run_directional, run_batch
@@ -63,6 +64,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         method = checked_method(args.method) or DEFAULT_DOWN_METHOD
+        weights = checked_weights(method, args.weights)
         target = target_from_args(args)
         if target.scale is not None and max(target.scale) > 1:
             raise UsageError(
@@ -72,5 +74,5 @@ def run(args: argparse.Namespace) -> int:
     except UsageError as e:
         print(f"rescale down: error: {e}", file=sys.stderr)
         return 2
-    opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="down")
+    opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="down", weights=weights)
     return run_batch(args, opts, "rescale down", planned=dry_run_directional)

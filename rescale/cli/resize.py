@@ -17,7 +17,9 @@ from .common import (
     add_output_arguments,
     add_reporting_arguments,
     add_size_arguments,
+    add_weights_argument,
     add_workers_argument,
+    checked_weights,
     method_names,
     target_from_args,
 )
@@ -86,6 +88,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "exactly: much faster thumbnails, 45-47 dB PSNR from a full decode's result (default: on for --width, "
         "--height and --size, off for --scale)",
     )
+    add_weights_argument(g)
     add_workers_argument(g)
     add_engine_arguments(p)
     add_output_arguments(p)
@@ -106,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         if args.screentone and args.device == "cuda":
             raise UsageError("--screentone runs on the CPU (use --device cpu)")
         device = None if args.screentone else _device(args.device)
+        weights = checked_weights(args.method.lower(), args.weights)
     except UsageError as e:
         print(f"rescale resize: error: {e}", file=sys.stderr)
         return 2
@@ -118,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         args.max_pixels,
         screentone=args.screentone,
         fast_decode=fast_decode,
+        weights=weights,
     )
     return run_batch(args, opts, "rescale resize", device=device)
 

@@ -10,12 +10,15 @@ import os
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 from ..batch import Job, Options, Result, file_options, plan_jobs, run_jobs
-from ..batch.files import clean_temp_files, upright_size
+from ..batch.atomic import clean_temp_files, new_run_id
+from ..batch.files import upright_size
+from ..batch.inplace import done_by, signature
 from ..batch.provenance import read as read_provenance
 
-__all__ = ["run_batch", "Reporter", "dry_run", "dry_run_directional"]
+__all__ = ["run_batch", "Reporter", "dry_run", "dry_run_directional", "printable", "report_error"]
 
 
 def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str | None = None, planned=None) -> int:
@@ -31,31 +34,43 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
         try:
             require_ray()
         except RayUnavailable as e:
-            print(f"{prog}: error: {e}", file=sys.stderr)
+            report_error(prog, str(e))
             return 2
     elif getattr(args, "address", None):
-        print(f"{prog}: error: --address goes with --engine ray", file=sys.stderr)
+        report_error(prog, "--address goes with --engine ray")
         return 2
     plan = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive, in_place=args.in_place)
+    opts = replace(opts, run_id=new_run_id(), max_memory=getattr(args, "max_memory", None))
     jobs, skipped = [], []
     for job in plan.jobs:
-        exists = job.dst.exists() and not (args.in_place and _same(job.dst, job.src))
+        # An in-place output is its input: whether it is done is in the file's own mark.
+        exists = done_by(job.src, signature(opts, job.fmt)) if job.in_place else job.dst.exists()
         if exists and args.skip_existing:
-            skipped.append(Result(job.name, str(job.src), str(job.dst), "skipped", "output exists"))
+            why = "already processed in place by this command" if job.in_place else "output exists"
+            skipped.append(Result(job.name, str(job.src), str(job.dst), "skipped", why))
         else:
             jobs.append((job, exists))
     clash = [job for job, exists in jobs if exists]
     if clash and not args.overwrite and not args.dry_run:
-        print(
-            f"{prog}: error: {len(clash)} output(s) already exist, e.g. {clash[0].dst}; "
-            "pass --overwrite to replace them or --skip-existing to keep them",
-            file=sys.stderr,
-        )
+        in_place = [job for job in clash if job.in_place]
+        if in_place:
+            what = (
+                f"{len(in_place)} file(s) were already processed in place by this same command (an interrupted "
+                f"run?), e.g. {in_place[0].src}; pass --skip-existing to finish the run without processing them "
+                "again, or --overwrite to process them again"
+            )
+        else:
+            what = (
+                f"{len(clash)} output(s) already exist, e.g. {clash[0].dst}; "
+                "pass --overwrite to replace them or --skip-existing to keep them"
+            )
+        report_error(prog, what)
         return 2
     jobs = [job for job, _ in jobs]
 
     report = Reporter(len(plan.problems) + len(skipped) + len(jobs), args, prog)
     t0 = time.perf_counter()
+    results = (r for r in ())  # a generator: close() ends a run cleanly
     try:
         for r in plan.problems + skipped:
             report.file(r)
@@ -79,7 +94,8 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
                 report.file(r)
     except KeyboardInterrupt:
         report.close()
-        print(f"{prog}: interrupted; outputs written so far are complete (rerun with --skip-existing)", file=sys.stderr)
+        results.close()  # now, not at exit: the workers finish the files in hand, and the pool is shut down
+        report_error(prog, "interrupted; outputs written so far are complete (rerun with --skip-existing)", "")
         return 130
     report.close()
     report.summary(time.perf_counter() - t0, args.output)
@@ -122,6 +138,7 @@ class Reporter:
     def _print(self, text: str, stream) -> None:
         if self.args.quiet and stream is sys.stdout:
             return
+        text = printable(text)
         if self.bar is not None:
             self.bar.write(text, file=stream)
         else:
@@ -155,8 +172,10 @@ class Reporter:
         elif not self.args.quiet:
             first = f"{c['planned']} planned (dry run)" if self.args.dry_run else f"{c['done']} done"
             print(
-                f"{self.prog}: {first}, {c['skipped']} skipped, {c['failed']} failed in {seconds:.2f} s "
-                f"({self.megapixels:.1f} MP in, {rate:.1f} MP/s) -> {out}",
+                printable(
+                    f"{self.prog}: {first}, {c['skipped']} skipped, {c['failed']} failed in {seconds:.2f} s "
+                    f"({self.megapixels:.1f} MP in, {rate:.1f} MP/s) -> {out}"
+                ),
                 flush=True,
             )
 
@@ -179,11 +198,17 @@ def dry_run(job: Job, opts: Options) -> Result:
     return Result(job.name, str(job.src), str(job.dst), "planned", None, (w, h), out_size)
 
 
-def _same(a, b) -> bool:
+def printable(text: str) -> str:
+    """``text`` with the bytes of non-UTF-8 file names (surrogate escapes) shown as ``\\xff``,
+    so that no output encoding fails on them."""
     try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # other lone surrogates
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def report_error(prog: str, text: str, kind: str = "error: ") -> None:
+    print(printable(f"{prog}: {kind}{text}"), file=sys.stderr)
 
 
 def _cpu_count() -> int:

@@ -17,6 +17,7 @@ from .common import (
     add_output_arguments,
     add_reporting_arguments,
     checked_method,
+    checked_weights,
     parse_scale,
     parse_size,
 )
@@ -60,6 +61,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         method = checked_method(args.method)  # None: the file's own, per file
+        weights = checked_weights(method, args.weights)  # None: the recorded ones, per file
         if args.scale is not None and min(args.scale) < 1:
             raise UsageError(
                 "rescale up enlarges: --scale takes factors of at least 1 (e.g. 2), "
@@ -72,5 +74,5 @@ def run(args: argparse.Namespace) -> int:
         target = Target(scale=args.scale)
     else:  # None: the recorded original size, per file
         target = Target(width=args.size[0], height=args.size[1], fit="fill") if args.size else None
-    opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="up")
+    opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="up", weights=weights)
     return run_batch(args, opts, "rescale up", planned=dry_run_directional)

@@ -264,6 +264,9 @@ class IARNMethod(Method):
             self._model = self._model.to(device)
         return self._model
 
+    def check_sizes(self, hr: tuple[int, int], lr: tuple[int, int]) -> None:
+        check_sizes(hr, lr)  # ValueError unless 1 to 4 per axis
+
     def down(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, H, W] -> [N, C, size[1], size[0]]`` (C = 1, 3 or 4; alpha is resampled bicubic)."""
         hr = (x.shape[-1], x.shape[-2])

@@ -247,6 +247,9 @@ class IRNMethod(Method):
         hr = _tiled(model.inverse, full, 1, s, self._tile(full), self.overlap)
         return merge_rgb(_fit(hr, H, W), rest, x, size).to(x.dtype)
 
+    def check_sizes(self, hr: tuple[int, int], lr: tuple[int, int]) -> None:
+        pick_scale(hr, lr)  # ValueError unless x2 or x4
+
     def _tile(self, x: torch.Tensor) -> int:
         return 0 if x.requires_grad else self.tile  # gradients (HCD) run untiled
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import ExifTags, Image, ImageCms
 
 import rescale
-from rescale.batch.files import TEMP_PREFIX
+from rescale.batch.atomic import TEMP_PREFIX
 from rescale.cli import main
 
 from helpers import _missing

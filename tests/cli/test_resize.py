@@ -18,8 +18,8 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
 from rescale.batch import Options, Target, plan_jobs, process_file, run_jobs
+from rescale.batch.atomic import TEMP_PREFIX, clean_temp_files, temp_path
 from rescale.batch.device import Batcher
-from rescale.batch.files import TEMP_PREFIX, clean_temp_files
 from rescale.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -369,13 +369,14 @@ def test_temp_files_of_dead_writers_are_cleaned(tmp_path):
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     ).stdout.strip()
-    stale = tmp_path / f"{TEMP_PREFIX}{dead}-abcd-x.png"
-    live = tmp_path / f"{TEMP_PREFIX}{os.getpid()}-abcd-y.png"
+    live = temp_path(tmp_path / "y.png", "run1")
+    stale = live.with_name(live.name.replace(f"-{os.getpid()}-", f"-{dead}-").replace("-y.png", "-x.png"))
     other = tmp_path / "keep.png"
     for p in (stale, live, other):
         p.write_bytes(b"x")
     assert clean_temp_files(tmp_path) == [stale]
     assert not stale.exists() and live.exists() and other.exists()
+    assert clean_temp_files(tmp_path, run="run1") == [live]  # the run is over: its leftovers go
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux's parent-death signal to stop the workers")
