@@ -12,7 +12,6 @@ float64 sums straddle a rounding boundary) and to 1e-6 on float images (1e-9 on 
 from __future__ import annotations
 
 import io
-import struct
 import warnings
 
 import numpy as np
@@ -25,7 +24,7 @@ from test_oracle import CASES, GEOMETRIES, ORACLE, weight_matrix
 import rescale
 from rescale.transfer import SRGB, curves_from_icc, gamma, parametric
 
-from helpers import rng_for
+from helpers import curv, para, rng_for, srgb_profile, with_tone_curves
 
 
 def srgb_decode(v: np.ndarray) -> np.ndarray:
@@ -248,43 +247,6 @@ def test_transform_passes_linear():
 
 
 # --- ICC profiles -------------------------------------------------------------------------------
-
-
-def srgb_profile() -> bytes:
-    """littleCMS's own sRGB profile, as Pillow writes it."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-
-
-def with_tone_curves(profile: bytes, tag: bytes | None) -> bytes:
-    """``profile`` with its rTRC, gTRC and bTRC tags replaced by ``tag`` (removed when None)."""
-    (count,) = struct.unpack_from(">I", profile, 128)
-    tags = []
-    for i in range(count):
-        sig, offset, size = struct.unpack_from(">4sII", profile, 132 + 12 * i)
-        if sig in (b"rTRC", b"gTRC", b"bTRC"):
-            if tag is None:
-                continue
-            tags.append((sig, tag))
-        else:
-            tags.append((sig, profile[offset : offset + size]))
-    offset = 132 + 12 * len(tags)
-    table, data = b"", b""
-    for sig, body in tags:
-        table += struct.pack(">4sII", sig, offset + len(data), len(body))
-        data += body + b"\0" * (-len(body) % 4)
-    header = bytearray(profile[:128])
-    header[0:4] = struct.pack(">I", offset + len(data))
-    header[84:100] = bytes(16)  # profile ID: not computed
-    return bytes(header) + struct.pack(">I", len(tags)) + table + data
-
-
-def para(*params: float) -> bytes:
-    kind = {1: 0, 3: 1, 4: 2, 5: 3, 7: 4}[len(params)]
-    return b"para\0\0\0\0" + struct.pack(">HH", kind, 0) + b"".join(struct.pack(">i", round(p * 65536)) for p in params)
-
-
-def curv(values) -> bytes:
-    return b"curv\0\0\0\0" + struct.pack(">I", len(values)) + b"".join(struct.pack(">H", v) for v in values)
 
 
 TONE_CURVES = {
