@@ -144,7 +144,10 @@ class _Emit:
 
     def loop(self, count, start: list, step, name: str) -> list:
         """``acc = start; for i in range(count): acc = step(i, acc)``, the accumulators in registers
-        (phi nodes), skipped when ``count <= 0`` (an i64). Returns the final values."""
+        (phi nodes), skipped when ``count <= 0`` (an i64). Returns the final values. Unlike
+        ``cpu_u8``'s ``_accumulate``, ``step`` may emit loops of its own (the back edge leaves from
+        the block where it ends), and this file keeps its own copy: numba's disk cache follows this
+        file only (see the module's docstring)."""
         b = self.b
         entry = b.block
         body, done = b.append_basic_block(name), b.append_basic_block(name + ".done")

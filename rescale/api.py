@@ -132,6 +132,8 @@ def rescale(
     limits = _limit(max_pixels, "max_pixels", MAX_OUTPUT_PIXELS), _limit(max_bytes, "max_bytes", MAX_OUTPUT_BYTES)
     if linear is not False and is_method(method):
         raise TypeError(f"linear= is for the classical filters, not method {getattr(method, 'name', method)!r}")
+    if linear is not False and backend == "pillow":
+        raise ValueError("backend 'pillow' has no linear light; use backend='auto' or 'cpu' with linear=")
     if is_method(method):  # a learned method: downscaling runs its down direction, else its up
         import_torch(f"method {getattr(method, 'name', method)!r}")
         x, _ = to_tensor(img, alpha)
