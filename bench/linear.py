@@ -1,6 +1,6 @@
 """The cost of linear light: ``rescale.rescale(..., linear=True)`` beside the default path, in one run.
 
-    .venv/bin/python bench/linear.py [--repeat 9] [--threads N] [--size 2048] [--vips] [--clock thread]
+    .venv/bin/python bench/linear.py [--repeat 9] [--threads N] [--size 2048] [--vips] [--clock thread] [--portable]
 
 The case of issue 20: a 2048x2048 RGB uint8 image (random pixels) scaled by 0.5 with bicubic on
 the CPU kernels (``backend="cpu"``), with and without ``linear=True``, and the same with alpha
@@ -13,6 +13,9 @@ disturbed by other processes on a shared machine).
 of that thread instead of wall time, which does not count the waits for a core on a loaded
 machine (the development machine's 2 cores are shared; wall-time ratios moved between 1.8 and 2.6
 there from run to run).
+
+``--portable``: linear light on the portable numba loops, as on CPUs without AVX-512 VBMI (the
+default path keeps its own SIMD loops, so this overstates the ratio on those CPUs).
 
 ``--vips``: the same for libvips' ``vipsthumbnail`` with and without ``--linear`` (a process per
 run, a PNG in and out, so its ratio includes decoding and encoding), where installed.
@@ -74,7 +77,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--vips", action="store_true", help="also time vipsthumbnail with and without --linear")
     parser.add_argument("--clock", choices=("wall", "thread"), default="wall", help="thread: CPU time (--threads 1)")
+    parser.add_argument("--portable", action="store_true", help="linear light on the portable loops (no SIMD)")
     args = parser.parse_args()
+    if args.portable:
+        from rescale.kernels import cpu_linear_u8
+
+        cpu_linear_u8.AVAILABLE = False  # read at each call by cpu_linear
     if args.clock == "thread" and (args.threads != 1 or args.vips):
         parser.error("--clock thread measures the calling thread: give --threads 1, without --vips")
     clock = time.thread_time if args.clock == "thread" else time.perf_counter
