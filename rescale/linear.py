@@ -149,15 +149,18 @@ def _starts(thresholds: np.ndarray, e_min: int, top: int) -> np.ndarray:
     return np.concatenate([levels, [top]]).astype(np.int32)
 
 
-def _tables(w: int, h: int, out_w: int, out_h: int, filt: Filter, antialias: bool, edge: str):
-    """The width and height tables; an axis that keeps its size is copied (one tap of weight 1):
-    the decode and the encode each ride on a pass."""
-    return _table(w, out_w, filt, antialias, edge), _table(h, out_h, filt, antialias, edge)
+def _tables(w: int, h: int, out_w: int, out_h: int, filt: Filter, antialias: bool, edge: str, box=None):
+    """The width and height tables (of the region ``box``, as ``rescale.tables.passes``); an axis
+    that keeps its size is copied (one tap of weight 1): the decode and the encode each ride on a
+    pass."""
+    left, top, right, bottom = (0, 0, w, h) if box is None else box
+    width = _table(w, out_w, filt, antialias, edge, (left, right))
+    return width, _table(h, out_h, filt, antialias, edge, (top, bottom))
 
 
-def _table(n: int, out: int, filt: Filter, antialias: bool, edge: str) -> AxisTable:
-    if n != out:
-        return axis_table(n, out, filt, antialias, edge)
+def _table(n: int, out: int, filt: Filter, antialias: bool, edge: str, region: tuple) -> AxisTable:
+    if n != out or region != (0, n):
+        return axis_table(n, out, filt, antialias, edge, None if region == (0, n) else region)
     return AxisTable(n, n, np.arange(n, dtype=np.int32)[:, None], np.ones((n, 1)))
 
 
@@ -167,7 +170,7 @@ def _colour_count(channels: int, has_alpha: bool) -> int:
 
 def resample_linear_array(
     arr: np.ndarray, out_h: int, out_w: int, filt: Filter, curves: tuple[Curve, ...], *,
-    antialias: bool = True, edge: str = "renormalize", has_alpha: bool = False,
+    antialias: bool = True, edge: str = "renormalize", has_alpha: bool = False, box=None,
 ) -> np.ndarray:  # fmt: skip
     """Resample ``arr`` ``[H, W, C]`` (uint8, uint16, float32, float64) to a new ``[out_h, out_w,
     C]`` array of its dtype in linear light: the colour channels decoded with ``curves`` (one per
@@ -181,7 +184,7 @@ def resample_linear_array(
     """
     h, w, c = arr.shape
     has_alpha = has_alpha and c > 1
-    width, height = _tables(w, h, out_w, out_h, filt, antialias, edge)
+    width, height = _tables(w, h, out_w, out_h, filt, antialias, edge, box)
     if arr.dtype.kind == "u":
         from rescale.kernels.cpu_linear import resize_linear
 
@@ -192,7 +195,7 @@ def resample_linear_array(
     lin = arr.copy()
     for i, curve in enumerate(curves[:colours]):
         lin[..., i] = curve.decode(arr[..., i])
-    y = resample_array(lin, out_h, out_w, filt, antialias=antialias, edge=edge, has_alpha=has_alpha)
+    y = resample_array(lin, out_h, out_w, filt, antialias=antialias, edge=edge, has_alpha=has_alpha, box=box)
     for i, curve in enumerate(curves[:colours]):
         y[..., i] = curve.encode(y[..., i])
     return y
@@ -200,7 +203,7 @@ def resample_linear_array(
 
 def resample_linear_tensor(
     x, out_h: int, out_w: int, filt: Filter, curves: tuple[Curve, ...], *, antialias: bool = True,
-    edge: str = "renormalize", backend: str = "auto", has_alpha: bool = False,
+    edge: str = "renormalize", backend: str = "auto", has_alpha: bool = False, box=None,
 ):  # fmt: skip
     """The tensor twin of :func:`resample_linear_array`: ``x`` ``[N, C, H, W]`` (uint8 or float;
     uint16 from numpy on the torch backends), on ``backend`` (as :func:`rescale.resample.resample`).
@@ -218,12 +221,12 @@ def resample_linear_tensor(
     if x.dtype.is_floating_point:
         lin = torch.cat([curves[i].decode(x[:, i : i + 1], torch) for i in range(colours)] + [x[:, colours:]], 1)
         lin = premultiply(lin) if has_alpha else lin
-        y = resample(lin, out_h, out_w, filt, antialias=antialias, edge=edge, backend=backend)
+        y = resample(lin, out_h, out_w, filt, antialias=antialias, edge=edge, backend=backend, box=box)
         y = unpremultiply(y) if has_alpha else y
         out = [curves[i].encode(y[:, i : i + 1], torch) for i in range(colours)] + [y[:, colours:]]
         return torch.cat(out, 1).contiguous(memory_format=_format_of(x))
     codec = codec_for(np.dtype(str(x.dtype).removeprefix("torch.")), c, has_alpha, curves)
-    width, height = _tables(w, h, out_w, out_h, filt, antialias, edge)
+    width, height = _tables(w, h, out_w, out_h, filt, antialias, edge, box)
     if backend == "cpu":
         from rescale.kernels.cpu_linear import resize_linear
 
@@ -243,7 +246,7 @@ def resample_linear_tensor(
     curve_of = codec.curve_of.tolist()
     lin = torch.stack([decode[curve_of[i]][x[:, i].long()] for i in range(c)], 1)
     lin = premultiply(lin) if has_alpha else lin
-    y = resample(lin, out_h, out_w, filt, antialias=antialias, edge=edge, backend=backend)
+    y = resample(lin, out_h, out_w, filt, antialias=antialias, edge=edge, backend=backend, box=box)
     y = unpremultiply(y) if has_alpha else y
     levels = [_encode_levels(y[:, i], *_torch_encoder(codec, curve_of[i], x.device)) for i in range(c)]
     return torch.stack(levels, 1).to(x.dtype).contiguous(memory_format=_format_of(x))

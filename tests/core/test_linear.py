@@ -324,3 +324,17 @@ def test_curve_arguments():
     y = rescale.rescale(x, 0.5, linear=parametric(2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045))
     assert np.array_equal(y, rescale.rescale(x, 0.5, linear=True))
     assert np.array_equal(rescale.rescale(x, 0.5, linear=srgb_profile()), y)
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_box_resamples_the_region_in_linear_light(backend):
+    """box= (a region, Pillow's): linear light is the float resampling of the decoded image over the
+    same region (taps outside it included, as Pillow reads them), encoded back."""
+    x = image(np.uint8, 40, 50, 3, False, "box")
+    box = (3.5, 2, 41, 37.25)
+    decoded = srgb_decode(x / 255.0)
+    want = srgb_encode(np.clip(rescale.rescale(decoded, size=(17, 13), box=box, method="lanczos"), 0, 1))
+    for img in (x, torch.from_numpy(x).permute(2, 0, 1)):
+        got = rescale.rescale(img, size=(17, 13), box=box, method="lanczos", linear=True, backend=backend)
+        got = got.permute(1, 2, 0).numpy() if isinstance(got, torch.Tensor) else got
+        assert_close(got, np.round(255 * want), 1, f"{type(img).__name__} {backend}")
