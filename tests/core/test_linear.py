@@ -235,6 +235,8 @@ def test_bad_arguments_say_what_to_do():
         rescale.rescale(x, 0.5, method="irn", linear=True)
     with pytest.raises(ValueError, match="backend 'pillow' has no linear light"):
         rescale.rescale(x, 0.5, backend="pillow", linear=True)
+    with pytest.raises(ValueError, match="'P' has no linear light here; convert it to RGB"):
+        rescale.rescale(Image.fromarray(x).convert("P"), 0.5, linear=True)
 
 
 def test_numpy_path_imports_no_torch(tmp_path):
