@@ -225,7 +225,7 @@ def dry_run_directional(job: Job, opts: Options) -> Result:
     its record (the original size ``up`` restores) only."""
     try:
         size = upright_size(job.src)
-        opts = file_options(opts, size, lambda: read_provenance(job.src), job.src)
+        opts = file_options(opts, size, lambda: read_provenance(job.src), job.src, job.fmt)
     except Exception as e:  # noqa: BLE001
         return Result(job.name, str(job.src), str(job.dst), "failed", str(e))
     out_size, _ = opts.target.plan(*size)
