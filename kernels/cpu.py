@@ -38,6 +38,8 @@ __all__ = [
     "unpremultiply_array",
     "resample_axis",
     "resize",
+    "run",
+    "row_bounds",
     "DTYPES",
 ]
 
@@ -79,10 +81,10 @@ def resample_array(src: np.ndarray, table: AxisTable, axis: int) -> np.ndarray:
         weight, bias = _weights(table, src.dtype)
         s, d = src.reshape(o, h, w * c), dst.reshape(o, table.out_size, w * c)
         if src.dtype == np.uint8 and w * c >= cpu_u8.MIN_ROW_BYTES:
-            _run(cpu_u8.vertical, (s, d, table.index, weight, bias), o * table.out_size, work)
+            run(cpu_u8.vertical, (s, d, table.index, weight, bias), o * table.out_size, work)
             return dst
         items = d.shape[0] * d.shape[1] * -(-d.shape[2] // _CHUNK)
-        _run(cpu_loops.vertical, (s, d, table.index, weight, bias, _CHUNK), items, work)
+        run(cpu_loops.vertical, (s, d, table.index, weight, bias, _CHUNK), items, work)
         return dst
     # Rows of W*C interleaved samples, resampled as W*C single-channel columns (expanded table).
     index, weight, bias = _expanded_table(table, c, src.dtype)
@@ -90,10 +92,10 @@ def resample_array(src: np.ndarray, table: AxisTable, axis: int) -> np.ndarray:
     rows = s.shape[0]
     if src.dtype == np.uint8 and min(s.shape[1], d.shape[1]) >= cpu_u8.MIN_ROW_BYTES:
         args = (s, d, _u8_horizontal_tables(table, c, w * c), bias)
-        _run(cpu_u8.horizontal, args, -(-rows // cpu_u8.BLOCK), work)
+        run(cpu_u8.horizontal, args, -(-rows // cpu_u8.BLOCK), work)
     else:
         block = _block_rows(rows, s.shape[1] + d.shape[1], s.itemsize)
-        _run(cpu_loops.horizontal, (s, d, index, weight, bias, block), -(-rows // block), work)
+        run(cpu_loops.horizontal, (s, d, index, weight, bias, block), -(-rows // block), work)
     return dst
 
 
@@ -119,10 +121,10 @@ def resize_array(src: np.ndarray, width: AxisTable, height: AxisTable, vertical_
     if vertical_first:
         loop, args = cpu_u8.resize_vertical_first, (*planes, height.index, v_weight, bias)
     else:
-        loop, args = cpu_u8.resize_horizontal_first, (*planes, height.index, v_weight, *_row_bounds(height), bias)
+        loop, args = cpu_u8.resize_horizontal_first, (*planes, height.index, v_weight, *row_bounds(height), bias)
     mid_rows = height.out_size if vertical_first else h
     work = o * (height.out_size * (q if vertical_first else q2) * height.taps + mid_rows * q2 * width.taps)
-    _run(loop, args, o * height.out_size, work)
+    run(loop, args, o * height.out_size, work)
     return dst
 
 
@@ -132,7 +134,7 @@ def premultiply_array(x: np.ndarray) -> np.ndarray:
     if x.dtype == np.uint8:
         out = np.empty(x.shape, np.uint8)
         flat = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
-        _run(cpu_loops.premultiply_u8, (flat, out.reshape(flat.shape)), flat.shape[0], flat.size)
+        run(cpu_loops.premultiply_u8, (flat, out.reshape(flat.shape)), flat.shape[0], flat.size)
         return out
     if x.dtype.kind != "f":
         raise TypeError(f"premultiplied alpha is not supported for {x.dtype}")
@@ -147,7 +149,7 @@ def unpremultiply_array(x: np.ndarray) -> np.ndarray:
     own RGBa -> RGBA does."""
     if x.dtype == np.uint8:
         flat = x.reshape(-1, x.shape[-1])
-        _run(cpu_loops.unpremultiply_u8, (flat,), flat.shape[0], flat.size)
+        run(cpu_loops.unpremultiply_u8, (flat,), flat.shape[0], flat.size)
         return x
     alpha = x[..., -1:]
     np.divide(x[..., :-1], alpha, out=x[..., :-1], where=alpha != 0)
@@ -284,7 +286,7 @@ def _u8_horizontal_tables(table: AxisTable, channels: int, row_samples: int) -> 
     return cache[key]
 
 
-def _row_bounds(table: AxisTable) -> tuple[np.ndarray, np.ndarray]:
+def row_bounds(table: AxisTable) -> tuple[np.ndarray, np.ndarray]:
     """int64 ``[out_size]`` each, cached on ``table``: ``first[r]``, the lowest input index that
     outputs ``r`` and after read, and ``last[r]``, the highest that outputs up to ``r`` read:
     monotone, so that :func:`cpu_u8.resize_horizontal_first`'s window of intermediate rows only moves
@@ -360,7 +362,7 @@ class _Notice:
             logging.getLogger("rescale").warning("rescale: kernels ready in %.1f s", time.perf_counter() - self.t0)
 
 
-def _run(loop, args: tuple, items: int, work: int) -> None:
+def run(loop, args: tuple, items: int, work: int) -> None:
     """Run ``loop(*args, lo, hi)`` over ``[0, items)``, split across threads when worth it.
 
     The calling thread works too, taking parts from a shared queue like the pool's threads, so a

@@ -59,6 +59,7 @@ __all__ = [
     "vnni_table",
     "MIN_ROW_BYTES",
     "VNNI",
+    "target_has",
 ]
 
 _JIT = dict(nogil=True, cache=True, boundscheck=False)
@@ -271,7 +272,7 @@ def _dot(typingctx, src, src_offset, istride, gstride, index, weight, row, bias,
     return sig, codegen
 
 
-def _target_has(*features: str) -> bool:
+def target_has(*features: str) -> bool:
     """Whether numba compiles for a CPU with all these LLVM features (e.g. ``"avx512vnni"``)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
@@ -286,7 +287,7 @@ def _target_has(*features: str) -> bool:
 
 
 #: Whether the VNNI horizontal path can be compiled here (``cpu.py`` reads this at each call).
-VNNI = _target_has("avx512bw", "avx512vbmi", "avx512vnni")
+VNNI = target_has("avx512bw", "avx512vbmi", "avx512vnni")
 
 _BYTE_LANES = ir.VectorType(_I32, VNNI_OUTPUTS)
 

@@ -66,8 +66,16 @@ def _resample_axis_kernel(
     x_stride_l,
     out_stride_r,
     out_stride_o,
+    lut_ptr,  # DECODE: float32 [2 ** bits], the linear value of each input code
+    starts_ptr,  # ENCODE: int64 bucket starts and float32 thresholds (rescale.linear.codec_for)
+    thresholds_ptr,
+    shift,
+    base,
+    n_starts,
     ACC: tl.constexpr,  # accumulator type (ignored when FIXED_POINT)
     FIXED_POINT: tl.constexpr,
+    DECODE: tl.constexpr,  # integer input decoded through lut_ptr (linear light)
+    ENCODE: tl.constexpr,  # > 0: float sums encoded to integer levels (in ENCODE - 1 halvings)
     BLOCK_R: tl.constexpr,
     BLOCK_O: tl.constexpr,
     BLOCK_I: tl.constexpr,
@@ -109,6 +117,8 @@ def _resample_axis_kernel(
             idx = tl.load(index_ptr + table + k, mask=mask_o, other=0)[None, :, None]
             w = tl.load(weight_ptr + table + k, mask=mask_o, other=0)[None, :, None]
         v = tl.load(x_rows + idx.to(tl.int64) * x_stride_l, mask=mask, other=0)
+        if DECODE:
+            v = tl.load(lut_ptr + v.to(tl.int32), mask=mask, other=0.0)
         if FIXED_POINT:
             acc += v.to(tl.int32) * w
         else:
@@ -117,6 +127,16 @@ def _resample_axis_kernel(
     if FIXED_POINT:  # Pillow: add half, arithmetic shift, clip
         acc = (acc + _HALF) >> _SHIFT
         acc = tl.minimum(tl.maximum(acc, 0), 255)
+    if ENCODE > 0:  # kernels/cpu_linear.py's encode_level: the exact level of the float32 sum
+        y = tl.minimum(tl.maximum(acc.to(tl.float32), 0.0), 1.0)
+        b = tl.minimum(tl.maximum((y.to(tl.int32, bitcast=True) >> shift) - base, -1), n_starts - 3) + 1
+        lo = tl.load(starts_ptr + b, mask=mask, other=0)
+        hi = tl.load(starts_ptr + b + 1, mask=mask, other=0)
+        for _ in tl.static_range(ENCODE - 1):
+            mid = (lo + hi + 1) >> 1
+            up = y >= tl.load(thresholds_ptr + mid, mask=mask, other=0.0)
+            lo, hi = tl.where(up, mid, lo), tl.where(up, hi, mid - 1)
+        acc = lo
     out_rows = out_ptr + (r.to(tl.int64) * out_stride_r)[:, None, None] + i[None, None, :]
     out = out_rows + (o.to(tl.int64) * out_stride_o)[None, :, None]
     tl.store(out, acc.to(out_ptr.dtype.element_ty), mask=mask)
@@ -158,7 +178,14 @@ def _power_of_4(n: int) -> int:
 
 
 def resample_axis(
-    x: torch.Tensor, table: AxisTable, dim: int, *, config: tuple[int, int, int, int] | None = None
+    x: torch.Tensor,
+    table: AxisTable,
+    dim: int,
+    *,
+    config: tuple[int, int, int, int] | None = None,
+    decode: torch.Tensor | None = None,
+    encode: tuple | None = None,
+    out_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Resample dimension ``dim`` (2: H, 3: W) of ``x`` from ``table.in_size`` to ``table.out_size``.
 
@@ -170,6 +197,11 @@ def resample_axis(
         dim: 2 or 3.
         config: ``(BLOCK_R, BLOCK_O, BLOCK_I, num_warps)`` instead of :func:`tile_config`'s choice
             (for benchmarks).
+        decode: linear light (``rescale.linear``): a float32 table of the linear value of every
+            code of the integer ``x``, looked up as the taps are loaded; the result is float32.
+        encode: linear light: ``(starts, thresholds, shift, base, steps)`` (``rescale.linear``'s
+            encoder tables, on ``x``'s device): the float sums are encoded to integer levels of
+            ``out_dtype`` (uint8 or uint16).
 
     Returns:
         ``x`` resampled, ``[N, C, out, W]`` or ``[N, C, H, out]``, same dtype, device and memory format.
@@ -178,7 +210,7 @@ def resample_axis(
         raise ValueError(f"expected an [N, C, H, W] tensor and dim 2 or 3, got shape {tuple(x.shape)} and dim {dim}")
     if x.shape[dim] != table.in_size:
         raise ValueError(f"axis {dim} has {x.shape[dim]} samples, table expects {table.in_size}")
-    if x.dtype not in _ACCUMULATOR and x.dtype != torch.uint8:
+    if x.dtype not in _ACCUMULATOR and x.dtype != torch.uint8 and decode is None:
         return reference.resample_axis(x, table, dim)
     if not x.is_cuda and not _interpreting():
         raise ValueError(f"the Triton kernels need a CUDA tensor (or TRITON_INTERPRET=1), got one on {x.device}")
@@ -189,17 +221,19 @@ def resample_axis(
         x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     out_shape = list(x.shape)
     out_shape[dim] = table.out_size
+    dtype = torch.float32 if decode is not None else out_dtype if encode is not None else x.dtype
     out = torch.empty(
         out_shape,
-        dtype=x.dtype,
+        dtype=dtype,
         device=x.device,
         memory_format=torch.channels_last if channels_last else torch.contiguous_format,
     )
     if out.numel() == 0:
         return out
 
-    fixed = x.dtype == torch.uint8
+    fixed = x.dtype == torch.uint8 and decode is None
     index, weight = table.torch(x.device, fixed)
+    starts, thresholds, shift, base, steps = encode if encode is not None else (index, weight, 0, 0, 0)
     n_rows, _, n_inner, x_stride_r, x_stride_l = _rows_axis_inner(tuple(x.shape), dim, channels_last)
     _, n_out, _, out_stride_r, out_stride_o = _rows_axis_inner(tuple(out_shape), dim, channels_last)
     # The interpreter pays per operation, not per element: give it few, large tiles.
@@ -211,8 +245,11 @@ def resample_axis(
             x, out, index, weight,
             n_rows, n_out, n_inner, table.taps,
             x_stride_r, x_stride_l, out_stride_r, out_stride_o,
+            decode if decode is not None else weight, starts, thresholds, shift, base, starts.numel(),
             ACC=_ACCUMULATOR.get(x.dtype, tl.float32),
             FIXED_POINT=fixed,
+            DECODE=decode is not None,
+            ENCODE=steps + 1 if encode is not None else 0,
             BLOCK_R=block_r, BLOCK_O=block_o, BLOCK_I=block_i,
             num_warps=num_warps,
         )  # fmt: skip

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from .methods import Method
+    from .transfer import Curve
 
 __all__ = ["rescale", "down", "up", "output_size", "MAX_OUTPUT_PIXELS", "MAX_OUTPUT_BYTES", "BACKENDS", "ImageT"]
 
@@ -74,6 +75,7 @@ def rescale(
     channel_axis: int | None = None,
     max_pixels: float | None = None,
     max_bytes: float | None = None,
+    linear: bool | Curve | bytes = False,
     **params: Any,
 ) -> ImageT:
     """Rescale an image by ``sx`` horizontally and ``sy`` vertically (``sy`` defaults to ``sx``).
@@ -114,6 +116,9 @@ def rescale(
         max_bytes: refuse calls that would allocate more than this many bytes for the output and
             its intermediates, all images and channels together (default :data:`MAX_OUTPUT_BYTES`;
             ``math.inf``: no limit).
+        linear: resample in linear light (:mod:`rescale.linear`): ``True`` decodes sRGB, or the
+            transfer curve of a PIL image's ICC profile; or give a :class:`rescale.transfer.Curve`
+            or an ICC profile's bytes. Alpha is premultiplied in linear light. Not Pillow-exact.
         params: options of a learned method (e.g. ``weights=`` for ``method="muller"``).
 
     Differentiable with respect to float tensors on every backend. Without torch installed, PIL
@@ -136,6 +141,10 @@ def rescale(
     if type(antialias).__name__ not in ("bool", "bool_"):  # "no" would be taken as true
         raise TypeError(f"antialias must be True or False, got {antialias!r}")
     limits = _limit(max_pixels, "max_pixels", MAX_OUTPUT_PIXELS), _limit(max_bytes, "max_bytes", MAX_OUTPUT_BYTES)
+    if linear is not False and is_method(method):
+        raise TypeError(f"linear= is for the classical filters, not method {getattr(method, 'name', method)!r}")
+    if linear is not False and backend == "pillow":
+        raise ValueError("backend 'pillow' has no linear light; use backend='auto' or 'cpu' with linear=")
     if is_method(method):  # a learned method: downscaling runs its down direction, else its up
         if box is not None:
             raise TypeError(f"box= applies to filters; for method {getattr(method, 'name', method)!r}, crop first")
@@ -150,13 +159,15 @@ def rescale(
         )
     filt = get_filter(cast("str | int | Filter", method))  # a Method went down() / up() above
     if is_pil(img) and img.mode in PILLOW_ONLY_MODES:
+        if linear is not False:
+            raise ValueError(f"PIL mode {img.mode!r} has no linear light here; convert it to RGB, RGBA, L or F first")
         return _rescale_pillow_only(img, want, box, filt, antialias, edge, backend, alpha, limits)
     if is_tensor(img) or backend in ("torch", "triton"):
-        return _rescale_tensor(img, want, box, filt, antialias, edge, backend, alpha, channel_axis, limits)
-    return _rescale_image(img, want, box, filt, antialias, edge, backend, alpha, channel_axis, limits)
+        return _rescale_tensor(img, want, box, filt, antialias, edge, backend, alpha, channel_axis, limits, linear)
+    return _rescale_image(img, want, box, filt, antialias, edge, backend, alpha, channel_axis, limits, linear)
 
 
-def _rescale_image(img, want, box, filt: Filter, antialias, edge, backend, alpha, channel_axis, limits):
+def _rescale_image(img, want, box, filt: Filter, antialias, edge, backend, alpha, channel_axis, limits, linear=False):
     """PIL images and numpy arrays, without torch: Pillow's resize or the CPU kernels."""
     pil = is_pil(img)
     if pil:  # the PIL image itself goes to Pillow: no numpy, no copy
@@ -178,6 +189,14 @@ def _rescale_image(img, want, box, filt: Filter, antialias, edge, backend, alpha
             arr, src = to_array(img, alpha)
         if not _all_finite(arr):
             raise ValueError("image contains NaN or infinite values")
+    same_size = (w, h) == (out_w, out_h) and box is None
+    if linear is not False and (curves := _linear_curves(linear, img, c, has_alpha, filt, same_size)):
+        from .linear import resample_linear_array  # linear light: the kernels only (Pillow has no such mode)
+
+        if arr is None:
+            arr, src = to_array(img, alpha)
+        kw = dict(antialias=antialias, edge=edge, has_alpha=src.has_alpha, box=box)
+        return from_array(resample_linear_array(arr, out_h, out_w, filt, curves, **kw), src)
 
     code = mode = None
     if backend != "cpu":
@@ -247,7 +266,7 @@ def _rescale_pillow_only(img, want, box, filt: Filter, antialias, edge, backend,
     return img.resize((out_w, out_h), code, box=box)
 
 
-def _rescale_tensor(img, want, box, filt: Filter, antialias, edge, backend, alpha, channel_axis, limits):
+def _rescale_tensor(img, want, box, filt: Filter, antialias, edge, backend, alpha, channel_axis, limits, linear=False):
     """Tensors, and PIL images / numpy arrays on the torch or triton backend."""
     torch = import_torch(f"backend {backend!r}" if not is_tensor(img) else "a tensor")
     from .alpha import premultiply, unpremultiply
@@ -267,6 +286,11 @@ def _rescale_tensor(img, want, box, filt: Filter, antialias, edge, backend, alph
     _check_bytes(n, c, (in_w, in_h), (out_w, out_h), dtype, work, use_alpha, limits[1])
     if x.dtype.is_floating_point and not bool(torch.isfinite(x).all()):
         raise ValueError("image contains NaN or infinite values")
+    if linear is not False and (curves := _linear_curves(linear, img, c, src.has_alpha, filt, same_size)):
+        from .linear import resample_linear_tensor
+
+        kw = dict(antialias=antialias, edge=edge, backend=backend, has_alpha=src.has_alpha, box=box)
+        return from_tensor(resample_linear_tensor(x, out_h, out_w, filt, curves, **kw), src)
     if wide:
         x = x.to(torch.float64)
     if use_alpha:
@@ -364,6 +388,12 @@ def _directional(img, want: dict, method, params, direction: str, refine, channe
             raise TypeError("refine applies to down() only")
         y = m.up(unit, (out_w, out_h))
     return from_tensor(from_unit(y.clamp(0, 1) if not x.dtype.is_floating_point else y, x.dtype), src)
+
+
+def _linear_curves(linear, img, channels: int, has_alpha: bool, filt: Filter, same_size: bool):
+    from .linear import curves_for  # numpy: only when asked for
+
+    return curves_for(linear, img, channels, has_alpha, filt, same_size)
 
 
 def _target_size(in_w: int, in_h: int, want: dict, box, max_pixels: float) -> tuple[int, int]:

@@ -37,7 +37,8 @@ class Rescale(v2.Transform):
         width, height: the output width and/or height; one alone keeps each image's aspect ratio.
         method: a registered method name (``rescale.filters.available()``, learned ones too), one of
             Pillow's constants (``Image.Resampling.LANCZOS``) or a :class:`rescale.filters.Filter`.
-        antialias, edge, backend, alpha: as :func:`rescale.rescale`.
+        antialias, edge, backend, alpha, linear: as :func:`rescale.rescale` (``linear=True``:
+            resample in linear light).
 
     Inputs: PIL images (L, LA, RGB, RGBA, I;16, F), tensors ``[..., C, H, W]`` (uint8, float16,
     bfloat16, float32, float64; CPU or CUDA; leading dimensions are flattened into one batch),
@@ -60,6 +61,7 @@ class Rescale(v2.Transform):
         edge: str = "renormalize",
         backend: str = "auto",
         alpha: bool | None = None,
+        linear: bool = False,
     ):
         super().__init__()
         self.want = {"sx": sx, "sy": sy, "size": size, "width": width, "height": height}
@@ -72,6 +74,7 @@ class Rescale(v2.Transform):
             get_filter(method)  # unknown names and types fail here, not in a DataLoader worker
         self.sx, self.sy, self.size = sx, sy, size
         self.method, self.antialias, self.edge, self.backend, self.alpha = method, antialias, edge, backend, alpha
+        self.linear = linear
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, *_KEYPOINTS)):
@@ -91,12 +94,13 @@ class Rescale(v2.Transform):
 
     def _rescale(self, x):
         kw = dict(method=self.method, antialias=self.antialias, edge=self.edge, backend=self.backend, alpha=self.alpha)
+        kw["linear"] = getattr(self, "linear", False)  # transforms pickled before it existed
         return rescale(x, **self.want, **kw)
 
     def extra_repr(self) -> str:
         scale = ", ".join(f"{k}={v}" for k, v in self.want.items() if v is not None)
         method = self.method if isinstance(self.method, str) else repr(self.method)
-        return f"{scale}, method={method}, antialias={self.antialias}"
+        return f"{scale}, method={method}, antialias={self.antialias}" + (", linear=True" if self.linear else "")
 
 
 _KEYPOINTS = tuple(t for t in (getattr(tv_tensors, "KeyPoints", None),) if t is not None)

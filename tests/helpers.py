@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import struct
 import zlib
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import ImageCms
 
 
 def _missing(module: str) -> str | None:
@@ -78,3 +80,43 @@ def smooth_image(h: int, w: int, seed: int = 0) -> torch.Tensor:
     )
     x[..., h // 3 :, w // 2 :] *= 0.5
     return x.clamp(0, 1)
+
+
+# --- ICC profiles (linear light) ---
+
+
+def srgb_profile() -> bytes:
+    """littleCMS's own sRGB profile, as Pillow writes it."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def with_tone_curves(profile: bytes, tag: bytes | None) -> bytes:
+    """``profile`` with its rTRC, gTRC and bTRC tags replaced by ``tag`` (removed when None)."""
+    (count,) = struct.unpack_from(">I", profile, 128)
+    tags = []
+    for i in range(count):
+        sig, offset, size = struct.unpack_from(">4sII", profile, 132 + 12 * i)
+        if sig in (b"rTRC", b"gTRC", b"bTRC"):
+            if tag is None:
+                continue
+            tags.append((sig, tag))
+        else:
+            tags.append((sig, profile[offset : offset + size]))
+    offset = 132 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, body in tags:
+        table += struct.pack(">4sII", sig, offset + len(data), len(body))
+        data += body + b"\0" * (-len(body) % 4)
+    header = bytearray(profile[:128])
+    header[0:4] = struct.pack(">I", offset + len(data))
+    header[84:100] = bytes(16)  # profile ID: not computed
+    return bytes(header) + struct.pack(">I", len(tags)) + table + data
+
+
+def para(*params: float) -> bytes:
+    kind = {1: 0, 3: 1, 4: 2, 5: 3, 7: 4}[len(params)]
+    return b"para\0\0\0\0" + struct.pack(">HH", kind, 0) + b"".join(struct.pack(">i", round(p * 65536)) for p in params)
+
+
+def curv(values) -> bytes:
+    return b"curv\0\0\0\0" + struct.pack(">I", len(values)) + b"".join(struct.pack(">H", v) for v in values)

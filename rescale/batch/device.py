@@ -16,7 +16,7 @@ from PIL import Image
 from . import budget
 from .files import Metadata, decode, open_image, read_header
 from .inplace import mark_text, signature
-from .job import Options, failed, process_file, reason_of, resample_image, write_output
+from .job import Options, failed, linear_light, process_file, reason_of, resample_image, write_output
 from .plan import Job
 from .result import Result
 
@@ -38,11 +38,13 @@ class Decoded:
     rsize: tuple[int, int]
     box: tuple[int, int, int, int] | None
     seconds: float
+    linear: object = False  # linear= of rescale.rescale for this file (job.linear_light)
+    linear_note: str | None = None
 
     @property
     def key(self) -> tuple:
-        """Images with the same key are resampled together."""
-        return self.pixels.shape, self.pixels.dtype.str, self.rsize
+        """Images with the same key are resampled together (``--linear``: with the same curves)."""
+        return self.pixels.shape, self.pixels.dtype.str, self.rsize, self.linear
 
 
 def decode_job(job: Job, opts: Options) -> Decoded | Result:
@@ -62,7 +64,9 @@ def decode_job(job: Job, opts: Options) -> Decoded | Result:
                 dec = decode(im)
         if head.mode not in BATCHED_MODES:
             return process_file(job, opts)
-        return Decoded(job, np.asarray(dec.image), dec.meta, dec.converted, rsize, box, time.perf_counter() - t0)
+        linear = linear_light(opts, dec.meta.icc_profile)
+        pixels = np.asarray(dec.image)
+        return Decoded(job, pixels, dec.meta, dec.converted, rsize, box, time.perf_counter() - t0, *linear)
     except Exception as e:  # noqa: BLE001
         return failed(job, reason_of(e), seconds=time.perf_counter() - t0)
 
@@ -91,7 +95,7 @@ def encode_job(item: Decoded, pixels: np.ndarray, seconds: float, opts: Options)
         written.image.mode,
         item.converted,
         seconds + time.perf_counter() - t0,
-        note=written.note,
+        note="; ".join(n for n in (item.linear_note, written.note) if n) or None,
     )
 
 
@@ -103,7 +107,7 @@ def resample_batch(items: list[Decoded], opts: Options, device: str) -> list[np.
     if stacked.ndim == 3:
         stacked = stacked[..., None]
     x = torch.from_numpy(stacked).permute(0, 3, 1, 2).to(device)  # channels-last NCHW, no copy on CPU
-    y = resample_image(x, items[0].rsize, opts)
+    y = resample_image(x, items[0].rsize, opts, items[0].linear)
     out = y.permute(0, 2, 3, 1).cpu().numpy()
     return [o[..., 0] if o.shape[-1] == 1 else o for o in out]
 

@@ -33,6 +33,8 @@ def signature(opts, fmt: str) -> str:
     """16 hex digits naming what ``opts`` (:class:`rescale.batch.Options`) do to a file written
     as ``fmt``; the same for the same command line, in any process and any later version."""
     fields = {name: repr(getattr(opts, name, None)) for name in _FIELDS} | {"format": fmt, "mark": 1}
+    if getattr(opts, "linear", False):  # only when set: the marks of earlier runs keep their meaning
+        fields["linear"] = "True"
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

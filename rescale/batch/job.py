@@ -11,6 +11,7 @@ import contextlib
 import time
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -23,11 +24,15 @@ from .plan import Job, Target
 from .provenance import Provenance, ProvenanceError, from_metadata, strip_exif
 from .result import Result
 
+if TYPE_CHECKING:
+    from ..linear import LinearOption
+
 __all__ = [
     "Options",
     "process_file",
     "file_options",
     "resample_image",
+    "linear_light",
     "write_output",
     "failed",
     "reason_of",
@@ -110,6 +115,7 @@ class Options:
     weights: str | None = None  # of the learned method (its factory's weights=); None: its default
     max_memory: int | None = None  # bytes the run's files may use at once (None: what is available; 0: no limit)
     run_id: str = ""  # names this run's temporary files (rescale.batch.atomic)
+    linear: bool = False  # filters resample in linear light, with the file's ICC tone curves (linear_light)
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -146,7 +152,8 @@ def process_file(job: Job, opts: Options) -> Result:
                 meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
             if opts.screentone and opts.direction is None:
                 opts, note = _screentone_options(dec.image, opts)
-            out = resample_image(dec.image, rsize, opts)
+            linear, linear_note = linear_light(opts, meta.icc_profile)
+            out = resample_image(dec.image, rsize, opts, linear)
             if box is not None:
                 out = out.crop(box)
             if opts.direction == "down":
@@ -167,7 +174,7 @@ def process_file(job: Job, opts: Options) -> Result:
         dec.converted,
         time.perf_counter() - t0,
         method,
-        "; ".join(n for n in (note, written.note) if n) or None,
+        "; ".join(n for n in (note, linear_note, written.note) if n) or None,
     )
 
 
@@ -278,11 +285,30 @@ def _stored(text: dict, exif: bytes | None) -> Provenance | None:
         raise ImageError(str(e)) from None
 
 
-def resample_image(img, size: tuple[int, int], opts: Options):
+def linear_light(opts: Options, icc: bytes | None) -> tuple[LinearOption, str | None]:
+    """``linear=`` of :func:`rescale.rescale` for a file carrying the ICC profile ``icc`` (None:
+    none, sRGB) under ``opts``, and a note for the report where the profile has no tone curves
+    that can be used (it is resampled as sRGB then)."""
+    if not opts.linear:
+        return False, None
+    if not icc:
+        return True, None
+    from ..transfer import SRGB, ICCError, curves_from_icc  # numpy: only when asked for
+
+    try:
+        curves = curves_from_icc(icc)
+    except ICCError:
+        curves = None
+    if curves is None:
+        return SRGB, "linear light as sRGB: the ICC profile has no tone curves that can be used"
+    return icc, None
+
+
+def resample_image(img, size: tuple[int, int], opts: Options, linear: LinearOption = False):
     """The one place pixels are resampled (a PIL image, or an NCHW tensor batch), through the public
     API: with a direction, a learned method's own :func:`rescale.down` / :func:`rescale.up`;
     otherwise :func:`rescale.rescale` with the method by name, so every registered filter and
-    learned method works here."""
+    learned method works here; filters in linear light with ``linear`` (:func:`linear_light`)."""
     if is_method(opts.method):
         method = method_of(opts, getattr(img, "device", "cpu"))
         if opts.direction in DIRECTIONS:
@@ -291,7 +317,7 @@ def resample_image(img, size: tuple[int, int], opts: Options):
     alpha = None
     if not isinstance(img, Image.Image):  # a batch from the GPU path: say whether it has alpha
         alpha = img.shape[1] in (2, 4)
-    return api.rescale(img, size=size, method=opts.method, antialias=opts.antialias, alpha=alpha)
+    return api.rescale(img, size=size, method=opts.method, antialias=opts.antialias, alpha=alpha, linear=linear)
 
 
 def write_output(

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from ..batch import Options
+from ..methods import is_method
 from .common import (
     UsageError,
     add_engine_arguments,
@@ -36,6 +37,7 @@ examples:
   rescale resize photos -o small --scale 0.5 --json > log.jsonl
   rescale resize photos -o small --scale 0.5 --engine ray    # on a Ray cluster (here: a local one)
   rescale resize manga -o small --scale 0.5 --screentone     # keep screentones of greyscale pages
+  rescale resize photos -o web --width 1600 --linear         # gamma-correct: fine detail keeps its brightness
 
 Orientation from EXIF is applied; the ICC profile, EXIF and DPI are kept; outputs are written
 atomically, so an interrupted run can be rerun with --skip-existing.
@@ -66,6 +68,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="widen the filter when downscaling (default; --no-antialias interpolates like OpenCV)",
+    )
+    g.add_argument(
+        "--linear",
+        action="store_true",
+        help="resample in linear light (gamma-correct): decode each file's transfer curve (its ICC profile's, "
+        "else sRGB), resample, encode back; fine detail keeps its brightness (filters only; docs/linear.md)",
     )
     g.add_argument(
         "--device",
@@ -106,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
                 "--device is for --engine local; "
                 "--engine ray runs learned methods on the cluster's GPUs when it has any"
             )
+        if args.linear and is_method(args.method.lower()):
+            raise UsageError(f"--linear is for the filters, not the learned method {args.method!r}")
         if args.screentone and args.device == "cuda":
             raise UsageError("--screentone runs on the CPU (use --device cpu)")
         device = None if args.screentone else _device(args.device)
@@ -123,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         screentone=args.screentone,
         fast_decode=fast_decode,
         weights=weights,
+        linear=args.linear,
     )
     return run_batch(args, opts, "rescale resize", device=device)
 

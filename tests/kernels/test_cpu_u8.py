@@ -140,7 +140,7 @@ def test_row_bounds():
     highest read up to it (a mirrored edge folds taps back, so both are taken over all taps)."""
     table = axis_table(37, 11, get_filter("lanczos"), True, "symmetric")
     lows, highs = table.index.min(axis=1), table.index.max(axis=1)
-    first, last = cpu._row_bounds(table)
+    first, last = cpu.row_bounds(table)
     for r in range(table.out_size):
         assert first[r] == lows[r:].min() and last[r] == highs[: r + 1].max()
 
