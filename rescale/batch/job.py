@@ -8,6 +8,7 @@ are decoded, the memory its job needs is reserved from the run's budget (:mod:`.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import dataclass, replace
 
@@ -16,8 +17,9 @@ from PIL import Image
 from .. import api, filters
 from ..methods import is_method, load_method
 from . import budget
-from .files import ImageError, Metadata, Written, decode, open_image, read_header, write_image
+from .files import ImageError, Metadata, decode, open_image, read_header
 from .inplace import mark_text, signature
+from .output import Written, write_image
 from .plan import Job, Target
 from .provenance import Provenance, ProvenanceError, from_metadata, strip_exif
 from .result import Result
@@ -64,6 +66,7 @@ class Options:
     weights: str | None = None  # of the learned method (its factory's weights=); None: its default
     max_memory: int | None = None  # bytes the run's files may use at once (None: what is available; 0: no limit)
     run_id: str = ""  # names this run's temporary files (rescale.batch.atomic)
+    strip: bool = False  # write no EXIF and no ICC profile (the size record and the in-place mark stay)
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -77,7 +80,7 @@ def process_file(job: Job, opts: Options) -> Result:
     sig = signature(opts, job.fmt) if job.in_place else None
     try:
         with contextlib.ExitStack() as held:
-            with open_image(job.src) as im:
+            with open_image(job.source()) as im:
                 head = read_header(im, opts.max_pixels)
                 size = head.size
                 if opts.direction is not None:
@@ -93,12 +96,11 @@ def process_file(job: Job, opts: Options) -> Result:
                 meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
             if opts.screentone and opts.direction is None:
                 opts, note = _screentone_options(dec.image, opts)
-            out = resample_image(dec.image, rsize, opts)
-            if box is not None:
-                out = out.crop(box)
+            out = crop(resample_image(dec.image, rsize, opts), box)
+            out_size = out.size if isinstance(out, Image.Image) else (out.shape[1], out.shape[0])
             if opts.direction == "down":
-                record = Provenance(size, opts.method, out.size, opts.weights)
-            written = write_output(out, job, meta, opts, record, None if sig is None else mark_text(sig, out.size))
+                record = Provenance(size, opts.method, out_size, opts.weights)
+            written = write_output(out, job, meta, opts, record, None if sig is None else mark_text(sig, out_size))
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the others
         return failed(job, reason_of(e), size=size, seconds=time.perf_counter() - t0)
     method = opts.method if opts.direction is not None or opts.screentone else None
@@ -109,13 +111,27 @@ def process_file(job: Job, opts: Options) -> Result:
         "done",
         None,
         size,
-        written.image.size,
-        written.image.mode,
-        dec.converted,
+        written.size,
+        written.mode,
+        joined(dec.converted, written.converted),
         time.perf_counter() - t0,
         method,
-        "; ".join(n for n in (note, written.note) if n) or None,
+        joined(note, written.note),
     )
+
+
+def joined(*texts: str | None) -> str | None:
+    """The texts that are not None, one after the other (a file's conversions or notes)."""
+    return "; ".join(t for t in texts if t) or None
+
+
+def crop(img, box: tuple[int, int, int, int] | None):
+    """``img`` (a PIL image or an ``HxWxC`` array) cut to ``box`` (left, top, right, bottom)."""
+    if box is None:
+        return img
+    if isinstance(img, Image.Image):
+        return img.crop(box)
+    return img[box[1] : box[3], box[0] : box[2]]
 
 
 def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str | None]:
@@ -123,7 +139,7 @@ def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str |
     pages keep their method, with a note that says so."""
     from ..screentone.pages import not_screentone_page  # scipy and the analysis: only when asked for
 
-    why = not_screentone_page(img)
+    why = not_screentone_page(img) if isinstance(img, Image.Image) else "16-bit colour"
     if why is None:
         return replace(opts, method="screentone"), None
     return (
@@ -219,8 +235,8 @@ def resample_image(img, size: tuple[int, int], opts: Options):
             return (api.down if opts.direction == "down" else api.up)(img, size=size, method=method)
         return api.rescale(img, size=size, method=method)
     alpha = None
-    if not isinstance(img, Image.Image):  # a batch from the GPU path: say whether it has alpha
-        alpha = img.shape[1] in (2, 4)
+    if not isinstance(img, Image.Image):  # a 16-bit colour array, or a NCHW batch from the GPU path
+        alpha = (img.shape[-1] if img.ndim == 3 else img.shape[1]) in (2, 4)
     return api.rescale(img, size=size, method=opts.method, antialias=opts.antialias, alpha=alpha)
 
 
@@ -233,7 +249,12 @@ def write_output(
     mark: str | None = None,
 ) -> Written:
     """Write ``img`` to ``job.dst`` (atomically, with ``meta`` and the in-place ``mark``), making
-    its folder."""
+    its folder; or to stdout (``job.to_stdout``). With ``opts.strip`` no EXIF and no ICC profile
+    are written (the DPI, the size record and the in-place mark are)."""
+    if opts.strip:
+        meta = Metadata(dpi=meta.dpi)
+    if job.to_stdout:
+        return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance, stream=sys.stdout.buffer)
     job.dst.parent.mkdir(parents=True, exist_ok=True)
     return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance, mark=mark, run=opts.run_id)
 
