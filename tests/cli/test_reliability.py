@@ -46,25 +46,35 @@ def _pillow_half(arr: np.ndarray) -> np.ndarray:
 
 # --- 1. in-place runs: resumable, never processing a file twice -------------------------------------
 
-# A fresh process (no thread pool started) that forks the CLI again and again, killing each child
-# with SIGKILL at a random moment, as `kill -9` would, then lets one run finish.
+# A fresh process (no thread pool started) that forks the CLI again and again and kills each child
+# with SIGKILL, as `kill -9` would. Each child is killed after a random number of further files were
+# replaced (an in-place save is a rename, so a new inode) plus a random fraction of a file's time, so
+# the kills land mid-run however fast the machine is.
 KILL_LOOP = r"""
 import json, os, random, signal, sys, time
 import rescale
 from PIL import Image
 from rescale.cli import main
 rescale.rescale(Image.new("RGB", (8, 8)), 0.5)  # kernels loaded before forking, as the CLI does
-argv, kills, span, seed = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+argv, folder, kills, seed = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+inodes = {e.name: e.inode() for e in os.scandir(folder)}
+replaced = lambda: sum(1 for e in os.scandir(folder) if inodes.get(e.name, e.inode()) != e.inode())
 rng = random.Random(seed)
 log = []
 for _ in range(kills):
+    target = replaced() + rng.randint(1, 4)
     pid = os.fork()
     if pid == 0:
         sys.stdout = sys.stderr = open(os.devnull, "w")
         os._exit(main(argv))
-    time.sleep(rng.uniform(0, span))
-    os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    status = None
+    while status is None and replaced() < target:
+        reaped, code = os.waitpid(pid, os.WNOHANG)
+        status = code if reaped else time.sleep(0.001)
+    if status is None:
+        time.sleep(rng.uniform(0, 0.01))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     log.append("killed" if os.WIFSIGNALED(status) else f"finished {os.waitstatus_to_exitcode(status)}")
 print(json.dumps(log))
 """
@@ -83,7 +93,7 @@ def test_in_place_run_killed_at_random_moments_processes_every_file_once(tmp_pat
     argv += ["--workers", "1", "-q"]
 
     kills = subprocess.run(
-        [sys.executable, "-c", KILL_LOOP, json.dumps(argv), "6", "0.6", "16"],
+        [sys.executable, "-c", KILL_LOOP, json.dumps(argv), str(folder), "6", "16"],
         capture_output=True,
         text=True,
         timeout=300,
