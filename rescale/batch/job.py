@@ -28,6 +28,7 @@ __all__ = [
     "Options",
     "process_file",
     "file_options",
+    "stored_provenance",
     "resample_image",
     "write_output",
     "failed",
@@ -84,7 +85,7 @@ def process_file(job: Job, opts: Options) -> Result:
                 head = read_header(im, opts.max_pixels)
                 size = head.size
                 if opts.direction is not None:
-                    opts = file_options(opts, size, lambda: _stored(head.text, head.exif), job.src)
+                    opts = file_options(opts, size, lambda: stored_provenance(head.text, head.exif), job.src)
                 rsize, box = opts.target.plan(*size)
                 need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
                 what = f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}"
@@ -217,7 +218,8 @@ def method_of(opts: Options, device="cpu"):
     return load_method(opts.method, device, **params)
 
 
-def _stored(text: dict, exif: bytes | None) -> Provenance | None:
+def stored_provenance(text: dict, exif: bytes | None) -> Provenance | None:
+    """The record of `rescale down` in a file's text chunks or EXIF; an ImageError if it is damaged."""
     try:
         return from_metadata(text, exif)
     except ProvenanceError as e:
