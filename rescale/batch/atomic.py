@@ -1,9 +1,14 @@
 """Writing output files atomically, and removing what killed writers left behind.
 
 :func:`atomic_write` takes an image encoded in memory, writes it to a hidden temporary file beside
-the destination, flushes it to disk and renames it over the destination: a run killed at any
-moment leaves either the old file, the complete new one, or a temporary file. Encoding in memory first
-also lets a full disk surface as "no space left" rather than as Pillow's "encoder error -2".
+the destination and renames it over the destination: a run killed at any moment leaves either the old
+file, the complete new one, or a temporary file. Encoding in memory first also lets a full disk
+surface as "no space left" rather than as Pillow's "encoder error -2".
+
+When the destination exists (``--overwrite``, ``--in-place``) the new file is flushed to disk before
+the rename, so that even a power cut cannot leave an empty file where the user's image was. A new
+file is not flushed one by one (that fsync was 40% of a small file's time); a run flushes all its new
+files at once at its end (:func:`flush_to_disk`), so they are on disk when the command returns.
 
 A temporary file is named ``.rescale-tmp-<writer>-<pid>-<run>-<random>-<name>``:
 
@@ -36,6 +41,7 @@ __all__ = [
     "DiskFull",
     "atomic_write",
     "clean_temp_files",
+    "flush_to_disk",
     "new_run_id",
     "temp_path",
     "writer_id",
@@ -89,10 +95,12 @@ def atomic_write(data: bytes | memoryview, dest: Path, run: str = "") -> None:
     dest = Path(dest)
     tmp = temp_path(dest, run)
     try:
+        replacing = dest.exists()
         with open(tmp, "xb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if replacing:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, dest)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -102,6 +110,12 @@ def atomic_write(data: bytes | memoryview, dest: Path, run: str = "") -> None:
                 e.errno, f"no space left on the device of {dest.parent} (or the disk quota is used up)"
             ) from None
         raise
+
+
+def flush_to_disk() -> None:
+    """Write the files a run created from the page cache to disk (one ``sync`` for all of them)."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def clean_temp_files(folder: Path, run: str | None = None) -> list[Path]:

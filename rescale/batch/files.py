@@ -57,7 +57,6 @@ __all__ = [
     "deep_mode",
     "conversion_of",
     "bands_of",
-    "upright_size",
     "output_format",
 ]
 
@@ -334,12 +333,6 @@ def _low_bytes(source: BinaryIO) -> Image.Image:
         tiles.append(t._replace(args=args) if hasattr(t, "_replace") else (*t[:3], args))
     low.tile = tiles
     return low
-
-
-def upright_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of ``path`` once its EXIF orientation is applied, from the headers only."""
-    with open_image(path) as im:
-        return read_header(im, 0).size
 
 
 _OPEN_LOCK = threading.Lock()

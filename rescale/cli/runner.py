@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import replace
 
 from ..batch import Options, Result, plan_jobs, run_jobs
-from ..batch.atomic import clean_temp_files, new_run_id
+from ..batch.atomic import clean_temp_files, flush_to_disk, new_run_id
 from ..batch.inplace import done_by, signature
 from ..batch.plan import Plan, PlanError, plan_stdio
 from ..batch.preview import preview
@@ -96,9 +96,11 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
                 )
             for r in results:
                 report.file(r)
+            flush_to_disk()
     except KeyboardInterrupt:
         report.close()
         results.close()  # now, not at exit: the workers finish the files in hand, and the pool is shut down
+        flush_to_disk()
         report_error(prog, "interrupted; outputs written so far are complete (rerun with --skip-existing)", "")
         return 130
     report.close()

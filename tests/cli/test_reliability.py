@@ -327,10 +327,10 @@ from rescale.batch import atomic
 class _Os:  # os for rescale.batch.atomic only: the worker writing "victim" dies after its temporary file
     def __getattr__(self, name):
         return getattr(os, name)
-    def fsync(self, fd):
-        if "victim" in os.readlink(f"/proc/self/fd/{fd}"):
+    def replace(self, src, dst):
+        if "victim" in str(src):
             os._exit(9)
-        return os.fsync(fd)
+        return os.replace(src, dst)
 
 atomic.os = _Os()
 from rescale.cli import main
@@ -351,6 +351,26 @@ def test_worker_killed_mid_write_leaves_no_temporary_file(tmp_path):
     assert "Exception ignored" not in proc.stderr
     left = sorted(p.name for p in out.iterdir())
     assert "victim.png" not in left and not [n for n in left if n.startswith(atomic.TEMP_PREFIX)], left
+
+
+@linux_only
+def test_replacing_a_file_flushes_it_before_the_rename_new_files_once_per_run(tmp_path, capsys, monkeypatch):
+    # A power cut must never leave an empty file where the user's image was; new files are flushed
+    # by one sync at the end of the run instead of an fsync each.
+    calls = []
+    monkeypatch.setattr(atomic.os, "fsync", lambda fd: calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))))
+    monkeypatch.setattr(atomic.os, "sync", lambda: calls.append(("sync", "")))
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(_noise(6, 20, 30)).save(src / name)
+    argv = ["resize", src, "-o", tmp_path / "out", "--scale", "0.5", "--workers", "1"]
+    assert _run(argv, capsys)[0] == 0
+    assert calls == [("sync", "")]
+    calls.clear()
+    assert _run([*argv, "--overwrite"], capsys)[0] == 0
+    assert [c for c, _ in calls] == ["fsync", "fsync", "sync"]
+    assert all(atomic.TEMP_PREFIX in path for c, path in calls if c == "fsync")  # the new data, before the rename
 
 
 # --- 7. globs and the output folder ---------------------------------------------------------------------
