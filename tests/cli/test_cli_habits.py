@@ -16,6 +16,7 @@ import pytest
 from PIL import ExifTags, Image, ImageCms
 
 from rescale.batch import Target
+from rescale.batch.provenance import read as read_provenance
 from rescale.cli import main
 
 RNG = np.random.default_rng(17)
@@ -129,6 +130,13 @@ def test_strip(tmp_path, capsys):
         assert "icc_profile" not in im.info and len(im.getexif()) == 0 and "exif" not in im.info
         assert im.size == (20, 30)  # the orientation was applied to the pixels before it was stripped
         assert im.info["dpi"] == pytest.approx((300, 300))
+    # rescale down's record is what rescale up needs: it stays
+    argv = ["down", tmp_path / "a.jpg", "-o", tmp_path / "d.jpg", "--scale", "0.5", "--method", "bicubic", "--strip"]
+    assert _run(argv, capsys)[0] == 0
+    record = read_provenance(tmp_path / "d.jpg")
+    assert record is not None and record.original_size == (20, 30)
+    with Image.open(tmp_path / "d.jpg") as im:
+        assert "icc_profile" not in im.info and ExifTags.Base.Artist not in im.getexif()
 
 
 def test_output_file_with_several_inputs_is_one_usage_error(tmp_path, capsys):
