@@ -47,7 +47,7 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
     jobs, skipped = [], []
     for job in plan.jobs:
         # An in-place output is its input: whether it is done is in the file's own mark.
-        exists = done_by(job.src, signature(opts, job.fmt)) if job.in_place else job.dst.exists()
+        exists = done_by(job.src, signature(opts, job.fmt)) if job.in_place else job.dst.exists() and not job.to_stdout
         if exists and args.skip_existing:
             why = "already processed in place by this command" if job.in_place else "output exists"
             skipped.append(Result(job.name, str(job.src), str(job.dst), "skipped", why))
@@ -150,7 +150,7 @@ class Reporter:
             print(json.dumps(r.to_json()), file=self.out, flush=True)
         elif r.status == "failed":
             self._print(f"failed: {r.src}: {r.reason}", sys.stderr)
-        elif self.args.verbose or r.status == "planned":
+        elif (self.args.verbose or r.status == "planned") and not self.args.quiet:
             self._print(_describe(r), self.out)
         if r.note and not (self.args.json or self.args.quiet):
             self._print(f"note: {r.src}: {r.note}", sys.stderr)
@@ -159,8 +159,6 @@ class Reporter:
         self._print(text, sys.stderr)
 
     def _print(self, text: str, stream) -> None:
-        if self.args.quiet and stream is self.out:
-            return
         text = printable(text)
         if self.bar is not None:
             self.bar.write(text, file=stream)

@@ -222,6 +222,10 @@ def test_stdin_and_stdout(tmp_path, capsys, monkeypatch):
     assert Image.open(tmp_path / "b.webp").size == (30, 20)
     code, _, err = _run(["resize", tmp_path / "a.png", tmp_path / "ref.png", "-o", "-", "--scale", "0.5"], capsys)
     assert code == 2 and "one input" in err
+    # -q keeps the errors, which go to stderr with the rest when the image goes to stdout
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not an image")))
+    code, out, err = _run(["resize", "-", "-o", "-", "--scale", "0.5", "-q"], capsys)
+    assert code == 1 and out == "" and "failed: <stdin>: not an image file" in err
 
 
 def test_eval_help_is_for_users(capsys):
