@@ -234,3 +234,16 @@ def test_eval_help_is_for_users(capsys):
     out = capsys.readouterr().out
     assert "Score a rescaling method" in out and "examples:" in out and "--method" in out
     assert ":func:" not in out and "Register" not in out
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [{"byteorder": ">"}, {"tile": (16, 16)}, {"compression": "zlib"}, {"compression": "zlib", "predictor": True}],
+    ids=["big-endian", "tiled", "deflate", "deflate-predictor"],
+)
+def test_sixteen_bit_tiff_layouts(tmp_path, capsys, layout):
+    tifffile = pytest.importorskip("tifffile")  # an independent writer of the TIFF variants cameras and scanners make
+    arr = RNG.integers(0, 65536, (33, 47, 4), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", arr, photometric="rgb", extrasamples=["unassalpha"], **layout)
+    assert _run(["resize", tmp_path / "in.tif", "-o", tmp_path / "out.tif", "--scale", "1"], capsys)[0] == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), arr)
