@@ -247,3 +247,18 @@ def test_sixteen_bit_tiff_layouts(tmp_path, capsys, layout):
     tifffile.imwrite(tmp_path / "in.tif", arr, photometric="rgb", extrasamples=["unassalpha"], **layout)
     assert _run(["resize", tmp_path / "in.tif", "-o", tmp_path / "out.tif", "--scale", "1"], capsys)[0] == 0
     assert np.array_equal(tifffile.imread(tmp_path / "out.tif"), arr)
+
+
+def test_sixteen_bits_on_the_batched_path(tmp_path):
+    # --device cuda batches 8-bit images; a 16-bit colour file goes whole through the per-file path
+    pytest.importorskip("torch")
+    from rescale.batch import Options, plan_jobs, run_jobs
+
+    arr = RNG.integers(0, 65536, (10, 14, 3), dtype=np.uint16)
+    (tmp_path / "in").mkdir()
+    _write16(tmp_path / "in" / "deep.png", arr)
+    Image.new("RGB", (14, 10)).save(tmp_path / "in" / "flat.png")
+    jobs = plan_jobs([str(tmp_path / "in")], tmp_path / "out").jobs
+    results = {r.name: r for r in run_jobs(jobs, Options(Target(scale=(1.0, 1.0)), "bicubic"), device="cpu")}
+    assert results["deep.png"].mode == "RGB;16" and results["flat.png"].mode == "RGB"
+    assert np.array_equal(_read16(tmp_path / "out" / "deep.png"), arr)
