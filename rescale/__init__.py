@@ -52,7 +52,7 @@ _LAZY = {
     "rescale": ".api",
     "down": ".api",
     "up": ".api",
-    "output_size": ".api",
+    "output_size": ".sizes",
     "Filter": ".filters",
     "Method": ".methods",
     "get_method": ".methods",

@@ -24,10 +24,11 @@ def resample_array(
     antialias: bool = True,
     edge: str = "renormalize",
     has_alpha: bool = False,
+    box: tuple[float, float, float, float] | None = None,
 ) -> np.ndarray:
-    """Resample ``arr`` ``[H, W, C]`` (uint8, uint16, float32 or float64) to a new
-    ``[out_h, out_w, C]`` array of its dtype; with ``has_alpha`` the last channel is alpha and the
-    colours are resampled premultiplied.
+    """Resample ``arr`` ``[H, W, C]`` (uint8, uint16, float32 or float64), or its region ``box``
+    (left, top, right, bottom), to a new ``[out_h, out_w, C]`` array of its dtype; with
+    ``has_alpha`` the last channel is alpha and the colours are resampled premultiplied.
 
     >>> from rescale.filters import get_filter
     >>> resample_array(np.zeros((8, 10, 3), np.uint8), 4, 5, get_filter("bicubic")).shape
@@ -38,7 +39,7 @@ def resample_array(
     h, w, c = arr.shape
     if filt.nearest and arr.dtype == np.uint16:
         filt = get_filter("nearest", rule="direct")  # Pillow's I;16 index rule
-    steps = passes(w, h, out_w, out_h, filt, antialias, edge)
+    steps = passes(w, h, out_w, out_h, filt, antialias, edge, box)
     if not steps:  # the same size: a copy, without the (lossy for uint8) premultiply round trip
         return arr.copy()
     use_alpha = has_alpha and not filt.nearest and c > 1

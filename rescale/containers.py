@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "Source",
+    "default_alpha",
+    "check_unit_range",
+    "PILLOW_ONLY_MODES",
     "check_pil_mode",
     "to_array",
     "from_array",
@@ -32,17 +35,36 @@ __all__ = [
     "MissingExtra",
 ]
 
-#: PIL modes we resample, with the numpy dtype name of their pixels and whether the last band is alpha.
+#: PIL modes resampled band by band (by Pillow's resize or the kernels, with the same bits): the numpy
+#: dtype of their pixels and whether the last band is straight alpha (resampled premultiplied).
+#: Premultiplied (La, RGBa) and padded (RGBX) modes, CMYK, YCbCr and HSV are resampled as Pillow
+#: does, every band alike. Big-endian I;16B is resampled by value (Pillow's resize reads its bytes
+#: as little-endian and garbles the values).
 PIL_MODES = {
     "L": ("uint8", False),
     "LA": ("uint8", True),
     "RGB": ("uint8", False),
     "RGBA": ("uint8", True),
     "I;16": ("uint16", False),
+    "I;16L": ("uint16", False),
+    "I;16B": ("uint16", False),
+    "I;16N": ("uint16", False),
     "F": ("float32", False),
+    "CMYK": ("uint8", False),
+    "YCbCr": ("uint8", False),
+    "HSV": ("uint8", False),
+    "RGBX": ("uint8", False),
+    "La": ("uint8", False),
+    "RGBa": ("uint8", False),
 }
+#: PIL modes only Pillow's own resize handles: palette and bilevel images (point-sampled whatever the
+#: filter, keeping the palette), 32-bit integers and LAB (its a and b bands are signed) with Pillow's
+#: arithmetic.
+PILLOW_ONLY_MODES = ("P", "PA", "1", "I", "LAB")
+#: Modes whose pixels ``Image.fromarray`` does not give back: rebuilt from raw bytes of this dtype.
+_RAW_DTYPES = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2", "I;16N": "=u2"}
 NUMPY_DTYPES = ("uint8", "uint16", "float32", "float64")
-_CONVERTIBLE = ("P", "1", "CMYK", "YCbCr", "LAB", "HSV", "PA", "La", "RGBa", "RGBX")
+TENSOR_DTYPES = ("uint8", "uint16", "float16", "bfloat16", "float32", "float64")
 
 
 class MissingExtra(ImportError):
@@ -79,9 +101,11 @@ class Source:
     """What the input was, so the output can be the same kind of thing."""
 
     kind: str  # "pil", "numpy" or "torch"
-    ndim: int  # of the user's array/tensor (2 or 3 for numpy, 3 or 4 for torch)
+    ndim: int  # of the user's array/tensor (2 or 3 for numpy, 2 to 4 for torch)
     mode: str | None = None  # PIL mode
     has_alpha: bool = False  # the last channel is alpha (resampled premultiplied)
+    moved: bool = False  # the user's channel axis is not ours (channel_axis=): moved back on the way out
+    info: dict | None = field(default=None, compare=False)  # PIL metadata (ICC profile, dpi, ...), kept
 
 
 def is_tensor(img) -> bool:
@@ -91,40 +115,49 @@ def is_tensor(img) -> bool:
 
 
 def check_pil_mode(img) -> tuple[str, bool]:
-    """``(dtype name, has alpha)`` of a PIL image's pixels, or why its mode is not resampled."""
+    """``(dtype name, has alpha)`` of a PIL image's pixels, or why its mode is not resampled here."""
     if img.mode not in PIL_MODES:
-        hint = " (convert it first, e.g. img.convert('RGB'))" if img.mode in _CONVERTIBLE else ""
-        raise ValueError(f"unsupported PIL mode {img.mode!r}{hint}; supported: {', '.join(PIL_MODES)}")
+        if img.mode in PILLOW_ONLY_MODES:
+            raise ValueError(f"PIL mode {img.mode!r} is resampled by Pillow's own resize only")
+        raise ValueError(
+            f"unsupported PIL mode {img.mode!r} (convert it first, e.g. img.convert('RGB')); supported: "
+            f"{', '.join([*PIL_MODES, *PILLOW_ONLY_MODES])}"
+        )
     _check_size((img.height, img.width))
     return PIL_MODES[img.mode]
 
 
-def to_array(img, alpha: bool | None = None):
+def to_array(img, alpha: bool | None = None, channel_axis: int | None = None):
     """Return ``(arr, source)`` with ``arr`` a native-order numpy array of shape ``[H, W, C]``,
-    for a PIL image or a numpy array.
+    for a PIL image or a numpy array (``HxW``, ``HxWxC``, or ``CxHxW`` with ``channel_axis=0``).
 
-    ``alpha=None`` guesses: PIL's LA/RGBA and numpy arrays with 2 or 4 channels have alpha; pass
-    ``alpha=True`` / ``False`` to say so.
+    ``alpha=None``: the mode says for PIL images (LA, RGBA); 8- and 16-bit numpy arrays with 2 or 4
+    channels have alpha; float ones must say (:func:`default_alpha`).
     """
     import numpy as np
 
     if is_pil(img):
+        if channel_axis is not None:
+            raise TypeError("channel_axis= applies to numpy arrays and tensors, not PIL images")
         dtype, has_alpha = check_pil_mode(img)
         arr = np.asarray(img)
         if arr.dtype != dtype:  # e.g. big-endian storage
             arr = arr.astype(dtype)
-        src = Source("pil", arr.ndim, img.mode, has_alpha if alpha is None else alpha)
+        src = Source("pil", arr.ndim, img.mode, has_alpha if alpha is None else bool(alpha), info=dict(img.info))
     elif isinstance(img, np.ndarray):
         if img.dtype.name not in NUMPY_DTYPES:
             raise TypeError(f"unsupported numpy dtype {img.dtype}; supported: uint8, uint16, float32, float64")
         if img.ndim not in (2, 3):
             raise ValueError(f"numpy images are HxW or HxWxC, got shape {img.shape}")
-        _check_size(img.shape[:2])
-        if img.ndim == 3 and img.shape[2] < 1:
+        moved = _channels_moved(img.shape, channel_axis, "numpy")
+        arr = np.moveaxis(img, 0, -1) if moved else img
+        _check_size(arr.shape[:2])
+        if arr.ndim == 3 and arr.shape[2] < 1:
             raise ValueError(f"image has no channels: shape {img.shape}")
-        has_alpha = (img.ndim == 3 and img.shape[2] in (2, 4)) if alpha is None else alpha
-        arr = img if img.dtype.isnative else img.astype(img.dtype.newbyteorder("="))
-        src = Source("numpy", img.ndim, None, has_alpha)
+        arr = arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+        channels = arr.shape[2] if arr.ndim == 3 else 1
+        has_alpha = default_alpha(alpha, channels, arr.dtype.kind == "f")
+        src = Source("numpy", img.ndim, None, has_alpha, moved)
     elif is_tensor(img):
         raise TypeError("to_array takes PIL images and numpy arrays; tensors go through to_tensor")
     else:
@@ -134,23 +167,31 @@ def to_array(img, alpha: bool | None = None):
 
 def from_array(arr, src: Source):
     """Give ``arr`` (``[H, W, C]``, a fresh array) back as the kind described by ``src``."""
+    import numpy as np
+
     if src.ndim == 2:
         arr = arr[:, :, 0]
     if src.kind == "numpy":
-        return arr
+        return np.ascontiguousarray(np.moveaxis(arr, -1, 0)) if src.moved else arr
     from PIL import Image
 
-    return Image.fromarray(arr)  # the mode follows from dtype and channel count, as it came in
+    if src.mode in ("L", "LA", "RGB", "RGBA", "F"):
+        out = Image.fromarray(arr)  # the mode follows from dtype and channel count, as it came in
+    else:
+        raw = np.ascontiguousarray(arr, dtype=_RAW_DTYPES.get(src.mode, arr.dtype))
+        out = Image.frombytes(src.mode, (arr.shape[1], arr.shape[0]), raw.tobytes())
+    out.info = dict(src.info or {})  # what Pillow's resize keeps: all of it (ICC profile, dpi, EXIF, ...)
+    return out
 
 
-def to_tensor(img, alpha: bool | None = None):
-    """Return ``(x, source)`` with ``x`` of shape ``[N, C, H, W]``.
+def to_tensor(img, alpha: bool | None = None, channel_axis: int | None = None):
+    """Return ``(x, source)`` with ``x`` of shape ``[N, C, H, W]``, for a tensor ``HxW``, ``CxHxW``
+    or ``NxCxHxW`` (``HxWxC`` / ``NxHxWxC`` with ``channel_axis=-1``), a PIL image or numpy array.
 
-    ``alpha=None`` guesses: PIL's LA/RGBA and numpy arrays with 2 or 4 channels have alpha,
-    tensors do not (they are as often feature maps as images); pass ``alpha=True`` to say so.
+    ``alpha=None``: as for numpy arrays (:func:`default_alpha`).
     """
     if not is_tensor(img):
-        arr, src = to_array(img, alpha)
+        arr, src = to_array(img, alpha, channel_axis)
         torch = import_torch("this backend")
         import numpy as np
 
@@ -163,24 +204,87 @@ def to_tensor(img, alpha: bool | None = None):
 
     import torch
 
-    dtypes = (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64)
-    if img.dtype not in dtypes:
-        raise TypeError(f"unsupported tensor dtype {img.dtype}; supported: uint8, float16, bfloat16, float32, float64")
-    if img.dim() not in (3, 4):
-        raise ValueError(f"tensors are CxHxW or NxCxHxW, got shape {tuple(img.shape)}")
-    _check_size(img.shape[-2:])
-    if img.shape[-3] < 1 or (img.dim() == 4 and img.shape[0] < 1):
+    if str(img.dtype).removeprefix("torch.") not in TENSOR_DTYPES:
+        raise TypeError(f"unsupported tensor dtype {img.dtype}; supported: {', '.join(TENSOR_DTYPES)}")
+    if img.dim() not in (2, 3, 4):
+        raise ValueError(f"tensors are HxW, CxHxW or NxCxHxW, got shape {tuple(img.shape)}")
+    moved = _channels_moved(tuple(img.shape), channel_axis, "tensor")
+    x = img.movedim(-1, -3) if moved else img
+    _check_size(x.shape[-2:])
+    if (x.dim() > 2 and x.shape[-3] < 1) or (x.dim() == 4 and x.shape[0] < 1):
         raise ValueError(f"empty tensor of shape {tuple(img.shape)}")
-    x = img if img.dim() == 4 else img.unsqueeze(0)
-    return x, Source("torch", img.dim(), None, bool(alpha))
+    x = x[None, None] if x.dim() == 2 else x[None] if x.dim() == 3 else x
+    has_alpha = default_alpha(alpha, x.shape[1], x.dtype.is_floating_point)
+    return x, Source("torch", img.dim(), None, has_alpha, moved)
 
 
 def from_tensor(x, src: Source):
     """Give ``x`` (``[N, C, H, W]``) back as the kind described by ``src``."""
     if src.kind == "torch":
-        return x if src.ndim == 4 else x[0]
+        y = x[0, 0] if src.ndim == 2 else x[0] if src.ndim == 3 else x
+        return y.movedim(-3, -1) if src.moved else y
     arr = x[0].permute(1, 2, 0).detach().contiguous().numpy()  # HxWxC
     return from_array(arr, src)
+
+
+def default_alpha(alpha: bool | None, channels: int, floating: bool) -> bool:
+    """Whether the last channel is alpha: ``alpha`` when given; else, for 8- and 16-bit images
+    (numpy arrays and tensors alike), whether there are 2 or 4 channels (grey or RGB + alpha). A
+    float image with 2 or 4 channels may as well be data (features, flow, depth): it must say."""
+    if alpha is not None:
+        return bool(alpha)
+    if channels not in (2, 4):
+        return False
+    if floating:
+        raise ValueError(
+            f"a float image with {channels} channels may be {'grey' if channels == 2 else 'RGB'} + alpha or "
+            f"{channels} channels of data: pass alpha=True (the last channel is alpha: colours resampled "
+            "premultiplied, as Pillow does) or alpha=False (every channel resampled on its own)"
+        )
+    return True
+
+
+def _channels_moved(shape: tuple, channel_axis: int | None, kind: str) -> bool:
+    """Whether the channels are to be moved to our axis (numpy: last, tensors: third from last).
+    ``channel_axis=None`` reads the image in our layout, refusing shapes that look like the other
+    one: a channel axis over 4 long where the other candidate is at most 4 and the image is wider."""
+    ndim = len(shape)
+    if kind == "numpy":
+        ours, theirs, theirs_name, ours_name = -1, 0, "CxHxW", "HxWxC"
+        if channel_axis is not None and ndim != 3:
+            raise ValueError(f"channel_axis= needs an HxWxC or CxHxW array, got shape {shape}")
+    else:
+        ours, theirs, theirs_name, ours_name = -3, -1, "HxWxC", "CxHxW"
+        if channel_axis is not None and ndim < 3:
+            raise ValueError(f"channel_axis= needs a tensor with channels, got shape {shape}")
+    if channel_axis is not None:
+        if isinstance(channel_axis, bool) or not isinstance(channel_axis, int) or not -ndim <= channel_axis < ndim:
+            raise ValueError(f"channel_axis must be an axis of the shape {shape}, got {channel_axis!r}")
+        axis = channel_axis % ndim
+        if axis == ours % ndim:
+            return False
+        if axis == theirs % ndim:
+            return True
+        raise ValueError(
+            f"channel_axis={channel_axis} of shape {shape}: the channels are the last axis ({ndim - 1}) or the "
+            f"one before height and width ({ndim - 3})"
+        )
+    if ndim < 3:
+        return False
+    c, other, middle = shape[ours], shape[theirs], shape[-2]
+    if c > 4 and other <= 4 and middle > 4:
+        fix = (
+            "arr.transpose(1, 2, 0)"
+            if kind == "numpy"
+            else ("x.permute(2, 0, 1)" if ndim == 3 else "x.permute(0, 3, 1, 2)")
+        )
+        what = "numpy array" if kind == "numpy" else "tensor"
+        raise ValueError(
+            f"{what} of shape {shape} looks {theirs_name}, but {what}s here are {ours_name}: it would be read as "
+            f"{c} channels. Pass channel_axis={theirs} (the result keeps that layout) or {fix}; if it really is "
+            f"{ours_name}, pass channel_axis={ours}"
+        )
+    return False
 
 
 def is_pil(img) -> bool:
@@ -193,6 +297,23 @@ def _check_size(hw) -> None:
     h, w = int(hw[0]), int(hw[1])
     if h < 1 or w < 1:
         raise ValueError(f"empty image: {w}x{h} pixels")
+
+
+def check_unit_range(x, what: str) -> None:
+    """Refuse float pixels that are clearly not in ``[0, 1]`` (0-255 values, ImageNet-normalised
+    values) before ``what`` (a learned method, which assumes ``[0, 1]``) misreads them."""
+    if not x.dtype.is_floating_point:
+        return
+    lo, hi = (float(v) for v in x.aminmax())
+    if lo < -0.5 or hi > 1.5:
+        hint = (
+            "undo the normalisation (x * std + mean) first"
+            if lo < -0.5
+            else "img / 255 (and multiply the result by 255), or pass uint8"
+        )
+        raise ValueError(
+            f"{what} takes float images in [0, 1] (uint8 / 255), got values in [{lo:.4g}, {hi:.4g}]: pass {hint}"
+        )
 
 
 def to_unit(x):

@@ -39,6 +39,8 @@ _PILLOW_CODES = {
     ("hamming", ()): 5,
     ("bicubic", (-0.5,)): 3,
     ("lanczos", (3.0,)): 1,
+    ("mks2013", ()): 6,
+    ("mks2021", ()): 7,
 }
 #: (dtype, channels, alpha) -> the PIL mode holding such pixels.
 _MODES = {

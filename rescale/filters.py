@@ -6,7 +6,8 @@ evaluated with the ``math`` module (the C library's ``sin``/``cos``), so that th
 and therefore the 8-bit results, are bit-identical to Pillow's.
 
 Adding a method is one entry: ``register("name", factory)`` where ``factory(**params)`` returns a
-:class:`Filter`.
+:class:`Filter`. Pillow's filter constants (``Image.Resampling.LANCZOS``, or the plain int) name the
+same filters (:data:`PILLOW_FILTERS`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Filter", "register", "get_filter", "available", "bicubic", "lanczos", "mitchell", "gaussian", "EDGES"]
+__all__ = [
+    "Filter",
+    "register",
+    "get_filter",
+    "available",
+    "bicubic",
+    "lanczos",
+    "mitchell",
+    "gaussian",
+    "EDGES",
+    "PILLOW_FILTERS",
+]
 
 #: How taps past the border are treated (``edge=``): dropped and the rest renormalised (Pillow),
 #: mirrored (MATLAB) or clamped (OpenCV); see :mod:`rescale.tables`.
@@ -50,7 +62,7 @@ class Filter:
 def _rebuild(name: str, params: tuple) -> Filter:
     if name == "box":
         return get_filter("box")
-    if name in ("bilinear", "hamming"):
+    if name in ("bilinear", "hamming", "mks2013", "mks2021"):
         return get_filter(name)
     if name == "lanczos":
         return lanczos(int(params[0]))
@@ -71,14 +83,39 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_filter(method: str | Filter, **params) -> Filter:
-    """Resolve a method name (with optional params such as ``a=-0.75``) or pass a Filter through."""
+#: Pillow's filter constants (``PIL.Image.Resampling``, an ``IntEnum``) -> our filter names.
+PILLOW_FILTERS = {
+    0: "nearest",
+    1: "lanczos",
+    2: "bilinear",
+    3: "bicubic",
+    4: "box",
+    5: "hamming",
+    6: "mks2013",
+    7: "mks2021",
+}
+
+
+def get_filter(method: str | int | Filter, **params) -> Filter:
+    """Resolve a method name (with optional params such as ``a=-0.75``), one of Pillow's filter
+    constants (``Image.Resampling.LANCZOS``), or pass a Filter through.
+
+    >>> get_filter("lanczos") == get_filter(1)  # Image.Resampling.LANCZOS == 1
+    True
+    """
     if isinstance(method, Filter):
         if params:
             raise TypeError("filter parameters cannot be combined with a Filter instance")
         return method
+    if isinstance(method, int) and not isinstance(method, bool):
+        if method not in PILLOW_FILTERS:
+            raise ValueError(f"unknown Pillow filter {method!r}; Pillow's are {PILLOW_FILTERS}")
+        method = PILLOW_FILTERS[method]
     if not isinstance(method, str):
-        raise TypeError(f"method must be a name or a rescale.filters.Filter, got {type(method).__name__}")
+        raise TypeError(
+            f"method must be a name, a Pillow filter (Image.Resampling.X) or a rescale.filters.Filter, "
+            f"got {type(method).__name__}"
+        )
     try:
         factory = _REGISTRY[method.lower()]
     except KeyError:
@@ -186,6 +223,38 @@ def gaussian(sigma: float = 0.5, support: float = 2.0) -> Filter:
     return Filter("gaussian", support, fn, (sigma, support))
 
 
+def _mks2013(x: float) -> float:
+    # Magic Kernel Sharp 2013 (J. Costella), Pillow's MKS2013: piecewise quadratic, support 2.5.
+    if x < 0.0:
+        x = -x
+    if x < 0.5:
+        return 17.0 / 16.0 - 7.0 / 4.0 * (x * x)
+    if x < 1.5:
+        return (1.0 - x) * (7.0 / 4.0 - x)
+    if x < 2.5:
+        x -= 2.5
+        return -1.0 / 8.0 * (x * x)
+    return 0.0
+
+
+def _mks2021(x: float) -> float:
+    # Magic Kernel Sharp 2021, Pillow's MKS2021: piecewise quadratic, support 4.5.
+    if x < 0.0:
+        x = -x
+    if x < 0.5:
+        return 577.0 / 576.0 - 239.0 / 144.0 * (x * x)
+    if x < 1.5:
+        return 35.0 / 36.0 * (x - 1.0) * (x - 239.0 / 140.0)
+    if x < 2.5:
+        return 1.0 / 6.0 * (x - 2.0) * (65.0 / 24.0 - x)
+    if x < 3.5:
+        return 1.0 / 36.0 * (x - 3.0) * (x - 15.0 / 4.0)
+    if x < 4.5:
+        x -= 4.5
+        return -1.0 / 288.0 * (x * x)
+    return 0.0
+
+
 def _nearest(rule: str = "accumulate") -> Filter:
     """Point sampling. ``rule`` picks Pillow's index arithmetic: "accumulate" (its 8-bit and float
     path) or "direct" (its 16-bit path); see ``tables._nearest_table``."""
@@ -205,3 +274,5 @@ register("lanczos2", lambda: lanczos(2))
 register("lanczos3", lambda: lanczos(3))
 register("mitchell", mitchell)
 register("gaussian", gaussian)
+register("mks2013", lambda: Filter("mks2013", 2.5, _mks2013))
+register("mks2021", lambda: Filter("mks2021", 4.5, _mks2021))

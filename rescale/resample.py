@@ -101,15 +101,17 @@ def resample(
     antialias: bool = True,
     edge: str = "renormalize",
     backend: str = "auto",
+    box: tuple[float, float, float, float] | None = None,
 ) -> torch.Tensor:
-    """Resample ``x`` of shape ``[N, C, H, W]`` to ``[N, C, out_h, out_w]``."""
+    """Resample ``x`` of shape ``[N, C, H, W]``, or its region ``box`` (left, top, right, bottom),
+    to ``[N, C, out_h, out_w]``."""
     backend = resolve_backend(backend, x)
     if filt.nearest and x.dtype == torch.uint16:
         filt = get_filter("nearest", rule="direct")  # Pillow's I;16 index rule
     differentiable = x.requires_grad and torch.is_grad_enabled()
     _, _, h, w = x.shape
     source, fmt = x, _memory_format(x)
-    steps = [(2 + axis, table) for axis, table in passes(w, h, out_w, out_h, filt, antialias, edge)]
+    steps = [(2 + axis, table) for axis, table in passes(w, h, out_w, out_h, filt, antialias, edge, box)]
     if backend == "cpu" and not differentiable and len(steps) == 2:
         # Both axes in one call: the CPU kernels then keep the 8-bit intermediate in cache.
         from rescale.kernels.cpu import resize

@@ -7,7 +7,10 @@ taps written out as explicit indices so that reflected edges need no special cas
 
 Geometry (Pillow's, which is also MATLAB's): input pixel ``i`` covers ``[i, i + 1)``; output pixel
 ``o`` is centred at ``(o + 0.5) * in_size / out_size``; when downscaling with ``antialias`` the
-filter is stretched by ``in_size / out_size``.
+filter is stretched by ``in_size / out_size``. With a source ``region`` ``(start, end)`` (Pillow's
+``box=``), the output spans ``[start, end)`` instead: ``o`` is centred at
+``start + (o + 0.5) * (end - start) / out_size``; taps outside the region but inside the image still
+read the image.
 """
 
 from __future__ import annotations
@@ -89,23 +92,33 @@ class AxisTable:
 
 @lru_cache(maxsize=512)
 def axis_table(
-    in_size: int, out_size: int, filt: Filter, antialias: bool = True, edge: str = "renormalize"
+    in_size: int,
+    out_size: int,
+    filt: Filter,
+    antialias: bool = True,
+    edge: str = "renormalize",
+    region: tuple[float, float] | None = None,
 ) -> AxisTable:
-    """The cached table resampling ``in_size`` samples to ``out_size`` with ``filt``."""
+    """The cached table resampling ``in_size`` samples to ``out_size`` with ``filt``; with
+    ``region=(start, end)``, the part ``[start, end)`` of the axis (``0 <= start < end <= in_size``,
+    float32 values as Pillow's ``box``) to ``out_size`` samples."""
     if in_size < 1 or out_size < 1:
         raise ValueError(f"axis sizes must be positive, got {in_size} -> {out_size}")
     if edge not in EDGES:
         raise ValueError(f"unknown edge mode {edge!r}; expected one of {EDGES}")
+    start, end = (0.0, float(in_size)) if region is None else (float(region[0]), float(region[1]))
+    if not 0 <= start < end <= in_size:
+        raise ValueError(f"region must satisfy 0 <= start < end <= {in_size}, got {region}")
     if filt.nearest:
-        return _nearest_table(in_size, out_size, accumulate="direct" not in filt.params)
+        return _nearest_table(in_size, out_size, accumulate="direct" not in filt.params, region=region)
 
-    scale = in_size / out_size
+    scale = _extent(start, end) / out_size
     filterscale = max(scale, 1.0) if antialias else 1.0
     support = filt.support * filterscale
     ss = 1.0 / filterscale
     rows = []
     for o in range(out_size):
-        center = (o + 0.5) * scale
+        center = start + (o + 0.5) * scale
         # Pillow rounds the tap range with (int)(x + 0.5); floor is the same for x >= 0 and
         # gives the right taps past the left border when they are kept (symmetric, clamp).
         lo = math.floor(center - support + 0.5)
@@ -136,15 +149,28 @@ def axis_table(
 
 
 def passes(
-    w: int, h: int, out_w: int, out_h: int, filt: Filter, antialias: bool = True, edge: str = "renormalize"
+    w: int,
+    h: int,
+    out_w: int,
+    out_h: int,
+    filt: Filter,
+    antialias: bool = True,
+    edge: str = "renormalize",
+    box: tuple[float, float, float, float] | None = None,
 ) -> list[tuple[int, AxisTable]]:
-    """The passes resizing ``w x h`` to ``out_w x out_h``, in Pillow's order (:func:`vertical_first`):
-    ``(axis, table)`` with axis 0 the height, 1 the width; an axis whose size does not change has
-    none, so resizing to the same size is the identity for every filter."""
-    order = [(1, w, out_w), (0, h, out_h)]
+    """The passes resizing ``w x h`` (or its region ``box = (left, top, right, bottom)``) to
+    ``out_w x out_h``, in Pillow's order (:func:`vertical_first`): ``(axis, table)`` with axis 0 the
+    height, 1 the width; an axis whose size does not change (over the whole axis) has none, so
+    resizing to the same size is the identity for every filter."""
+    left, top, right, bottom = (0, 0, w, h) if box is None else box
+    order = [(1, w, out_w, (left, right)), (0, h, out_h, (top, bottom))]
     if vertical_first(w, h, out_w, out_h):
         order.reverse()
-    return [(axis, axis_table(n_in, n_out, filt, antialias, edge)) for axis, n_in, n_out in order if n_in != n_out]
+    return [
+        (axis, axis_table(n_in, n_out, filt, antialias, edge, None if region == (0, n_in) else region))
+        for axis, n_in, n_out, region in order
+        if n_in != n_out or region != (0, n_in)
+    ]
 
 
 def vertical_first(w: int, h: int, out_w: int, out_h: int) -> bool:
@@ -164,15 +190,21 @@ def _fold(index: np.ndarray, n: int, edge: str) -> np.ndarray:
     return np.clip(index, 0, n - 1)
 
 
-def _nearest_table(in_size: int, out_size: int, accumulate: bool) -> AxisTable:
+def _extent(start: float, end: float) -> float:
+    """``end - start`` as Pillow computes it: a float32 subtraction (its box is ``float[4]``)."""
+    return float(np.float32(end) - np.float32(start))
+
+
+def _nearest_table(in_size: int, out_size: int, accumulate: bool, region=None) -> AxisTable:
     # Pillow's ImagingScaleAffine (8-bit and float images) accumulates the source coordinate in
-    # double precision, x = 0.5 * s, then x += s per output pixel, and truncates it; its generic
-    # transform (16-bit images) computes floor((o + 0.5) * s) directly. They differ where the
-    # accumulated sum falls just short of an integer.
-    s = in_size / out_size
+    # double precision, x = start + 0.5 * s, then x += s per output pixel, and truncates it; its
+    # generic transform (16-bit images) computes floor((o + 0.5) * s + start) directly. They differ
+    # where the accumulated sum falls just short of an integer.
+    start, end = (0.0, in_size) if region is None else region
+    s = _extent(start, end) / out_size
     index = np.empty((out_size, 1), np.int64)
-    x = s * 0.5
+    x = start + s * 0.5
     for o in range(out_size):
-        index[o, 0] = min(int(x if accumulate else (o + 0.5) * s), in_size - 1)
+        index[o, 0] = min(int(x if accumulate else (o + 0.5) * s + start), in_size - 1)
         x += s
     return AxisTable(in_size, out_size, index.astype(np.int32), np.ones((out_size, 1)))

@@ -17,21 +17,26 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .api import output_size, rescale
+from .api import rescale
 from .filters import Filter, get_filter
+from .sizes import target_size
 
 __all__ = ["Rescale"]
 
 
 class Rescale(v2.Transform):
-    """Rescale images by ``sx`` horizontally and ``sy`` vertically, or to ``size=(width, height)``.
+    """Rescale images by ``sx`` horizontally and ``sy`` vertically, or to ``size=(width, height)``,
+    or to ``width=`` and/or ``height=``: the sizes of :func:`rescale.rescale` (``docs/conventions.md``).
 
     Args:
         sx, sy: positive scale factors (``sy`` defaults to ``sx``); the output is
             ``round(in * s)`` pixels per axis (:func:`rescale.output_size`).
-        size: ``(width, height)`` of the output instead of a scale (Pillow's order, not torch's).
-        method: a registered method name (``rescale.filters.available()``, learned ones too) or a
-            :class:`rescale.filters.Filter`.
+        size: ``(width, height)`` of the output instead of a scale (Pillow's order, not torch's:
+            ``v2.Resize((256, 200))`` is ``Rescale(size=(200, 256))``, or say it by name,
+            ``Rescale(width=200, height=256)``).
+        width, height: the output width and/or height; one alone keeps each image's aspect ratio.
+        method: a registered method name (``rescale.filters.available()``, learned ones too), one of
+            Pillow's constants (``Image.Resampling.LANCZOS``) or a :class:`rescale.filters.Filter`.
         antialias, edge, backend, alpha: as :func:`rescale.rescale`.
 
     Inputs: PIL images (L, LA, RGB, RGBA, I;16, F), tensors ``[..., C, H, W]`` (uint8, float16,
@@ -48,28 +53,23 @@ class Rescale(v2.Transform):
         sy: float | None = None,
         *,
         size: tuple[int, int] | None = None,
-        method: str | Filter = "bicubic",
+        width: int | None = None,
+        height: int | None = None,
+        method: str | int | Filter = "bicubic",
         antialias: bool = True,
         edge: str = "renormalize",
         backend: str = "auto",
         alpha: bool | None = None,
     ):
         super().__init__()
-        if (sx is None) == (size is None):
-            raise TypeError("give a scale (sx, sy) or size=(width, height), not both or neither")
-        if sx is not None:
-            output_size(1, 1, sx, sy)  # validates the factors
-        else:
-            if sy is not None:
-                raise TypeError("sy goes with sx, not with size")
-            size = _check_size(size)
-        if isinstance(method, str):
-            from .methods import is_method
+        self.want = {"sx": sx, "sy": sy, "size": size, "width": width, "height": height}
+        target_size(1, 1, **self.want)  # one of them, valid: errors here, not in a DataLoader worker
+        if size is not None:
+            size = self.want["size"] = tuple(size)
+        from .methods import is_method
 
-            if not is_method(method):
-                get_filter(method)  # unknown names fail here, not in a DataLoader worker
-        elif not isinstance(method, Filter):
-            raise TypeError(f"method must be a name or a rescale.filters.Filter, got {type(method).__name__}")
+        if not is_method(method):
+            get_filter(method)  # unknown names and types fail here, not in a DataLoader worker
         self.sx, self.sy, self.size = sx, sy, size
         self.method, self.antialias, self.edge, self.backend, self.alpha = method, antialias, edge, backend, alpha
 
@@ -91,28 +91,12 @@ class Rescale(v2.Transform):
 
     def _rescale(self, x):
         kw = dict(method=self.method, antialias=self.antialias, edge=self.edge, backend=self.backend, alpha=self.alpha)
-        if self.size is not None:
-            return rescale(x, size=self.size, **kw)
-        return rescale(x, self.sx, self.sy, **kw)
+        return rescale(x, **self.want, **kw)
 
     def extra_repr(self) -> str:
-        scale = (
-            f"size={self.size}"
-            if self.size is not None
-            else f"sx={self.sx}" + (f", sy={self.sy}" if self.sy is not None else "")
-        )
+        scale = ", ".join(f"{k}={v}" for k, v in self.want.items() if v is not None)
         method = self.method if isinstance(self.method, str) else repr(self.method)
         return f"{scale}, method={method}, antialias={self.antialias}"
 
 
 _KEYPOINTS = tuple(t for t in (getattr(tv_tensors, "KeyPoints", None),) if t is not None)
-
-
-def _check_size(size) -> tuple[int, int]:
-    try:
-        w, h = size
-    except (TypeError, ValueError):
-        raise TypeError(f"size must be (width, height), got {size!r}") from None
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (w, h)):
-        raise ValueError(f"size must be two positive integers (width, height), got {size!r}")
-    return int(w), int(h)

@@ -184,7 +184,10 @@ def pick_scale(hr: tuple[int, int], lr: tuple[int, int]) -> int:
     for s in SCALES:
         if all(math.floor(n_hr / s) <= n_lr <= math.ceil(n_hr / s) for n_hr, n_lr in zip(hr, lr)):
             return s
-    raise ValueError(f"IRN rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither")
+    raise ValueError(
+        f"IRN rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither: for any factor from 1 to 4 "
+        "per axis, use method='iarn'"
+    )
 
 
 class IRNMethod(Method):

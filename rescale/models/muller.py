@@ -18,7 +18,6 @@ released TensorFlow code (needed to reuse its trained values, e.g. :data:`PAPER_
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -28,6 +27,7 @@ from torch import nn
 from ..filters import Filter, get_filter
 from ..methods import Method
 from ..resample import resample, resample_axis
+from ..sizes import check_scale, check_size, target_size
 from ..tables import AxisTable
 
 __all__ = ["Muller", "MullerMethod", "gaussian_blur", "blur_table", "load", "PAPER_RESNET50"]
@@ -65,10 +65,14 @@ def gaussian_blur(x: torch.Tensor, backend: str = "auto") -> torch.Tensor:
 class Muller(nn.Module):
     """The MULLER resizer: ``[N, C, H, W]`` float -> ``[N, C, h, w]`` of the same dtype and device.
 
+    Sizes and scales as everywhere in the package (``docs/conventions.md``):
+
     Args:
-        size: output ``(height, width)`` (torch order) or one int for a square; or give
-        scale: a factor, or ``(scale_h, scale_w)``; the output is ``max(1, floor(n * s + 0.5))``
-            pixels per axis (:func:`rescale.output_size`). Neither: pass ``size`` to ``forward``.
+        size: output ``(width, height)`` (Pillow's order, not torch's) or one int for a square; or
+        scale: a factor, or ``(sx, sy)`` (horizontal first); the output is ``max(1, floor(n * s + 0.5))``
+            pixels per axis (:func:`rescale.output_size`); or
+        width, height: the output width and/or height, one alone keeping the aspect ratio.
+            None of them: pass ``size`` to ``forward``.
         layers: K, the number of Laplacian bands (2 in the released code; 0 gives the base resizer).
         base: filter of the base resizer (any :mod:`rescale.filters` name or :class:`Filter`).
         antialias: whether the base resizer prefilters when shrinking (off in the released code, so
@@ -80,6 +84,9 @@ class Muller(nn.Module):
         self,
         size: int | tuple[int, int] | None = None,
         scale: float | tuple[float, float] | None = None,
+        *,
+        width: int | None = None,
+        height: int | None = None,
         layers: int = 2,
         base: str | Filter = "bilinear",
         antialias: bool = False,
@@ -87,14 +94,13 @@ class Muller(nn.Module):
         backend: str = "auto",
     ):
         super().__init__()
-        if size is not None and scale is not None:
-            raise TypeError("give size or scale, not both")
         if isinstance(layers, bool) or not isinstance(layers, int) or layers < 0:
             raise ValueError(f"layers must be a non-negative int, got {layers!r}")
-        self.size = None if size is None else _check_size((size, size) if isinstance(size, int) else tuple(size))
-        self.scale = (
-            None if scale is None else _check_scale((scale, scale) if isinstance(scale, (int, float)) else tuple(scale))
-        )
+        self.size = None if size is None else _size(size)
+        self.scale = None if scale is None else _scale(scale)
+        self.width, self.height = width, height
+        if any(v is not None for v in (size, scale, width, height)):
+            target_size(1, 1, **self._want(None))  # one of them, valid
         self.layers = layers
         self.base = get_filter(base)
         self.antialias, self.edge, self.backend = bool(antialias), edge, backend
@@ -106,23 +112,28 @@ class Muller(nn.Module):
         """Constructor arguments that define the trained parameters' meaning (for manifests)."""
         return {"layers": self.layers, "base": self.base.name, "antialias": self.antialias, "edge": self.edge}
 
-    def output_size(self, h: int, w: int, size=None) -> tuple[int, int]:
-        """``(height, width)`` of the output for an ``h x w`` input."""
+    def _want(self, size) -> dict:
+        sx, sy = self.scale or (None, None)
         if size is not None:
-            return _check_size((size, size) if isinstance(size, int) else tuple(size))
-        if self.size is not None:
-            return self.size
-        if self.scale is not None:
-            sh, sw = self.scale
-            return max(1, math.floor(h * sh + 0.5)), max(1, math.floor(w * sw + 0.5))
-        raise TypeError("Muller needs a size: give size= or scale= to the constructor, or size= to forward")
+            return {"size": _size(size)}
+        return {"sx": sx, "sy": sy, "size": self.size, "width": self.width, "height": self.height}
+
+    def output_size(self, w: int, h: int, size=None) -> tuple[int, int]:
+        """``(width, height)`` of the output for a ``w x h`` input (``size``: as ``forward``'s)."""
+        if size is None and self.size is self.scale is self.width is self.height is None:
+            raise TypeError(
+                "Muller needs a size: give size=, scale=, width= or height= to the constructor, or size= to forward"
+            )
+        return target_size(w, h, **self._want(size))
 
     def forward(self, x: torch.Tensor, size: int | tuple[int, int] | None = None) -> torch.Tensor:
+        """``[N, C, H, W]`` -> ``[N, C, h, w]``; ``size``: ``(width, height)`` or an int for a square,
+        instead of the constructor's."""
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             raise ValueError(f"expected an [N, C, H, W] tensor, got {getattr(x, 'shape', type(x).__name__)}")
         if not x.dtype.is_floating_point:
             raise TypeError(f"Muller needs a float tensor in [0, 1], got {x.dtype}")
-        out_h, out_w = self.output_size(x.shape[-2], x.shape[-1], size)
+        out_w, out_h = self.output_size(x.shape[-1], x.shape[-2], size)
         # Half precision is computed in float32 (the kernels accumulate in float32 anyway): the band
         # differences below would lose most of their bits in float16.
         work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
@@ -144,24 +155,26 @@ class Muller(nn.Module):
         return y.to(x.dtype)
 
     def extra_repr(self) -> str:
-        target = f"size={self.size}" if self.size else f"scale={self.scale}" if self.scale else "size=at call"
+        given = {"size": self.size, "scale": self.scale, "width": self.width, "height": self.height}
+        target = ", ".join(f"{k}={v}" for k, v in given.items() if v is not None) or "size=at call"
         return (
             f"{target}, layers={self.layers}, base={self.base.name!r}, antialias={self.antialias}, edge={self.edge!r}"
         )
 
 
-def _check_size(size) -> tuple[int, int]:
-    if len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in size):
-        raise ValueError(f"size must be (height, width) of positive ints, got {size!r}")
-    return int(size[0]), int(size[1])
+def _size(size) -> tuple[int, int]:
+    """``(width, height)``, or one int for a square."""
+    return check_size((size, size) if isinstance(size, int) and not isinstance(size, bool) else size)
 
 
-def _check_scale(scale) -> tuple[float, float]:
-    if len(scale) != 2 or any(
-        isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 for v in scale
-    ):
-        raise ValueError(f"scale must be a positive finite number or (scale_h, scale_w), got {scale!r}")
-    return float(scale[0]), float(scale[1])
+def _scale(scale) -> tuple[float, float]:
+    """``(sx, sy)``, or one number for both axes."""
+    if isinstance(scale, (tuple, list)):
+        if len(scale) != 2:
+            raise ValueError(f"scale must be a positive finite number or (sx, sy), got {scale!r}")
+        return check_scale(scale[0], "sx"), check_scale(scale[1], "sy")
+    s = check_scale(scale, "scale")
+    return s, s
 
 
 class MullerMethod(Method):
@@ -185,9 +198,8 @@ class MullerMethod(Method):
         return self
 
     def _apply(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        w, h = size
         with torch.no_grad():
-            return self.module(x, (h, w))
+            return self.module(x, size)
 
     down = up = _apply
 

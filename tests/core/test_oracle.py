@@ -77,6 +77,28 @@ def _gaussian(sigma=0.5, support=2.0):
     return lambda x: np.where(np.abs(x) < support, np.exp(-(x**2) / (2 * sigma**2)), 0.0)
 
 
+def _mks2013(x):
+    # Magic Kernel Sharp 2013 (Costella, johncostella.com/magic), expanded polynomials.
+    ax = np.abs(x)
+    return np.select(
+        [ax < 0.5, ax < 1.5, ax < 2.5],
+        [17 / 16 - 7 / 4 * ax**2, ax**2 - 11 / 4 * ax + 7 / 4, -((ax - 2.5) ** 2) / 8],
+        0.0,
+    )
+
+
+def _mks2021(x):
+    ax = np.abs(x)
+    pieces = [
+        577 / 576 - 239 / 144 * ax**2,
+        (140 * ax**2 - 379 * ax + 239) / 144,
+        -(24 * ax**2 - 113 * ax + 130) / 144,
+        (4 * ax**2 - 27 * ax + 45) / 144,
+        -((2 * ax - 9) ** 2) / 1152,
+    ]
+    return np.select([ax < 0.5, ax < 1.5, ax < 2.5, ax < 3.5, ax < 4.5], pieces, 0.0)
+
+
 # Every registered method except nearest must appear here (a new filter needs its oracle).
 ORACLE = {
     "box": (0.5, _box),
@@ -89,6 +111,8 @@ ORACLE = {
     "lanczos3": (3.0, _lanczos(3)),
     "mitchell": (2.0, _mitchell()),
     "gaussian": (2.0, _gaussian()),
+    "mks2013": (2.5, _mks2013),
+    "mks2021": (4.5, _mks2021),
 }
 # Methods as passed to rescale: the registered names, plus a parametrised filter.
 CASES = [pytest.param(name, ORACLE.get(name), id=name) for name in available() if name != "nearest"]

@@ -76,7 +76,7 @@ def test_blur_is_zero_padded_gaussian(backend):
 )
 def test_zero_init_is_the_base_resizer_exactly(backend, base, antialias, shape, size):
     x = rand(shape, torch.float32, backend)
-    m = Muller(size=size, base=base, antialias=antialias, backend=backend)
+    m = Muller(size=size[::-1], base=base, antialias=antialias, backend=backend)
     y = m(x)
     assert y.shape == (shape[0], shape[1], *size) and y.dtype == x.dtype
     assert torch.equal(y, resample(x, *size, m.base, antialias=antialias, backend=backend))
@@ -87,9 +87,10 @@ def test_zero_init_is_the_base_resizer_exactly(backend, base, antialias, shape, 
 def test_trained_muller_matches_oracle(backend, shape, size):
     x = rand(shape, torch.float64, "oracle")
     alpha, beta = PAPER_RESNET50["alpha"], PAPER_RESNET50["beta"]
-    m = set_params(Muller(size=size, backend=backend).double(), alpha, beta)
+    m = set_params(Muller(size=size[::-1], backend=backend).double(), alpha, beta)
     assert torch.allclose(m(x), oracle_muller(x, size, alpha, beta), rtol=0, atol=1e-12)
-    three = set_params(Muller(size=size, layers=3, backend=backend).double(), [0.5, -2.0, 3.0], [0.01, 0.0, -0.02])
+    three = Muller(size=size[::-1], layers=3, backend=backend).double()
+    three = set_params(three, [0.5, -2.0, 3.0], [0.01, 0.0, -0.02])
     assert torch.allclose(three(x), oracle_muller(x, size, [0.5, -2.0, 3.0], [0.01, 0.0, -0.02]), rtol=0, atol=1e-12)
 
 
@@ -97,7 +98,7 @@ def test_trained_muller_matches_oracle(backend, shape, size):
 def test_gradients_reach_alpha_beta_and_input(backend):
     size = (7, 9)
     x = rand((2, 3, 20, 23), torch.float64, "grad").requires_grad_()
-    m = Muller(size=size, backend=backend).double()
+    m = Muller(size=size[::-1], backend=backend).double()
     target = rand((2, 3, *size), torch.float64, "target")
     ((m(x) - target) ** 2).sum().backward()
     # the oracle's autograd at the same (zero) parameters
@@ -122,7 +123,7 @@ def test_gradcheck_through_the_cpu_kernels():
 @pytest.mark.parametrize("dtype, atol", [(torch.float32, 1e-5), (torch.float16, 4e-3), (torch.bfloat16, 3e-2)])
 def test_dtypes_and_batch(dtype, atol):
     x = rand((4, 3, 30, 26), torch.float64, "dtype")
-    m = set_params(Muller(scale=(0.5, 0.25)), [1.5, -3.0], [0.01, 0.02])
+    m = set_params(Muller(scale=(0.25, 0.5)), [1.5, -3.0], [0.01, 0.02])  # (sx, sy)
     want = oracle_muller(x, (15, 7), m.alpha.double(), m.beta.double())
     y = m(x.to(dtype))
     assert y.dtype == dtype and y.shape == (4, 3, 15, 7)
@@ -135,7 +136,10 @@ def test_sizes_scales_and_errors():
     x = torch.rand(1, 3, 21, 40)
     assert Muller(scale=0.5)(x).shape == (1, 3, 11, 20)  # round half up, as rescale.output_size
     assert Muller(size=8)(x).shape == (1, 3, 8, 8)
-    assert Muller()(x, (5, 50)).shape == (1, 3, 5, 50)
+    assert Muller()(x, (50, 5)).shape == (1, 3, 5, 50)  # (width, height), as everywhere
+    assert Muller(size=(50, 5))(x).shape == (1, 3, 5, 50)
+    assert Muller(width=20)(x).shape == (1, 3, 11, 20)  # the aspect ratio kept: 21 * 20 / 40 = 10.5 -> 11
+    assert Muller(width=20, height=7)(x).shape == (1, 3, 7, 20)
     assert Muller(layers=0)(x, 6).shape == (1, 3, 6, 6)
     with pytest.raises(TypeError, match="needs a size"):
         Muller()(x)
@@ -143,8 +147,10 @@ def test_sizes_scales_and_errors():
         Muller(size=4)(x.mul(255).byte())
     with pytest.raises(ValueError, match="layers"):
         Muller(layers=-1)
-    with pytest.raises(TypeError, match="not both"):
+    with pytest.raises(TypeError, match="give one of"):
         Muller(size=4, scale=0.5)
+    with pytest.raises(ValueError, match="positive"):
+        Muller(scale=(0.5, 0))
 
 
 def test_triton_interpreter_agrees_with_cpu():
@@ -154,13 +160,13 @@ def test_triton_interpreter_agrees_with_cpu():
     device = "cuda" if torch.cuda.is_available() else "cpu"
     x = rand((1, 3, 19, 24), torch.float32, "triton")
     alpha, beta = PAPER_RESNET50["alpha"], PAPER_RESNET50["beta"]
-    want = set_params(Muller(size=(9, 13), backend="torch"), alpha, beta)(x)
+    want = set_params(Muller(size=(13, 9), backend="torch"), alpha, beta)(x)
     xt = x.to(device, copy=True).requires_grad_()
-    m = set_params(Muller(size=(9, 13), backend="triton"), alpha, beta).to(device)
+    m = set_params(Muller(size=(13, 9), backend="triton"), alpha, beta).to(device)
     y = m(xt)
     assert torch.allclose(y.cpu(), want, rtol=0, atol=1e-5)
     y.sum().backward()
-    mr = set_params(Muller(size=(9, 13), backend="torch"), alpha, beta)
+    mr = set_params(Muller(size=(13, 9), backend="torch"), alpha, beta)
     xr = x.detach().clone().requires_grad_()
     mr(xr).sum().backward()
     assert torch.allclose(m.alpha.grad.cpu(), mr.alpha.grad, rtol=1e-4) and torch.allclose(
@@ -192,8 +198,8 @@ def test_load_rebuilds_module_from_manifest(weights_file):
     assert torch.equal(method.module.alpha, m.alpha) and torch.equal(method.module.beta, m.beta)
     x = torch.rand(2, 3, 24, 31)
     with torch.no_grad():
-        assert torch.equal(method.down(x, (12, 10)), m(x, (10, 12)))
-        assert torch.equal(method.up(x, (40, 30)), m(x, (30, 40)))
+        assert torch.equal(method.down(x, (12, 10)), m(x, (12, 10)))  # (width, height) both
+        assert torch.equal(method.up(x, (40, 30)), m(x, (40, 30)))
     with pytest.raises(TypeError, match="weights"):
         get_method("muller")
 
@@ -203,7 +209,7 @@ def test_down_and_rescale_apply_trained_muller(weights_file):
     img = Image.fromarray((rng_for("pil").random((24, 30, 3)) * 255).astype(np.uint8))
     x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].double() / 255
     with torch.no_grad():
-        want = m.double()(x, (12, 15)).clamp(0, 1).mul(255).round()[0].permute(1, 2, 0).numpy()
+        want = m.double()(x, (15, 12)).clamp(0, 1).mul(255).round()[0].permute(1, 2, 0).numpy()
     got = np.asarray(rescale.down(img, 2, method="muller", weights=path)).astype(np.float64)
     assert np.abs(got - want).max() <= 1  # float32 vs float64 rounding at .5
     import inspect
