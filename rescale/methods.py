@@ -166,6 +166,7 @@ def get_refiner(name: str) -> Callable:
 
 
 # Learned methods, imported on first use.
+register_method("cairn", "rescale.models.cairn:load")
 register_method("espcn", "rescale.models.espcn:load")
 register_method("irn", "rescale.models.irn:load")
 register_method("iarn", "rescale.models.iarn:load")

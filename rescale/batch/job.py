@@ -11,13 +11,14 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, replace
+from functools import cache
 
 from PIL import Image
 
 from .. import api, filters
 from ..methods import is_method, load_method
 from . import budget
-from .files import ImageError, Metadata, decode, open_image, read_header
+from .files import KEEP_SUFFIXES, ImageError, Metadata, decode, open_image, read_header
 from .inplace import mark_text, signature
 from .output import Written, write_image
 from .plan import Job, Target
@@ -36,12 +37,56 @@ __all__ = [
     "method_of",
     "DIRECTIONS",
     "DEFAULT_UP_METHOD",
+    "DEFAULT_DOWN_METHOD",
+    "down_method",
+    "storage_note",
 ]
 
 #: ``Options.direction``: ``rescale down`` / ``rescale up``.
 DIRECTIONS = ("down", "up")
 #: The method of ``rescale up`` for a file that names none (as :func:`rescale.up`).
 DEFAULT_UP_METHOD = "irn"
+#: ``rescale down``'s method for a lossless output when none is given: the best lossless rescaler.
+DEFAULT_DOWN_METHOD = "irn"
+#: ``rescale down``'s method for lossy outputs when none is given: the compression-aware CAIRN, whose
+#: LR survives JPEG and WebP (IRN's falls to about bicubic quality there: docs/cairn.md).
+LOSSY_DOWN_METHOD = "cairn"
+#: The factors :data:`LOSSY_DOWN_METHOD` has shipped weights for (``weights/cairn_x2``); other lossy
+#: downscales get :data:`DEFAULT_DOWN_METHOD`, with the note of :func:`storage_note`.
+LOSSY_DOWN_SCALES = (2,)
+#: Output formats that lose detail (a key of :data:`rescale.batch.files.FORMATS`).
+LOSSY_FORMATS = ("jpg", "webp")
+#: Learned rescalers whose LR only restores well when stored losslessly.
+LOSSLESS_ONLY = ("irn", "iarn")
+
+
+def down_method(fmt: str | None, hr: tuple[int, int] | None = None, lr: tuple[int, int] | None = None) -> str:
+    """``rescale down``'s default method for output format ``fmt`` and, when given, the sizes
+    ``hr -> lr`` (``(width, height)``): CAIRN for a lossy output at a factor it has weights for
+    (:data:`LOSSY_DOWN_SCALES`), else IRN."""
+    if fmt not in LOSSY_FORMATS:
+        return DEFAULT_DOWN_METHOD
+    if hr is None or lr is None or any(_is_factor(hr, lr, s) for s in LOSSY_DOWN_SCALES):
+        return LOSSY_DOWN_METHOD
+    return DEFAULT_DOWN_METHOD
+
+
+def _is_factor(hr: tuple[int, int], lr: tuple[int, int], s: int) -> bool:
+    """Whether ``hr -> lr`` is a downscale by ``s`` (each side ``floor`` or ``ceil`` of ``n / s``)."""
+    return all(n // s <= m <= -(-n // s) for n, m in zip(hr, lr))
+
+
+def storage_note(method: str | None, fmt: str | None, quality: int | None = None) -> str | None:
+    """What to tell a user whose LR made by ``method`` is (to be) stored as ``fmt`` (at ``quality``,
+    when known): a lossless-only rescaler's LR in a lossy file restores barely better than bicubic."""
+    if method not in LOSSLESS_ONLY or fmt not in LOSSY_FORMATS:
+        return None
+    stored = {"jpg": "JPEG", "webp": "WebP"}[fmt] + (f" (quality {quality})" if quality else "")
+    return (
+        f"{method}'s LR stored as {stored} restores about as well as bicubic; "
+        f"use --method {LOSSY_DOWN_METHOD} (made for lossy files, at x{'/x'.join(map(str, LOSSY_DOWN_SCALES))}) "
+        "or --format png when downscaling"
+    )
 
 
 @dataclass(frozen=True)
@@ -50,8 +95,9 @@ class Options:
 
     ``direction`` ``None`` (``rescale resize``) resamples with :func:`rescale.rescale`. ``"down"``
     and ``"up"`` run that direction of the method (:func:`rescale.down` / :func:`rescale.up` for
-    learned methods; filters resample antialiased either way): ``"down"`` refuses to enlarge and
-    records the original size and the method in the output (:mod:`rescale.batch.provenance`); ``"up"``
+    learned methods; filters resample antialiased either way): ``"down"`` refuses to enlarge, takes
+    ``method=None`` (:func:`down_method` of each output's format) and records the original size,
+    the method and a lossy file's quality in the output (:mod:`rescale.batch.provenance`); ``"up"``
     refuses to shrink, takes ``target=None`` (the recorded original size) and ``method=None`` (the
     recorded method, else :data:`DEFAULT_UP_METHOD`) per file, and leaves the record out.
     """
@@ -84,15 +130,22 @@ def process_file(job: Job, opts: Options) -> Result:
             with open_image(job.source()) as im:
                 head = read_header(im, opts.max_pixels)
                 size = head.size
+                note = None
                 if opts.direction is not None:
-                    opts = file_options(opts, size, lambda: stored_provenance(head.text, head.exif), job.src)
+
+                    @cache
+                    def read_stored():
+                        return stored_provenance(head.text, head.exif)
+
+                    opts = file_options(opts, size, read_stored, job.src, job.fmt)
+                    note = _storage_note(job, opts, read_stored)
                 rsize, box = opts.target.plan(*size)
                 need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
                 what = f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}"
                 held.enter_context(budget.current(opts.max_memory).reserve(need, what))
                 fast = opts.fast_decode and opts.direction is None and not opts.screentone
                 dec = decode(im, rsize if fast else None)
-            meta, record, note = dec.meta, None, None
+            meta, record = dec.meta, None
             if opts.direction is not None:
                 meta = replace(meta, exif=strip_exif(meta.exif))  # an input's record never passes to the output
             if opts.screentone and opts.direction is None:
@@ -135,6 +188,21 @@ def crop(img, box: tuple[int, int, int, int] | None):
     return img[box[1] : box[3], box[0] : box[2]]
 
 
+def _storage_note(job: Job, opts: Options, read_stored) -> str | None:
+    """:func:`storage_note` for a ``down`` output, or for an ``up`` input (with the quality its
+    record gives, when it has one)."""
+    if opts.direction == "down":
+        return storage_note(opts.method, job.fmt, opts.quality)
+    in_fmt = KEEP_SUFFIXES.get(job.src.suffix.lower())
+    if storage_note(opts.method, in_fmt) is None:
+        return None
+    try:
+        quality = getattr(read_stored(), "quality", None)
+    except ImageError:  # a garbled record: nothing more to say than the format
+        quality = None
+    return storage_note(opts.method, in_fmt, quality)
+
+
 def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str | None]:
     """``--screentone``: ``opts`` with method ``"screentone"`` for a greyscale or bitonal page; other
     pages keep their method, with a note that says so."""
@@ -149,11 +217,11 @@ def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str |
     )
 
 
-def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Options:
-    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the recorded size,
-    method and weights filled in where not given (``up``; ``read_stored()`` returns the file's
-    :class:`Provenance` or None, called only then), and the direction checked. Raises
-    :class:`ImageError` with the reason otherwise.
+def file_options(opts: Options, size: tuple[int, int], read_stored, src, fmt: str | None = None) -> Options:
+    """``opts`` for one file of ``rescale down``/``up`` of upright ``size``: the method for the output
+    format ``fmt`` (``down``, :func:`down_method`), or the recorded size, method and weights (``up``;
+    ``read_stored()`` returns the file's :class:`Provenance` or None, called only then) filled in
+    where not given, and the direction checked. Raises :class:`ImageError` with the reason otherwise.
 
     A size record is what a file says about itself, so before anything is allocated it must
     belong to this file (its LR size), name a known method, stay within the decompression-bomb
@@ -191,6 +259,8 @@ def file_options(opts: Options, size: tuple[int, int], read_stored, src) -> Opti
         raise ImageError(
             f"rescale up makes images larger, but {size[0]}x{size[1]} -> {w}x{h} shrinks (use rescale down or resize)"
         )
+    if opts.direction == "down" and method is None:
+        method = down_method(fmt, size, (w, h))
     opts = replace(opts, target=target, method=method, weights=weights)
     if is_method(method):
         hr, lr = ((w, h), size) if opts.direction == "up" else (size, (w, h))

@@ -37,7 +37,7 @@ def preview(job: Job, opts: Options) -> Result:
             size = head.size
             converted = conversion_of(im)
             if opts.direction is not None:
-                opts = file_options(opts, size, lambda: stored_provenance(head.text, head.exif), job.src)
+                opts = file_options(opts, size, lambda: stored_provenance(head.text, head.exif), job.src, job.fmt)
             rsize, box = opts.target.plan(*size)
             need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
             max_memory = budget.available_memory() if opts.max_memory is None else opts.max_memory

@@ -2,14 +2,16 @@
 original without being told its size.
 
 A :class:`Provenance` is the original (upright) size, the method, the size the file was written
-at (to notice a file edited since) and, when they were given, the method's weights. It is stored
+at (to notice a file edited since), when they were given the method's weights and, for JPEG and
+WebP files, the quality. It is stored
 
 - in PNG files as text chunks: ``rescale:original-size`` = ``"333x217"``, ``rescale:method`` =
   ``"irn"``, ``rescale:lr-size`` = ``"167x109"`` (and ``rescale:weights``);
 - in JPEG, WebP and TIFF files in the EXIF ``UserComment`` tag (Exif IFD, 0x9286) as
   ``ASCII\\0\\0\\0`` followed by the JSON
-  ``{"rescale": {"original_size": [333, 217], "method": "irn", "lr_size": [167, 109]}}`` (and
-  ``"weights"``). Writing it replaces a comment the input had; the rest of the EXIF is kept.
+  ``{"rescale": {"original_size": [333, 217], "method": "cairn", "lr_size": [167, 109], "quality": 90}}``
+  (and ``"weights"``; ``quality`` only in JPEG and WebP files). Writing it replaces a comment the input
+  had; the rest of the EXIF is kept.
 
 A record is only what a file says about itself: ``rescale up`` checks it against the file's own
 size, the method's range of factors and a memory budget before it allocates anything
@@ -21,7 +23,7 @@ the size changed); ``rescale up`` leaves it out of its outputs.
 
 >>> from rescale import provenance
 >>> provenance.read("small.png")
-Provenance(original_size=(333, 217), method='irn', lr_size=(167, 109))
+Provenance(original_size=(333, 217), method='irn', lr_size=(167, 109), weights=None, quality=None)
 """
 
 from __future__ import annotations
@@ -57,18 +59,22 @@ class Provenance:
 
     ``original_size``: ``(width, height)`` of the upright image ``rescale down`` read;
     ``method``: the method name (``rescale.methods.get_method``); ``lr_size``: ``(width, height)``
-    of the file as written; ``weights``: the method's weights when they were given (``--weights``).
+    of the file as written; ``weights``: the method's weights when they were given (``--weights``);
+    ``quality``: the JPEG/WebP quality it was written at (None: lossless, or not recorded).
     """
 
     original_size: tuple[int, int]
     method: str
     lr_size: tuple[int, int]
     weights: str | None = None
+    quality: int | None = None
 
     def to_json(self) -> dict:
-        weights = {"weights": self.weights} if self.weights is not None else {}
-        return {"original_size": list(self.original_size), "method": self.method, "lr_size": list(self.lr_size)} | (
-            weights
+        out = {"original_size": list(self.original_size), "method": self.method, "lr_size": list(self.lr_size)}
+        return (
+            out
+            | ({"weights": self.weights} if self.weights is not None else {})
+            | ({"quality": self.quality} if self.quality is not None else {})
         )
 
     def embed(self, params: dict, pil_format: str) -> dict:
@@ -85,9 +91,12 @@ class Provenance:
             params["pnginfo"] = info
             exif = strip_exif(params.pop("exif", None))  # no stale copy in the EXIF beside the chunks
         else:
+            record = self.to_json()
+            if pil_format in ("JPEG", "WEBP") and params.get("quality") is not None:
+                record["quality"] = int(params["quality"])  # the quality this file is being written at
             exif = load_exif(params.get("exif"))
             exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.UserComment] = (
-                _ASCII + json.dumps({"rescale": self.to_json()}).encode()
+                _ASCII + json.dumps({"rescale": record}).encode()
             )
             exif = exif.tobytes()
         if exif:
@@ -122,7 +131,7 @@ def from_metadata(text: Mapping[str, str], exif: bytes | Image.Exif | None) -> P
         return None
     try:
         original, lr = _pair(record.get("original_size")), _pair(record.get("lr_size"))
-        return _checked(original, record.get("method"), lr, record.get("weights"))
+        return _checked(original, record.get("method"), lr, record.get("weights"), record.get("quality"))
     except (ValueError, AttributeError) as e:
         raise ProvenanceError(f"malformed rescale metadata in the EXIF UserComment: {e}") from None
 
@@ -170,12 +179,14 @@ def _exif_record(exif) -> dict | None:
     return record
 
 
-def _checked(original, method, lr, weights=None) -> Provenance:
+def _checked(original, method, lr, weights=None, quality=None) -> Provenance:
     if not isinstance(method, str) or not method:
         raise ValueError(f"the method must be a name, got {method!r}")
     if weights is not None and (not isinstance(weights, str) or not weights):
         raise ValueError(f"the weights must be a name or a path, got {weights!r}")
-    return Provenance(original, method, lr, weights)
+    if quality is not None and not (isinstance(quality, int) and not isinstance(quality, bool) and 1 <= quality <= 100):
+        raise ValueError(f"the quality must be 1..100, got {quality!r}")
+    return Provenance(original, method, lr, weights, quality)
 
 
 def _size_text(size: tuple[int, int]) -> str:

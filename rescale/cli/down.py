@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from ..batch import Options
+from ..batch.job import DEFAULT_DOWN_METHOD, LOSSY_DOWN_METHOD
 from .common import (
     UsageError,
     add_engine_arguments,
@@ -25,16 +26,19 @@ from .runner import run_batch
 
 __all__ = ["add_parser", "run"]
 
-DEFAULT_DOWN_METHOD = "irn"
-
 DOWN_EXAMPLES = """\
 examples:
-  rescale down photos -o small --scale 0.5                   # IRN: an ordinary-looking half-size copy
+  rescale down photos -o small --scale 0.5                   # an ordinary-looking half-size copy
   rescale down big.png -o small.png --scale 0.25 --method irn
+  rescale down photos -o small --scale 0.5 --format jpg      # CAIRN (x2): made to survive JPEG
   rescale down scans -o web --width 800 --method lanczos     # any filter or learned method
 
-Each output records its original size and the method (PNG text chunks; EXIF UserComment for
-JPEG, WebP and TIFF), which `rescale up` reads. Save as PNG to keep the LR image exact.
+Outputs keep the input's format unless --format says otherwise. Without --method, lossless outputs
+(PNG, TIFF) use IRN, the best restoration from a lossless LR, and JPEG/WebP outputs at x2 use CAIRN,
+whose LR keeps more of its restoration gain through the codec (IRN's falls to about bicubic's; CAIRN
+has no weights for other factors yet, which get IRN). Each output
+records its original size, the method and, for JPEG/WebP, the quality (PNG text chunks; EXIF
+UserComment for JPEG, WebP and TIFF), which `rescale up` reads.
 """
 
 
@@ -55,7 +59,9 @@ def add_parser(subparsers) -> None:
         fits=("contain", "fill"),
         fit_help="contain (fit inside, default) or fill (stretch)",
     )
-    add_method_group(down, f"method (default {DEFAULT_DOWN_METHOD})")
+    add_method_group(
+        down, f"method (default: {DEFAULT_DOWN_METHOD} for PNG/TIFF outputs, {LOSSY_DOWN_METHOD} for JPEG/WebP at x2)"
+    )
     add_engine_arguments(down)
     add_output_arguments(down)
     add_reporting_arguments(down)
@@ -63,7 +69,12 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        method = checked_method(args.method) or DEFAULT_DOWN_METHOD
+        method = checked_method(args.method)  # None: by each output's format (rescale.batch.job.down_method)
+        if method is None and args.weights is not None:
+            raise UsageError(
+                f"--weights needs --method: without it each output's format picks the method "
+                f"({DEFAULT_DOWN_METHOD} for PNG/TIFF, {LOSSY_DOWN_METHOD} for JPEG/WebP at x2)"
+            )
         weights = checked_weights(method, args.weights)
         target = target_from_args(args)
         if target.scale is not None and max(target.scale) > 1:

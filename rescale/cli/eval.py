@@ -26,6 +26,8 @@ EXAMPLES = """\
 examples:
   rescale eval --method bicubic --scale 2 --scale 4                # the literature's bicubic baseline
   rescale eval --method irn --scale 2 --sets Set5 --jpeg 90        # the LR stored as JPEG first
+  rescale eval --method cairn --scale 2 --jpeg 90 75 50 --lossless  # several qualities (and PNG) in one run
+  rescale eval --method cairn --webp 80 60 --report out/webp        # report with a rate-distortion plot
   rescale eval --method espcn --scale 3 --json out/espcn.json --report out/espcn
 """
 
@@ -41,9 +43,12 @@ def _scales(args) -> list[tuple[float, float]]:
 
 
 def _quality(v: str) -> int:
-    q = int(v)
+    try:
+        q = int(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"quality must be an integer 1..100, got {v!r}") from None
     if not 1 <= q <= 100:
-        raise argparse.ArgumentTypeError(f"JPEG quality must be 1..100, got {q}")
+        raise argparse.ArgumentTypeError(f"quality must be 1..100, got {q}")
     return q
 
 
@@ -72,7 +77,18 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated set names under --data, or folders (default: {DEFAULT_SETS})",
     )
     p.add_argument(
-        "--jpeg", type=_quality, default=None, metavar="Q", help="store the LR as JPEG at quality Q before upscaling"
+        "--jpeg",
+        type=_quality,
+        nargs="+",
+        default=[],
+        metavar="Q",
+        help="store the LR as JPEG (Pillow, 4:2:0) at each quality Q before upscaling",
+    )
+    p.add_argument(
+        "--webp", type=_quality, nargs="+", default=[], metavar="Q", help="store the LR as lossy WebP at each quality Q"
+    )
+    p.add_argument(
+        "--lossless", action="store_true", help="with --jpeg/--webp: also score the LR stored losslessly (PNG)"
     )
     p.add_argument(
         "--report",
@@ -140,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         log(f"rescale eval: error: {err}: pip install 'rescalekit[torch]' (and [eval] for LPIPS and plots)")
         return 2
     from ..eval import metrics
-    from ..eval.protocol import evaluate, prepare_method
+    from ..eval.protocol import evaluate, prepare_method, storages_from
     from ..eval.results import format_table, to_json
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -157,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         scales = _scales(args)
+        storages = storages_from(args.jpeg, args.webp, args.lossless)
         sets = [s.strip() for s in args.sets.split(",") if s.strip()]
         method = prepare_method(args.method, device)
         try:
@@ -172,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
                 sets,
                 scales,
                 data=args.data,
-                jpeg=args.jpeg,
+                storages=storages,
                 limit=args.limit,
                 device=args.device,
                 lpips_weights=args.lpips_weights,
@@ -187,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
                 sets,
                 scales,
                 data=args.data,
-                jpeg=args.jpeg,
+                storages=storages,
                 limit=args.limit,
                 device=device,
                 lpips=lpips,

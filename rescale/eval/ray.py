@@ -13,7 +13,7 @@ from pathlib import Path
 from ..batch.ray import connect, dataset
 from . import metrics
 from .datasets import ImageFolder, Sample, load_rgb, resolve_set
-from .protocol import collect_set, prepare_method, score_sample
+from .protocol import LOSSLESS, Storage, collect_sets, prepare_method, score_sample
 
 __all__ = ["evaluate_on_ray", "score_batch", "EVAL_TASKS_PER_GPU"]
 
@@ -21,33 +21,34 @@ __all__ = ["evaluate_on_ray", "score_batch", "EVAL_TASKS_PER_GPU"]
 EVAL_TASKS_PER_GPU = 4
 
 
-def score_batch(batch, method: str, device: str, jpeg: int | None, report_images: int, lpips_weights: str | None):
+def score_batch(batch, method: str, device: str, storages: list, report_images: int, lpips_weights: str | None):
     """Ray task body of ``rescale eval``: score each ``{"scale", "set", "index", "folder", "path",
-    "sx", "sy"}`` row with :func:`rescale.eval.protocol.score_sample`; the method (and LPIPS) are
-    loaded once per worker process."""
+    "sx", "sy"}`` row with :func:`rescale.eval.protocol.score_sample` for every storage (``(codec,
+    quality)`` pairs); the method (and LPIPS) are loaded once per worker process."""
     import pyarrow as pa
     import torch
 
     m, bicubic, lpips = _eval_tools(method, device, lpips_weights)
+    storages = [Storage(*st) for st in storages]
     out = []
     with torch.inference_mode():
         for i in range(len(batch["path"])):
             key = tuple(int(batch[c][i]) for c in ("scale", "set", "index"))
             folder, path = str(batch["folder"][i]), str(batch["path"][i])
             sample = Sample(Path(path).relative_to(folder).as_posix(), *load_rgb(path))
-            entry, shown = score_sample(
+            scored = score_sample(
                 m,
                 bicubic,
                 sample,
                 float(batch["sx"][i]),
                 float(batch["sy"][i]),
-                jpeg=jpeg,
+                storages=storages,
                 device=device,
                 lpips=lpips,
                 with_bicubic=report_images > 0,
                 keep=key[2] < report_images,
             )
-            out.append(pickle.dumps((key, entry, shown)))
+            out.append(pickle.dumps((key, scored)))
     return pa.table({"scored": pa.array(out, pa.binary())})
 
 
@@ -72,7 +73,7 @@ def evaluate_on_ray(
     scales: list[tuple[float, float]],
     *,
     data=None,
-    jpeg: int | None = None,
+    storages=(LOSSLESS,),
     limit: int | None = None,
     device: str = "auto",
     lpips_weights=None,
@@ -107,7 +108,7 @@ def evaluate_on_ray(
             fn_kwargs={
                 "method": method,
                 "device": device,
-                "jpeg": jpeg,
+                "storages": [(st.codec, st.quality) for st in storages],
                 "report_images": report_images,
                 "lpips_weights": None if lpips_weights is None else str(lpips_weights),
             },
@@ -115,10 +116,11 @@ def evaluate_on_ray(
             **extra,
         )
         for row in ds.iter_rows():
-            key, entry, shown = pickle.loads(row["scored"])
-            scored[key] = (entry, shown)
+            key, per_storage = pickle.loads(row["scored"])
+            scored[key] = per_storage
     return [
-        collect_set(name, (sx, sy), (scored[(si, fi, i)] for i in range(len(folder))), log)
+        res
         for si, (sx, sy) in enumerate(scales)
         for fi, (name, folder) in enumerate(folders)
+        for res in collect_sets(name, (sx, sy), storages, (scored[(si, fi, i)] for i in range(len(folder))), log)
     ]

@@ -1,5 +1,6 @@
 """HTML report of a ``rescale eval`` run: the results table, zoomed side-by-side crops (HR, bicubic,
-method) and, with several scales, a PSNR-vs-scale plot. Everything is written into one folder
+method), with several scales a PSNR-vs-scale plot and, with the LR stored at several qualities, a
+rate-distortion plot (PSNR against the stored LR's bits per HR pixel). Everything is written into one folder
 (``index.html`` plus PNGs) that opens in a browser without a server."""
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .protocol import format_scale
 
 __all__ = ["write_report", "detail_box"]
 
@@ -48,32 +51,66 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
-def _plot(results, method_name: str, path: Path) -> bool:
-    """PSNR (Y) against scale per set, method solid and bicubic dashed; False with one scale."""
-    scales = sorted({r.scale for r in results})
-    if len(scales) < 2:
-        return False
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # no display; only the file is wanted
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _curves(results, method_name: str, path: Path, x_of, groups, xlabel: str) -> None:
+    """One plot: for each ``(label, rows)`` of ``groups``, Y-PSNR against ``x_of(row, bicubic)``,
+    method solid and bicubic dashed (when scored and the method is not bicubic itself)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for k, name in enumerate(dict.fromkeys(r.set for r in results)):
-        rows = sorted((r for r in results if r.set == name), key=lambda r: r.scale)
-        xs = [math.sqrt(r.scale[0] * r.scale[1]) for r in rows]
+    for k, (label, rows) in enumerate(groups):
         colour = f"C{k}"
-        ax.plot(xs, [r.summary()["psnr_y"] for r in rows], "o-", color=colour, label=f"{name} {method_name}")
+        ax.plot(
+            [x_of(r, False) for r in rows],
+            [r.summary()["psnr_y"] for r in rows],
+            "o-",
+            color=colour,
+            label=f"{label} {method_name}",
+        )
         base = [r.summary()["bicubic_psnr_y"] for r in rows]
         if method_name != "bicubic" and None not in base:
-            ax.plot(xs, base, "s--", color=colour, alpha=0.6, label=f"{name} bicubic")
-    ax.set_xlabel("scale factor")
+            ax.plot([x_of(r, True) for r in rows], base, "s--", color=colour, alpha=0.6, label=f"{label} bicubic")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("PSNR on Y (dB)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _plot(results, method_name: str, path: Path) -> bool:
+    """PSNR (Y) against scale per set and storage; False with one scale."""
+    if len({r.scale for r in results}) < 2:
+        return False
+    groups = {}
+    for r in results:
+        label = r.set if len({q.storage for q in results}) == 1 else f"{r.set} {r.storage.label}"
+        groups.setdefault(label, []).append(r)
+    rows = [(label, sorted(rs, key=lambda r: r.scale)) for label, rs in groups.items()]
+    _curves(results, method_name, path, lambda r, _: math.sqrt(r.scale[0] * r.scale[1]), rows, "scale factor")
+    return True
+
+
+def _plot_rate(results, method_name: str, path: Path) -> bool:
+    """Rate-distortion: PSNR (Y) against the stored LR's bits per HR pixel, per set, scale and
+    codec over its qualities; False unless some codec has several qualities."""
+    groups = {}
+    for r in results:
+        if r.storage.codec is not None:
+            groups.setdefault(f"{r.set} x{format_scale(*r.scale)} {r.storage.codec}", []).append(r)
+    rows = [(label, sorted(rs, key=lambda r: r.storage.quality)) for label, rs in groups.items() if len(rs) > 1]
+    if not rows:
+        return False
+    bpp = lambda r, base: r.summary()["bicubic_bpp" if base else "bpp"]  # noqa: E731
+    _curves(results, method_name, path, bpp, rows, "bits per HR pixel of the stored LR")
     return True
 
 
@@ -95,14 +132,17 @@ def write_report(folder: str | Path, method, results, table: str) -> Path:
     ]
     if _plot(results, method.name, folder / "psnr_vs_scale.png"):
         parts.append("<h2>PSNR vs scale</h2><img src='psnr_vs_scale.png' alt='PSNR vs scale'>")
+    if _plot_rate(results, method.name, folder / "rate_distortion.png"):
+        parts.append("<h2>Rate-distortion</h2><img src='rate_distortion.png' alt='PSNR vs bits per pixel'>")
     for r in results:
         if not r.samples:
             continue
-        scale = f"{r.scale[0]:g}" if r.scale[0] == r.scale[1] else f"{r.scale[0]:g}x{r.scale[1]:g}"
-        parts.append(f"<h2>{esc(r.set)} x{scale}</h2>")
+        scale = format_scale(*r.scale)
+        stored = f", LR stored as {r.storage.label}" if r.storage.codec else ""
+        parts.append(f"<h2>{esc(r.set)} x{scale}{esc(stored)}</h2>")
         for sample in r.samples:
             top, left, side = detail_box(sample["hr"], sample["bicubic"], margin=math.ceil(max(r.scale)))
-            stem = _slug(f"{r.set}_x{scale}_{sample['name']}")
+            stem = _slug(f"{r.set}_x{scale}_{r.storage.label}_{sample['name']}")
             score = next(im for im in r.images if im["name"] == sample["name"])
             figures = []
             shown = [("hr", "HR"), ("bicubic", "bicubic"), ("method", method.name)]

@@ -17,18 +17,22 @@ def _fmt(v, digits: int) -> str:
 
 
 def format_table(results: list[SetResult], lpips_note: str | None = None) -> str:
-    """Markdown table, one row per set and scale."""
+    """Markdown table, one row per set, scale and (when the LR was stored lossily) storage, with the
+    stored LR's bits per HR pixel."""
+    stored = any(r.storage.codec for r in results)
+    head = "| set | scale | " + ("LR stored as | bpp | " if stored else "")
     rows = [
-        "| set | scale | images | Y-PSNR | Y-SSIM | RGB-PSNR | RGB-SSIM | LR Y-PSNR vs bicubic | LPIPS | s/img |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        head + "images | Y-PSNR | Y-SSIM | RGB-PSNR | RGB-SSIM | LR Y-PSNR vs bicubic | LPIPS | s/img |",
+        "|---|---|" + ("---|---|" if stored else "") + "---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         s = r.summary()
         lr = _fmt(s["lr_psnr_y"], 2) if s["lr_psnr_y"] is not None else "-"
+        storage = f"{s['storage']} | {_fmt(s['bpp'], 3)} | " if stored else ""
         rows.append(
-            f"| {s['set']} | x{format_scale(s['scale_x'], s['scale_y'])} | {s['images']} | {_fmt(s['psnr_y'], 2)} | "
-            f"{_fmt(s['ssim_y'], 4)} | {_fmt(s['psnr_rgb'], 2)} | {_fmt(s['ssim_rgb'], 4)} | {lr} | "
-            f"{_fmt(s['lpips'], 4)} | {_fmt(s['seconds_per_image'], 3)} |"
+            f"| {s['set']} | x{format_scale(s['scale_x'], s['scale_y'])} | {storage}{s['images']} | "
+            f"{_fmt(s['psnr_y'], 2)} | {_fmt(s['ssim_y'], 4)} | {_fmt(s['psnr_rgb'], 2)} | {_fmt(s['ssim_rgb'], 4)} | "
+            f"{lr} | {_fmt(s['lpips'], 4)} | {_fmt(s['seconds_per_image'], 3)} |"
         )
     if lpips_note:
         rows.append(f"\nLPIPS n/a: {lpips_note}")
@@ -56,7 +60,9 @@ def to_json(method: Method, results: list[SetResult], args: dict, lpips_note: st
                     "rescaler": "method.down, rounded to uint8",
                     "classical": "MATLAB imresize with the filter, uint8",
                 }[method.kind],
-                "jpeg_quality": args.get("jpeg"),
+                "storage": list(dict.fromkeys(r.storage.label for r in results)),
+                "lr_psnr": "the method's LR as made (before storage) against the bicubic LR",
+                "bpp": "bits of the stored LR file (PNG when lossless; Pillow JPEG 4:2:0 or lossy WebP) per HR pixel",
                 "y": "MATLAB rgb2ycbcr on uint8 output, float Y; greyscale files scored on their grey level",
                 "crop": "ceil(max(scale)) px from each HR border; none for LR PSNR",
                 "ssim": "Gaussian 11x11, sigma 1.5, valid windows",

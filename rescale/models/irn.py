@@ -36,7 +36,7 @@ from torch import nn
 from ..methods import Method
 from .invertible import InvBlock, Lift, haar, haar_inverse, merge_rgb, split_rgb
 
-__all__ = ["IRN", "IRNMethod", "load", "load_model", "quantize_ste", "bicubic_down", "SCALES"]
+__all__ = ["IRN", "IRNMethod", "load", "load_model", "quantize_ste", "bicubic_down", "SCALES", "weights_by_scale"]
 
 SCALES = (2, 4)
 
@@ -179,22 +179,33 @@ def _fit(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
 
-def pick_scale(hr: tuple[int, int], lr: tuple[int, int]) -> int:
-    """The IRN scale (2 or 4) that maps an HR size (width, height) to an LR size, or ValueError."""
+def pick_scale(hr: tuple[int, int], lr: tuple[int, int], name: str = "IRN") -> int:
+    """The IRN scale (2 or 4) that maps an HR size (width, height) to an LR size, or ValueError
+    (naming the method ``name``)."""
     for s in SCALES:
         if all(math.floor(n_hr / s) <= n_lr <= math.ceil(n_hr / s) for n_hr, n_lr in zip(hr, lr)):
             return s
     raise ValueError(
-        f"IRN rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither: for any factor from 1 to 4 "
+        f"{name} rescales by 2 or 4; {hr[0]}x{hr[1]} <-> {lr[0]}x{lr[1]} is neither: for any factor from 1 to 4 "
         "per axis, use method='iarn'"
     )
+
+
+def weights_by_scale(weights: dict | str | None) -> dict:
+    """``{scale: name or path}`` from a mapping, or from one name or path (its manifest's scale)."""
+    if weights is None or isinstance(weights, dict):
+        return dict(weights or {})
+    from ..pretrained import load_manifest
+
+    return {load_manifest(str(weights))["architecture"]["args"]["scale"]: str(weights)}
 
 
 class IRNMethod(Method):
     """IRN as a registered method (``kind = "rescaler"``).
 
     Args:
-        weights: ``{scale: name or path}``; defaults to the shipped ``irn_x2`` / ``irn_x4``.
+        weights: ``{scale: name or path}``, or one name or path, used for the scale its manifest
+            says (what ``--weights`` gives); defaults to the shipped ``irn_x2`` / ``irn_x4``.
         models: ``{scale: IRN}`` to use instead of weights (e.g. a model being trained).
         tile: tile size in LR pixels (0: never tile); overlap: context in LR pixels.
         z_sigma: standard deviation of the sampled latent for ``up`` (0: deterministic ``z = 0``).
@@ -206,7 +217,7 @@ class IRNMethod(Method):
 
     def __init__(
         self,
-        weights: dict | None = None,
+        weights: dict | str | None = None,
         *,
         models: dict | None = None,
         tile: int = 256,
@@ -214,14 +225,18 @@ class IRNMethod(Method):
         z_sigma: float = 0.0,
         seed: int = 0,
     ):
-        self.weights = {2: "irn_x2", 4: "irn_x4", **(weights or {})}
+        self.weights = {2: "irn_x2", 4: "irn_x4", **weights_by_scale(weights)}
         self.models = dict(models or {})
         self.tile, self.overlap, self.z_sigma, self.seed = tile, overlap, z_sigma, seed
+
+    def load_weights(self, name: str) -> IRN:
+        """The network of weights ``name`` (subclasses with another network override this)."""
+        return load_model(name)
 
     def model(self, scale: int, device) -> IRN:
         m = self.models.get(scale)
         if m is None:
-            m = self.models[scale] = load_model(self.weights[scale])
+            m = self.models[scale] = self.load_weights(self.weights[scale])
         if next(m.parameters()).device != torch.device(device):
             m = self.models[scale] = m.to(device)
         return m
@@ -229,7 +244,7 @@ class IRNMethod(Method):
     def down(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, H, W] -> [N, C, size[1], size[0]]`` (C = 1, 3 or 4; alpha is resampled bicubic)."""
         w, h = size
-        s = pick_scale((x.shape[-1], x.shape[-2]), (w, h))
+        s = pick_scale((x.shape[-1], x.shape[-2]), (w, h), self.name.upper())
         model = self.model(s, x.device)
         rgb, rest = split_rgb(x)
         rgb = _fit(rgb.float(), h * s, w * s)
@@ -239,7 +254,7 @@ class IRNMethod(Method):
     def up(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``[N, C, h, w] -> [N, C, size[1], size[0]]`` with the latent ``z = 0`` (or sampled)."""
         W, H = size
-        s = pick_scale((W, H), (x.shape[-1], x.shape[-2]))
+        s = pick_scale((W, H), (x.shape[-1], x.shape[-2]), self.name.upper())
         model = self.model(s, x.device)
         rgb, rest = split_rgb(x)
         z = rgb.new_zeros(rgb.shape[0], model.channels - 3, *rgb.shape[2:], dtype=torch.float32)

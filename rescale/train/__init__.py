@@ -8,6 +8,7 @@ invertible trainers (IRN, IARN) in :mod:`rescale.train.loop`.
 
 #: model name -> trainer module
 TRAINERS = {
+    "cairn": "rescale.train.cairn",
     "espcn": "rescale.train.espcn",
     "iarn": "rescale.train.iarn",
     "irn": "rescale.train.irn",

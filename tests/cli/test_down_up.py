@@ -95,9 +95,12 @@ def test_round_trip_restores_the_original_size(tmp_path, capsys, fmt, method, sc
                 method,
                 "{}x{}".format(*lr_size),
             )
-    if fmt == "jpg":
-        assert _exif_record(lr_path) == {"original_size": [W, H], "method": method, "lr_size": list(lr_size)}
-    assert provenance.read(lr_path) == provenance.Provenance((W, H), method, lr_size)
+    if fmt == "jpg":  # the quality it was written at (the default, 90) too
+        record = {"original_size": [W, H], "method": method, "lr_size": list(lr_size), "quality": 90}
+        assert _exif_record(lr_path) == record
+    assert provenance.read(lr_path) == provenance.Provenance(
+        (W, H), method, lr_size, quality=90 if fmt == "jpg" else None
+    )
 
     if method in PIL_FILTERS and fmt == "png":  # down is the antialiased filter: Pillow's resize
         np.testing.assert_array_equal(np.asarray(lr), np.asarray(decoded.resize(lr_size, PIL_FILTERS[method])))
@@ -259,7 +262,9 @@ def test_record_keeps_the_rest_of_the_exif_in_every_format(tmp_path, capsys):
         if fmt == "png":  # the text chunks hold the record; the EXIF keeps the input's comment
             assert _exif_comment(lr_path) == b"ASCII\0\0\0holiday"
         else:  # the record takes the comment's place
-            assert _exif_record(lr_path) == {"original_size": [217, 333], "method": "box", "lr_size": [109, 167]}
+            quality = {"quality": 90} if fmt in ("jpg", "webp") else {}
+            want = {"original_size": [217, 333], "method": "box", "lr_size": [109, 167], **quality}
+            assert _exif_record(lr_path) == want
         assert provenance.read(lr_path).original_size == (217, 333)
 
         code, _, err = _run(["up", str(lr_path), "-o", str(tmp_path / f"hr_{fmt}")], capsys)

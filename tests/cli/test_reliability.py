@@ -450,7 +450,7 @@ def test_exif_over_64k_is_cut_to_fit_a_jpeg_with_a_note(tmp_path, capsys):
     with Image.open(tmp_path / "small.jpg") as im:
         assert im.getexif()[ExifTags.Base.Make] == "TestCam"
         assert len(im.getexif().tobytes()) <= JPEG_EXIF_LIMIT
-    assert provenance.read(tmp_path / "small.jpg") == provenance.Provenance((40, 40), "bicubic", (20, 20))
+    assert provenance.read(tmp_path / "small.jpg") == provenance.Provenance((40, 40), "bicubic", (20, 20), quality=90)
 
 
 def test_non_utf8_file_name_with_verbose_and_strict_utf8_output(tmp_path, monkeypatch):
@@ -534,3 +534,20 @@ def test_in_place_plan_and_process_file_through_the_library(tmp_path):
         assert im.size == (10, 10) and read_mark(im.getexif()).endswith(" 10x10")
     r = process_file(job, Options(Target(scale=(4, 4)), max_memory=1000))
     assert r.status == "failed" and "more than the run's budget" in r.reason
+
+
+def test_irn_with_one_weights_name_from_the_cli(tmp_path, capsys):
+    # --weights gives one name; IRN takes it for the scale its manifest says (it was refused with
+    # "'str' object is not a mapping"), and a scale it does not cover keeps the shipped weights.
+    import rescale
+
+    src = tmp_path / "a.png"
+    arr = _noise(14, 48, 64)
+    Image.fromarray(arr).save(src)
+    argv = ["down", src, "-o", tmp_path / "lr.png", "--scale", "0.5", "--method", "irn", "--weights", "irn_x2"]
+    assert _run(argv, capsys)[0] == 0
+    assert provenance.read(tmp_path / "lr.png").weights == "irn_x2"
+    with Image.open(tmp_path / "lr.png") as im:
+        np.testing.assert_array_equal(np.asarray(im), np.asarray(rescale.down(Image.fromarray(arr), 2, method="irn")))
+    code, _, err = _run([*argv[:-1], "no_such_weights"], capsys)
+    assert code == 2 and "no_such_weights" in err

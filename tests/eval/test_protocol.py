@@ -19,7 +19,7 @@ from rescale import methods
 from rescale.cli import main as rescale_main
 from rescale.cli.eval import add_parser, run
 from rescale.eval.datasets import bicubic_lr
-from rescale.eval.protocol import evaluate
+from rescale.eval.protocol import Storage, evaluate
 from rescale.methods import Method
 
 from matlab_port import matlab_imresize  # the independent MATLAB imresize port
@@ -114,6 +114,45 @@ def test_cli_bicubic_matches_numpy_oracle_and_writes_json_and_report(folder, cap
     assert Image.open(crops[0]).size[0] % 3 == 0  # zoomed x3
 
 
+def _oracle_stored_psnr_y(path: Path, s: int, codec: str, quality: int) -> tuple[float, float]:
+    """bicubic down, the LR through a Pillow file, bicubic up: (Y-PSNR, bits per HR pixel), numpy only."""
+    import io
+
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    h, w = rgb.shape[0] // s * s, rgb.shape[1] // s * s
+    hr = rgb[:h, :w]
+    buf = io.BytesIO()
+    Image.fromarray(matlab_imresize(hr, h // s, w // s)).save(buf, codec, quality=quality)
+    stored = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    sr = matlab_imresize(stored, h, w)
+    luma = lambda a: 16 + a.astype(np.float64) @ np.array([65.481, 128.553, 24.966]) / 255  # noqa: E731
+    mse = np.mean((luma(hr)[s:-s, s:-s] - luma(sr)[s:-s, s:-s]) ** 2)
+    return 10 * math.log10(255**2 / mse), 8 * len(buf.getvalue()) / (h * w)
+
+
+def test_cli_several_qualities_in_one_run_match_a_pillow_oracle(folder, capsys):
+    out = folder / "out"
+    argv = ["--method", "bicubic", "--scale", "2", "--data", str(folder), "--sets", "A", "--limit", "2"]
+    argv += ["--jpeg", "90", "40", "--webp", "70", "--lossless", "--json", str(out / "r.json")]
+    assert main(argv + ["--report", str(out / "report")]) == 0
+    table = capsys.readouterr().out
+    for label in ("lossless", "jpeg q90", "jpeg q40", "webp q70"):
+        assert f"| A | x2 | {label} |" in table
+    doc = json.loads((out / "r.json").read_text())
+    assert doc["protocol"]["storage"] == ["lossless", "jpeg q90", "jpeg q40", "webp q70"]
+    by_label = {r["storage"]: r for r in doc["results"]}
+    for label, codec, q in (("jpeg q90", "JPEG", 90), ("jpeg q40", "JPEG", 40), ("webp q70", "WEBP", 70)):
+        for im in by_label[label]["per_image"]:
+            want_psnr, want_bpp = _oracle_stored_psnr_y(folder / "A" / im["name"], 2, codec, q)
+            assert im["psnr_y"] == pytest.approx(want_psnr, abs=1e-9) and im["bpp"] == pytest.approx(want_bpp)
+            assert im["lr_psnr_y"] == "inf"  # the LR as made, before storage: bicubic's own
+    assert by_label["lossless"]["psnr_y"] > by_label["jpeg q90"]["psnr_y"] > by_label["jpeg q40"]["psnr_y"]
+    assert by_label["jpeg q90"]["bpp"] > by_label["jpeg q40"]["bpp"]
+    html = (out / "report" / "index.html").read_text()
+    assert "rate_distortion.png" in html and (out / "report" / "rate_distortion.png").stat().st_size > 1000
+    assert "LR stored as jpeg q40" in html
+
+
 class BlockRescaler(Method):
     """Toy rescaler: block mean down, block repeat up, each adding 0.4 of an 8-bit level; exact on
     block-constant images only if the LR is rounded to 8 bits in between (0.8 would round up)."""
@@ -149,8 +188,9 @@ def test_rescaler_lr_is_the_methods_own_quantised_and_jpeg_applies(tmp_path):
     (im,) = res.images
     assert math.isinf(im["psnr_y"]) and math.isinf(im["psnr_rgb"]) and im["ssim_y"] == pytest.approx(1.0)
     assert 10 < im["lr_psnr_y"] < 60  # block means against MATLAB bicubic: close, not equal
-    (jpeg,) = evaluate(BlockRescaler(), ["B"], [(4, 4)], data=tmp_path, jpeg=30)
+    (jpeg,) = evaluate(BlockRescaler(), ["B"], [(4, 4)], data=tmp_path, storages=[Storage("jpeg", 30)])
     assert 15 < jpeg.images[0]["psnr_y"] < 45
+    assert jpeg.images[0]["lr_psnr_y"] == im["lr_psnr_y"]  # the method's own LR, before storage
 
 
 def test_upscaler_gets_the_bicubic_lr_through_the_registry(folder, monkeypatch, capsys):
@@ -195,7 +235,7 @@ def test_add_parser_registers_eval_with_run():
     args = parser.parse_args(
         ["eval", "--method", "lanczos", "--scale", "2", "--scale", "4", "--jpeg", "75", "--limit", "3"]
     )
-    assert args.func is run and args.scale == [2.0, 4.0] and args.jpeg == 75 and args.limit == 3
+    assert args.func is run and args.scale == [2.0, 4.0] and args.jpeg == [75] and args.limit == 3
     with pytest.raises(SystemExit):
         parser.parse_args(["eval", "--jpeg", "0"])
 
