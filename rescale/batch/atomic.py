@@ -1,7 +1,7 @@
 """Writing output files atomically, and removing what killed writers left behind.
 
-:func:`atomic_save` encodes an image in memory, writes it to a hidden temporary file beside the
-destination and renames it over the destination: a run killed at any moment leaves either the old
+:func:`atomic_write` takes an image encoded in memory, writes it to a hidden temporary file beside
+the destination and renames it over the destination: a run killed at any moment leaves either the old
 file, the complete new one, or a temporary file. Encoding in memory first also lets a full disk
 surface as "no space left" rather than as Pillow's "encoder error -2".
 
@@ -29,20 +29,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import io
 import os
 import secrets
 import socket
 import time
 from pathlib import Path
 
-from PIL import Image
-
 __all__ = [
     "TEMP_PREFIX",
     "STALE_TEMP_SECONDS",
     "DiskFull",
-    "atomic_save",
+    "atomic_write",
     "clean_temp_files",
     "flush_to_disk",
     "new_run_id",
@@ -83,7 +80,7 @@ def new_run_id() -> str:
 
 
 def temp_path(dest: Path, run: str = "") -> Path:
-    """The temporary file :func:`atomic_save` writes before renaming it to ``dest``."""
+    """The temporary file :func:`atomic_write` writes before renaming it to ``dest``."""
     head = f"{TEMP_PREFIX}{writer_id()}-{os.getpid()}-{run or '0'}-{secrets.token_hex(3)}-"
     name = dest.name
     room = _NAME_MAX - len(head.encode())
@@ -92,17 +89,15 @@ def temp_path(dest: Path, run: str = "") -> Path:
     return dest.with_name(head + name)
 
 
-def atomic_save(img: Image.Image, dest: Path, pil_format: str, run: str = "", **params) -> None:
-    """``img.save(format=pil_format, **params)`` to ``dest`` atomically (see the module docstring);
+def atomic_write(data: bytes | memoryview, dest: Path, run: str = "") -> None:
+    """The encoded file ``data`` written to ``dest`` atomically (see the module docstring);
     :class:`DiskFull` when the disk is full."""
     dest = Path(dest)
-    buf = io.BytesIO()
-    img.save(buf, format=pil_format, **params)
     tmp = temp_path(dest, run)
     try:
         replacing = dest.exists()
         with open(tmp, "xb") as f:
-            f.write(buf.getbuffer())
+            f.write(data)
             if replacing:
                 f.flush()
                 os.fsync(f.fileno())

@@ -35,10 +35,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ..methods import is_method
-from .files import ImageError
+from .files import ImageError, bands_of
 
 __all__ = [
     "COSTS",
@@ -53,7 +51,10 @@ __all__ = [
     "current",
 ]
 
-BYTES_PER_SAMPLE = {"L": 1, "LA": 1, "RGB": 1, "RGBA": 1, "I;16": 2, "F": 4}
+BYTES_PER_SAMPLE = {"L": 1, "LA": 1, "RGB": 1, "RGBA": 1, "I;16": 2, "F": 4, "RGB;16": 2, "RGBA;16": 2}
+#: More bytes per sample for 16-bit colour: decoded as two 8-bit images (4 bytes a pixel each)
+#: then joined (rescale.batch.files.decode), and with alpha resampled in float64.
+DEEP_EXTRA = {"RGB;16": (6, 0), "RGBA;16": (24, 16)}
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,12 @@ def estimate(in_size: tuple[int, int], out_size: tuple[int, int], mode: str, kin
     >>> round(estimate((1, 1), (16384, 16384), "RGBA") / 2**30, 1)  # the crafted record of issue 16
     17.0
     """
-    bands, depth = Image.getmodebands(mode), BYTES_PER_SAMPLE.get(mode, 4)
+    bands, depth = bands_of(mode), BYTES_PER_SAMPLE.get(mode, 4)
     cost = COSTS[kind]
+    extra_in, extra_out = DEEP_EXTRA.get(mode, (0, 0))
     in_samples = in_size[0] * in_size[1] * bands
     out_samples = out_size[0] * out_size[1] * bands
-    return in_samples * (depth + cost.per_in) + out_samples * (depth + cost.per_out) + cost.fixed
+    return in_samples * (depth + cost.per_in + extra_in) + out_samples * (depth + cost.per_out + extra_out) + cost.fixed
 
 
 def available_memory() -> int | None:

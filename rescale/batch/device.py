@@ -16,7 +16,7 @@ from PIL import Image
 from . import budget
 from .files import Metadata, decode, open_image, read_header
 from .inplace import mark_text, signature
-from .job import Options, failed, linear_light, process_file, reason_of, resample_image, write_output
+from .job import Options, failed, joined, linear_light, process_file, reason_of, resample_image, write_output
 from .plan import Job
 from .result import Result
 
@@ -56,7 +56,7 @@ def decode_job(job: Job, opts: Options) -> Decoded | Result:
     try:
         if opts.direction is not None:
             return process_file(job, opts)
-        with open_image(job.src) as im:
+        with open_image(job.source()) as im:
             head = read_header(im, opts.max_pixels)
             if head.mode in BATCHED_MODES:
                 rsize, box = opts.target.plan(*head.size)
@@ -91,11 +91,11 @@ def encode_job(item: Decoded, pixels: np.ndarray, seconds: float, opts: Options)
         "done",
         None,
         size,
-        written.image.size,
-        written.image.mode,
-        item.converted,
+        written.size,
+        written.mode,
+        joined(item.converted, written.converted),
         seconds + time.perf_counter() - t0,
-        note="; ".join(n for n in (item.linear_note, written.note) if n) or None,
+        note=joined(item.linear_note, written.note),
     )
 
 

@@ -1,27 +1,22 @@
-"""Image files in and out for the batch tool: decoding to a mode ``rescale()`` resamples, keeping the
-metadata worth keeping, and writing atomically.
+"""Image files read by the batch tool: decoding to a mode ``rescale()`` resamples, keeping the
+metadata worth keeping (writing them is :mod:`rescale.batch.output`).
 
 Reading (:func:`read_image`):
 
 - the EXIF orientation is applied to the pixels and removed from the EXIF kept for the output;
 - the ICC profile, the EXIF block and the DPI are kept (:class:`Metadata`);
-- modes L, LA, RGB, RGBA, I;16 (16-bit grey) and F are kept. Others are converted: 1 -> L,
-  P/PA -> RGBA when the palette has transparency else RGB, CMYK -> RGB (through the embedded ICC
-  profile when there is one, which is then replaced by sRGB), YCbCr/LAB/HSV/RGBX -> RGB,
-  I;16B/I;16L -> I;16, I (32-bit) -> I;16 when its values fit, else an error. Pillow itself
-  reads 16-bit RGB PNGs as 8-bit RGB;
+- modes L, LA, RGB, RGBA, I;16 (16-bit grey) and F are kept, and so are 16-bit RGB and RGBA
+  (PNG, TIFF), which Pillow reads as 8-bit: they are decoded as uint16 arrays of mode RGB;16 or
+  RGBA;16 (:func:`deep_mode`, :mod:`rescale.batch.deep`). Others are converted, and the
+  conversion is reported (``Decoded.converted``): 1 -> L, P/PA -> RGBA when the palette has
+  transparency else RGB, CMYK -> RGB (through the embedded ICC profile when there is one, which is
+  then replaced by sRGB), YCbCr/LAB/HSV/RGBX -> RGB, I;16B/I;16L -> I;16, I (32-bit) -> I;16 when
+  its values fit, else an error; 16-bit grey with alpha is read as 8-bit LA (Pillow's);
 - multi-frame files (animated GIF/PNG/WebP, multi-page TIFF) are refused with a clear error rather
   than silently cut to their first frame. MPO files (phone JPEGs with extra preview or depth
   frames) are read as their first, primary image;
 - files larger than ``max_pixels`` (default: Pillow's ``MAX_IMAGE_PIXELS``) are refused before
   their pixels are decoded: the decompression-bomb guard.
-
-Writing (:func:`write_image`) fits the mode to what the format can hold: JPEG has no alpha (LA and
-RGBA are flattened onto white) and no 16 bits (I;16 -> L, rounded); WebP is RGB/RGBA (Pillow turns
-L/LA into RGB/RGBA); PNG has no float (F is refused); TIFF holds every mode (LZW-compressed, or
-uncompressed when the EXIF has sub-IFDs, which Pillow's LZW writer cannot write); a JPEG's EXIF
-holds at most 64 KB, so the biggest tags of a larger one are left out, with a note. The file is
-written atomically (:mod:`rescale.batch.atomic`).
 
 Only regular files are read: a FIFO, a device or a socket named like an image would block the run
 or never end, so it is refused (:func:`open_file`), as is a symbolic link loop.
@@ -34,38 +29,44 @@ import errno
 import io
 import os
 import stat
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
-from .atomic import atomic_save
-from .exif import JPEG_EXIF_LIMIT, JPEG_EXIF_RESERVE, fit_jpeg_exif, has_sub_ifd, kept_exif, with_mark
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ImageError",
     "Metadata",
     "Decoded",
     "Header",
-    "Written",
     "FORMATS",
+    "KEPT_MODES",
+    "DEEP_MODES",
     "open_file",
     "open_image",
     "read_header",
     "read_image",
-    "write_image",
-    "upright_size",
+    "decode",
+    "deep_mode",
+    "conversion_of",
+    "bands_of",
+    "output_format",
 ]
 
 #: Output formats by the name the CLI takes: (Pillow format, file suffix).
 FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp"), "tiff": ("TIFF", ".tiff")}
 #: Suffixes of inputs whose format is kept when no output format is asked for (others become PNG).
 KEEP_SUFFIXES = {".png": "png", ".jpg": "jpg", ".jpeg": "jpg", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff"}
-DEFAULT_QUALITY = 90
-
-KEPT_MODES = ("L", "LA", "RGB", "RGBA", "I;16", "F")
+#: Modes of 16-bit colour images, which Pillow has none for: uint16 ``HxWxC`` arrays (rescale.batch.deep).
+DEEP_MODES = ("RGB;16", "RGBA;16")
+KEPT_MODES = ("L", "LA", "RGB", "RGBA", "I;16", "F", *DEEP_MODES)
 _TO_RGB = ("CMYK", "YCbCr", "LAB", "HSV", "RGBX")
 
 
@@ -84,7 +85,7 @@ class Metadata:
 
 @dataclass
 class Decoded:
-    image: Image.Image  # in one of KEPT_MODES, upright
+    image: Image.Image | np.ndarray  # in one of KEPT_MODES, upright (DEEP_MODES: a uint16 HxWxC array)
     meta: Metadata
     converted: str | None = None  # e.g. "P -> RGBA", None when the mode was kept
     text: dict[str, str] = field(default_factory=dict)  # text chunks (PNG), where rescale.batch.provenance looks
@@ -118,23 +119,31 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None, reduce_fo
 
 
 @contextlib.contextmanager
-def open_image(path: str | os.PathLike) -> Iterator[Image.Image]:
-    """The image file ``path`` opened by Pillow, its headers read and its pixels not yet decoded
-    (no size guard yet: :func:`read_header` applies it). :class:`ImageError` if it cannot be."""
-    f = open_file(path)
+def open_image(source: str | os.PathLike | BinaryIO) -> Iterator[Image.Image]:
+    """The image file ``source`` (a path, or a binary file object such as the bytes of stdin)
+    opened by Pillow, its headers read and its pixels not yet decoded (no size guard yet:
+    :func:`read_header` applies it). :class:`ImageError` if it cannot be."""
+    f = source if hasattr(source, "read") else open_file(source)
     try:
-        with _pillow_errors(), _OPEN_LOCK:
-            # Pillow's own size guard reads a global limit: read_header applies its own, per call,
-            # so threads with different limits do not race.
-            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                im = Image.open(f)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
-        with im:
+        with _pillow_open(f) as im:
+            # Now, while Pillow's tiles still say how samples are stored: reading a PNG's EXIF
+            # (read_header) loads its pixels and clears them.
+            setattr(im, _DEPTH, _depth_of(im, f))
             yield im
     finally:
-        f.close()
+        if f is not source:
+            f.close()
+
+
+def _pillow_open(f: BinaryIO) -> Image.Image:
+    with _pillow_errors(), _OPEN_LOCK:
+        # Pillow's own size guard reads a global limit: read_header applies its own, per call,
+        # so threads with different limits do not race.
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            return Image.open(f)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
 
 
 def open_file(path: str | os.PathLike):
@@ -223,13 +232,21 @@ def decode(im: Image.Image, reduce_to: tuple[int, int] | None = None) -> Decoded
     decoded reduced in the DCT domain towards the upright size ``reduce_to`` when given (see
     :data:`DRAFT_GAP`)."""
     full = (im.height, im.width) if im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else im.size
+    depth = _depth(im)
     with _pillow_errors():
+        low = _low_bytes(depth.source) if depth.deep else None
         if reduce_to is not None and im.format == "JPEG":
             _draft(im, full, reduce_to)
         im.load()
         upright = ImageOps.exif_transpose(im, in_place=True) or im
         icc = upright.info.get("icc_profile") or None
-        image, converted, icc = _to_kept_mode(upright, icc)
+        if low is not None:
+            from .deep import join_bytes  # numpy: only for 16-bit colour files
+
+            image, converted = join_bytes(upright, ImageOps.exif_transpose(low)), None
+        else:
+            image, converted, icc = _to_kept_mode(upright, icc)
+            converted = depth.cut or converted
     exif = upright.getexif()
     dpi = upright.info.get("dpi")
     meta = Metadata(icc, exif.tobytes() if len(exif) else None, tuple(float(v) for v in dpi) if dpi else None)
@@ -252,18 +269,89 @@ def _draft(im: Image.Image, full: tuple[int, int], target: tuple[int, int]) -> N
     im.draft(im.mode, want)
 
 
-def upright_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of ``path`` once its EXIF orientation is applied, from the headers only."""
-    with open_image(path) as im:
-        return read_header(im, 0).size
+@dataclass(frozen=True)
+class _Depth:
+    """How an opened file stores its samples, where Pillow's modes do not say it."""
+
+    deep: str | None  # "RGB;16" / "RGBA;16": 16-bit colour, which Pillow would cut to its high byte
+    cut: str | None  # the report of 16-bit samples Pillow reads as 8 bits and nothing here reads whole
+    source: BinaryIO | None  # the file, to decode the low bytes of a deep image from
+
+
+#: The attribute open_image sets on the images it opens: their _Depth.
+_DEPTH = "rescale_depth"
+
+
+def _depth_of(im: Image.Image, source: BinaryIO | None) -> _Depth:
+    """The :class:`_Depth` of an image just opened (its tiles not yet loaded)."""
+    rawmodes = [_rawmode(t) for t in im.tile]
+    if im.mode in ("RGB", "RGBA") and rawmodes and all(r in {f"{im.mode};16{o}" for o in "BLN"} for r in rawmodes):
+        return _Depth(f"{im.mode};16", None, source)
+    if im.mode in ("LA", "RGB", "RGBA") and any(";16" in (r or "") for r in rawmodes):
+        return _Depth(None, f"{im.mode};16 -> {im.mode} (read as 8 bits)", None)
+    return _Depth(None, None, None)
+
+
+def _depth(im: Image.Image) -> _Depth:
+    """The :class:`_Depth` :func:`open_image` found, or (for an image opened otherwise) its own."""
+    return getattr(im, _DEPTH, None) or _depth_of(im, None)
+
+
+def deep_mode(im: Image.Image) -> str | None:
+    """``"RGB;16"`` / ``"RGBA;16"`` for an image from :func:`open_image` whose file holds 16-bit
+    colour samples, which Pillow would cut to their high byte; else None."""
+    return _depth(im).deep
+
+
+def bands_of(mode: str) -> int:
+    """Channels of an image of ``mode`` (one of :data:`KEPT_MODES`)."""
+    return len(mode.split(";")[0]) if mode in DEEP_MODES else Image.getmodebands(mode)
+
+
+def _rawmode(tile) -> str | None:
+    """How a tile's decoder unpacks samples (Pillow's "rawmode"), when it says."""
+    args = tile[3]
+    rawmode = args if isinstance(args, str) else (args[0] if args else None)
+    return rawmode if isinstance(rawmode, str) else None
+
+
+def _low_bytes(source: BinaryIO) -> Image.Image:
+    """The 16-bit colour image in the file ``source`` (:func:`deep_mode`) opened once more, set to
+    unpack the low byte of each sample instead of the high one: the same unpacker for the other
+    byte order (Pillow's "N", native, is the host's order). The image opened first loads the high
+    bytes as usual."""
+    source.seek(0)
+    low = _pillow_open(io.BytesIO(source.read()))
+    native = "L" if sys.byteorder == "little" else "B"
+    swap = {"B": "L", "L": "B", "N": "B" if native == "L" else "L"}
+    tiles = []
+    for t in low.tile:
+        rawmode = _rawmode(t)
+        args = rawmode[:-1] + swap[rawmode[-1]]
+        if not isinstance(t[3], str):
+            args = (args, *t[3][1:])
+        tiles.append(t._replace(args=args) if hasattr(t, "_replace") else (*t[:3], args))
+    low.tile = tiles
+    return low
 
 
 _OPEN_LOCK = threading.Lock()
 
 
+def conversion_of(im: Image.Image) -> str | None:
+    """The mode conversion :func:`decode` makes of an opened image, from its headers alone (as
+    ``Decoded.converted`` says it, e.g. ``"P -> RGBA"``); None when its mode is kept."""
+    mode = _kept_mode_of(im)
+    if (deep_mode(im) or im.mode) == mode:
+        return _depth(im).cut
+    if im.mode == "CMYK" and im.info.get("icc_profile"):
+        return "CMYK -> RGB (through its ICC profile)"
+    return f"{im.mode} -> {mode}"
+
+
 def _kept_mode_of(im: Image.Image) -> str:
     """The mode :func:`decode` gives ``im`` (:func:`_to_kept_mode`), from its headers."""
-    mode = im.mode
+    mode = deep_mode(im) or im.mode
     if mode in KEPT_MODES:
         return mode
     if mode in ("P", "PA"):
@@ -320,80 +408,3 @@ def output_format(src: Path, fmt: str | None) -> tuple[str, str]:
     if suffix in KEEP_SUFFIXES:
         return KEEP_SUFFIXES[suffix], src.suffix
     return "png", ".png"
-
-
-@dataclass(frozen=True)
-class Written:
-    """What :func:`write_image` wrote."""
-
-    image: Image.Image  # the image as written (its mode fitted to the format)
-    note: str | None = None  # metadata that had to be left out, for the file's report
-
-
-def write_image(
-    img: Image.Image,
-    dest: Path,
-    fmt: str,
-    meta: Metadata,
-    quality: int | None = None,
-    provenance=None,
-    *,
-    mark: str | None = None,
-    run: str = "",
-) -> Written:
-    """Write ``img`` to ``dest`` as ``fmt`` (a key of :data:`FORMATS`), atomically, with ``meta``
-    and, when given, a :class:`rescale.batch.provenance.Provenance` record (``rescale down``) and the
-    mark of an in-place run (:func:`rescale.batch.exif.with_mark`). ``run`` names the temporary file's run
-    (:mod:`rescale.batch.atomic`).
-    """
-    pil_format = FORMATS[fmt][0]
-    img = _fit_mode(img, pil_format)
-    params: dict = {}
-    if meta.icc_profile and not (pil_format == "WEBP" and img.mode in ("L", "LA")):  # WebP makes those RGB
-        params["icc_profile"] = meta.icc_profile
-    exif = kept_exif(meta.exif, img.size) if meta.exif else None
-    note = None
-    if exif and pil_format == "JPEG":
-        exif, note = fit_jpeg_exif(exif, JPEG_EXIF_LIMIT - JPEG_EXIF_RESERVE)
-    if exif:
-        params["exif"] = exif
-    if meta.dpi:
-        params["dpi"] = meta.dpi
-    if pil_format in ("JPEG", "WEBP"):
-        params["quality"] = DEFAULT_QUALITY if quality is None else quality
-    if provenance is not None:
-        params = provenance.embed(params, pil_format)
-    if mark is not None:
-        params["exif"] = with_mark(params.get("exif"), mark)
-    if pil_format == "TIFF":
-        # Pillow's LZW (libtiff) writer fails on EXIF sub-IFDs (camera tags, GPS, rescale's
-        # record): such files are written uncompressed by Pillow's own writer, which keeps them.
-        params["compression"] = "raw" if has_sub_ifd(params.get("exif")) else "tiff_lzw"
-    atomic_save(img, dest, pil_format, run=run, **params)
-    return Written(img, note)
-
-
-def _fit_mode(img: Image.Image, pil_format: str) -> Image.Image:
-    mode = img.mode
-    if mode == "F" and pil_format != "TIFF":
-        raise ImageError("32-bit float images can only be written as TIFF (use --format tiff)")
-    if pil_format == "JPEG" or (pil_format == "WEBP" and mode == "I;16"):
-        if mode == "I;16":
-            import numpy as np
-
-            arr = np.asarray(img).astype(np.uint32)
-            return Image.fromarray(((arr * 255 + 32767) // 65535).astype(np.uint8))  # round(v / 257)
-        if mode in ("LA", "RGBA"):
-            return _flatten_on_white(img)
-    return img
-
-
-def _flatten_on_white(img: Image.Image) -> Image.Image:
-    """Composite an LA/RGBA image onto white (JPEG has no alpha), rounding like Pillow's blend."""
-    import numpy as np
-
-    arr = np.asarray(img).astype(np.uint32)
-    color, alpha = arr[..., :-1], arr[..., -1:]
-    out = (color * alpha + 255 * (255 - alpha) + 127) // 255
-    out = out.astype(np.uint8)
-    return Image.fromarray(out[..., 0] if out.shape[-1] == 1 else out)

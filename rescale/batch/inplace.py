@@ -5,7 +5,7 @@ An in-place output replaces its own input under the same name, so "the output ex
 nothing. Instead every file an in-place run writes carries a mark in its EXIF
 (:func:`rescale.batch.exif.with_mark`, a private tag every output format holds):
 ``<signature> <width>x<height>``, where the signature is a hash of what the command does to a file
-(:func:`signature`: the size rule, the method and its options, the format and quality) and the
+(:func:`signature`: the size rule, the method and its options, the format and quality, ``--strip``) and the
 size is the size it wrote. The mark is part of the file, written in the same atomic rename as its
 pixels, so there is no journal to lose and no moment at which a replaced file lacks its mark.
 
@@ -33,8 +33,13 @@ def signature(opts, fmt: str) -> str:
     """16 hex digits naming what ``opts`` (:class:`rescale.batch.Options`) do to a file written
     as ``fmt``; the same for the same command line, in any process and any later version."""
     fields = {name: repr(getattr(opts, name, None)) for name in _FIELDS} | {"format": fmt, "mark": 1}
-    if getattr(opts, "linear", False):  # only when set: the marks of earlier runs keep their meaning
+    # Options added since marks were first written count only when used, so older marks still match.
+    if getattr(opts, "linear", False):
         fields["linear"] = "True"
+    if opts.target is not None and not opts.target.enlarge:
+        fields["enlarge"] = "False"
+    if getattr(opts, "strip", False):
+        fields["strip"] = "True"
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 

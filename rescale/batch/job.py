@@ -8,6 +8,7 @@ are decoded, the memory its job needs is reserved from the run's budget (:mod:`.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import dataclass, replace
 from functools import cache
@@ -18,8 +19,9 @@ from PIL import Image
 from .. import api, filters
 from ..methods import is_method, load_method
 from . import budget
-from .files import KEEP_SUFFIXES, ImageError, Metadata, Written, decode, open_image, read_header, write_image
+from .files import KEEP_SUFFIXES, ImageError, Metadata, decode, open_image, read_header
 from .inplace import mark_text, signature
+from .output import Written, write_image
 from .plan import Job, Target
 from .provenance import Provenance, ProvenanceError, from_metadata, strip_exif
 from .result import Result
@@ -31,6 +33,7 @@ __all__ = [
     "Options",
     "process_file",
     "file_options",
+    "stored_provenance",
     "resample_image",
     "linear_light",
     "write_output",
@@ -116,6 +119,7 @@ class Options:
     max_memory: int | None = None  # bytes the run's files may use at once (None: what is available; 0: no limit)
     run_id: str = ""  # names this run's temporary files (rescale.batch.atomic)
     linear: bool = False  # filters resample in linear light, with the file's ICC tone curves (linear_light)
+    strip: bool = False  # write no EXIF and no ICC profile (the size record and the in-place mark stay)
 
 
 def failed(job: Job, reason: str, **kw) -> Result:
@@ -129,7 +133,7 @@ def process_file(job: Job, opts: Options) -> Result:
     sig = signature(opts, job.fmt) if job.in_place else None
     try:
         with contextlib.ExitStack() as held:
-            with open_image(job.src) as im:
+            with open_image(job.source()) as im:
                 head = read_header(im, opts.max_pixels)
                 size = head.size
                 note = None
@@ -137,7 +141,7 @@ def process_file(job: Job, opts: Options) -> Result:
 
                     @cache
                     def read_stored():
-                        return _stored(head.text, head.exif)
+                        return stored_provenance(head.text, head.exif)
 
                     opts = file_options(opts, size, read_stored, job.src, job.fmt)
                     note = _storage_note(job, opts, read_stored)
@@ -153,12 +157,11 @@ def process_file(job: Job, opts: Options) -> Result:
             if opts.screentone and opts.direction is None:
                 opts, note = _screentone_options(dec.image, opts)
             linear, linear_note = linear_light(opts, meta.icc_profile)
-            out = resample_image(dec.image, rsize, opts, linear)
-            if box is not None:
-                out = out.crop(box)
+            out = crop(resample_image(dec.image, rsize, opts, linear), box)
+            out_size = out.size if isinstance(out, Image.Image) else (out.shape[1], out.shape[0])
             if opts.direction == "down":
-                record = Provenance(size, opts.method, out.size, opts.weights)
-            written = write_output(out, job, meta, opts, record, None if sig is None else mark_text(sig, out.size))
+                record = Provenance(size, opts.method, out_size, opts.weights)
+            written = write_output(out, job, meta, opts, record, None if sig is None else mark_text(sig, out_size))
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the others
         return failed(job, reason_of(e), size=size, seconds=time.perf_counter() - t0)
     method = opts.method if opts.direction is not None or opts.screentone else None
@@ -169,13 +172,27 @@ def process_file(job: Job, opts: Options) -> Result:
         "done",
         None,
         size,
-        written.image.size,
-        written.image.mode,
-        dec.converted,
+        written.size,
+        written.mode,
+        joined(dec.converted, written.converted),
         time.perf_counter() - t0,
         method,
-        "; ".join(n for n in (note, linear_note, written.note) if n) or None,
+        joined(note, linear_note, written.note),
     )
+
+
+def joined(*texts: str | None) -> str | None:
+    """The texts that are not None, one after the other (a file's conversions or notes)."""
+    return "; ".join(t for t in texts if t) or None
+
+
+def crop(img, box: tuple[int, int, int, int] | None):
+    """``img`` (a PIL image or an ``HxWxC`` array) cut to ``box`` (left, top, right, bottom)."""
+    if box is None:
+        return img
+    if isinstance(img, Image.Image):
+        return img.crop(box)
+    return img[box[1] : box[3], box[0] : box[2]]
 
 
 def _storage_note(job: Job, opts: Options, read_stored) -> str | None:
@@ -198,7 +215,7 @@ def _screentone_options(img: Image.Image, opts: Options) -> tuple[Options, str |
     pages keep their method, with a note that says so."""
     from ..screentone.pages import not_screentone_page  # scipy and the analysis: only when asked for
 
-    why = not_screentone_page(img)
+    why = not_screentone_page(img) if isinstance(img, Image.Image) else "16-bit colour"
     if why is None:
         return replace(opts, method="screentone"), None
     return (
@@ -278,7 +295,8 @@ def method_of(opts: Options, device="cpu"):
     return load_method(opts.method, device, **params)
 
 
-def _stored(text: dict, exif: bytes | None) -> Provenance | None:
+def stored_provenance(text: dict, exif: bytes | None) -> Provenance | None:
+    """The record of `rescale down` in a file's text chunks or EXIF; an ImageError if it is damaged."""
     try:
         return from_metadata(text, exif)
     except ProvenanceError as e:
@@ -315,8 +333,8 @@ def resample_image(img, size: tuple[int, int], opts: Options, linear: LinearOpti
             return (api.down if opts.direction == "down" else api.up)(img, size=size, method=method)
         return api.rescale(img, size=size, method=method)
     alpha = None
-    if not isinstance(img, Image.Image):  # a batch from the GPU path: say whether it has alpha
-        alpha = img.shape[1] in (2, 4)
+    if not isinstance(img, Image.Image):  # a 16-bit colour array, or a NCHW batch from the GPU path
+        alpha = (img.shape[-1] if img.ndim == 3 else img.shape[1]) in (2, 4)
     return api.rescale(img, size=size, method=opts.method, antialias=opts.antialias, alpha=alpha, linear=linear)
 
 
@@ -329,7 +347,12 @@ def write_output(
     mark: str | None = None,
 ) -> Written:
     """Write ``img`` to ``job.dst`` (atomically, with ``meta`` and the in-place ``mark``), making
-    its folder."""
+    its folder; or to stdout (``job.to_stdout``). With ``opts.strip`` no EXIF and no ICC profile
+    are written (the DPI, the size record and the in-place mark are)."""
+    if opts.strip:
+        meta = Metadata(dpi=meta.dpi)
+    if job.to_stdout:
+        return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance, stream=sys.stdout.buffer)
     job.dst.parent.mkdir(parents=True, exist_ok=True)
     return write_image(img, job.dst, job.fmt, meta, opts.quality, provenance, mark=mark, run=opts.run_id)
 

@@ -1,22 +1,27 @@
 """Which files a batch command works on and where their outputs go.
 
-- :class:`Target`: the output size rule (a scale, or a width and/or height with a fit);
+- :class:`Target`: the output size rule (a scale, or a width and/or height with a fit), and
+  whether it may enlarge;
 - :func:`plan_jobs`: input files, folders and glob patterns -> :class:`Job` s whose outputs mirror
   the input tree under the output folder, refusing outputs that would overwrite an input or
   collide with each other, and glob matches that leave their pattern's folder (whose outputs would
   land outside the output folder); those come back as failed :class:`~rescale.batch.job.Result` s.
   The output folder's own files are never inputs (a rerun must not take its outputs for inputs),
-  except where it is the input folder itself (``--in-place``).
+  except where it is the input folder itself (``--in-place``). An output that cannot be a folder
+  for several inputs (an existing file, a name with an image suffix) is a :class:`PlanError`;
+- :func:`plan_stdio`: one image from stdin, or to stdout (the CLI's ``-``).
 """
 
 from __future__ import annotations
 
 import glob
+import io
 import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageFile
 
@@ -24,7 +29,7 @@ from ..api import output_size
 from .files import KEEP_SUFFIXES, output_format
 from .result import Result
 
-__all__ = ["Target", "Job", "Plan", "plan_jobs", "FITS"]
+__all__ = ["Target", "Job", "Plan", "PlanError", "plan_jobs", "plan_stdio", "FITS", "STDIN", "STDOUT"]
 
 FITS = ("contain", "cover", "fill")
 
@@ -36,12 +41,25 @@ class Target:
     With only one of width/height the other follows the aspect ratio. With both, ``fit`` decides:
     ``"contain"`` fits inside the box keeping the aspect ratio, ``"cover"`` fills the box keeping
     the aspect ratio and crops the overflow evenly from both sides, ``"fill"`` stretches to the box.
+
+    ``enlarge=False`` (``--no-enlarge``) never makes an axis larger than the input's: a rule that
+    keeps the aspect ratio (a scale, a width or a height, contain, cover) leaves an image it would
+    enlarge at its own size (cover then crops it to the box where it is larger); ``fill`` and
+    ``scale=(sx, sy)`` clamp each axis on its own.
+
+    >>> Target(width=256, height=256, fit="cover", enlarge=False).plan(1, 1)
+    ((1, 1), None)
+    >>> Target(width=256, height=256, fit="cover", enlarge=False).plan(300, 100)
+    ((300, 100), (22, 0, 278, 100))
     """
 
     scale: tuple[float, float] | None = None
     width: int | None = None
     height: int | None = None
     fit: str = "contain"
+    # Out of the repr: an in-place run's signature (rescale.batch.inplace) holds repr(target), and
+    # marks written before this option must still match; the signature adds it when False.
+    enlarge: bool = field(default=True, repr=False)
 
     def __post_init__(self):
         if (self.scale is None) == (self.width is None and self.height is None):
@@ -57,6 +75,20 @@ class Target:
     def plan(self, w: int, h: int) -> tuple[tuple[int, int], tuple[int, int, int, int] | None]:
         """For an upright input of ``w x h``: the size to resample to and the crop box after it
         (``None`` unless ``fit="cover"``)."""
+        (rw, rh), box = self._plan(w, h)
+        if self.enlarge or (rw <= w and rh <= h):
+            return (rw, rh), box
+        if self.scale is not None:
+            return output_size(w, h, min(self.scale[0], 1), min(self.scale[1], 1)), None
+        if self.fit == "fill" and self.width is not None and self.height is not None:
+            return (min(rw, w), min(rh, h)), None
+        if box is None:
+            return (w, h), None
+        bw, bh = min(box[2] - box[0], w), min(box[3] - box[1], h)
+        left, top = (w - bw) // 2, (h - bh) // 2
+        return (w, h), None if (bw, bh) == (w, h) else (left, top, left + bw, top + bh)
+
+    def _plan(self, w: int, h: int) -> tuple[tuple[int, int], tuple[int, int, int, int] | None]:
         if self.scale is not None:
             return output_size(w, h, *self.scale), None
         W, H = self.width, self.height
@@ -86,6 +118,21 @@ class Job:
     fmt: str  # a key of rescale.batch.files.FORMATS
     name: str  # how the file is shown: its path relative to the input it came from
     in_place: bool = False  # dst is src: the output replaces its input (rescale.batch.inplace)
+    data: bytes | None = field(default=None, repr=False, compare=False)  # the input's bytes (stdin)
+    to_stdout: bool = False  # the output goes to stdout, not to dst
+
+    def source(self) -> Path | BinaryIO:
+        """What the input is read from: ``src``, or its bytes (stdin)."""
+        return self.src if self.data is None else io.BytesIO(self.data)
+
+
+#: How stdin and stdout are shown as a job's input and output (plan_stdio).
+STDIN, STDOUT = "<stdin>", "<stdout>"
+
+
+class PlanError(ValueError):
+    """Inputs and an output that cannot go together (e.g. several inputs and an output file); the
+    message says what to give instead."""
 
 
 @dataclass
@@ -145,6 +192,8 @@ def plan_jobs(
 
     single_file = len(inputs) == 1 and len(sources) == 1 and Path(inputs[0]).is_file()
     to_file = single_file and out.suffix.lower() in KEEP_SUFFIXES and not out.is_dir()
+    if not to_file and sources:
+        _check_output_folder(out, inputs)
     seen_src: set[Path] = set()
     reals = {src: _real(src) for src, _ in sources}
     src_real = {r for r in reals.values() if r is not None}
@@ -180,6 +229,63 @@ def plan_jobs(
             dst_owner[dst_real] = str(src)
             plan.jobs.append(Job(src, dst, job_fmt, name, in_place=dst_real == real))
     return plan
+
+
+def _check_output_folder(out: Path, inputs: list[str]) -> None:
+    """A :class:`PlanError` unless ``out`` can be the output folder of ``inputs``: it must not be
+    a file, nor be inside one, nor (when it does not exist yet) look like a file name."""
+    given = f"{len(inputs)} inputs" if len(inputs) > 1 else f"the input {inputs[0]}"
+    for folder in (out, *out.parents):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            what = "is a file" if folder == out else f"is inside the file {folder}"
+            raise PlanError(
+                f"-o {out} {what}, but {given} need an output folder: give a folder (-o DIR), "
+                "or one input file to write that file"
+            )
+    if not out.exists() and out.suffix.lower() in KEEP_SUFFIXES:
+        raise PlanError(
+            f"-o {out} looks like a file name, but {given} need an output folder: give a folder name "
+            "without an image suffix (or create the folder first), or one input file"
+        )
+
+
+def plan_stdio(src: str, out: str, *, fmt: str | None = None, stdin: BinaryIO | None = None) -> Plan:
+    """The one job of ``src`` -> ``out`` where either is ``"-"``: one image read from ``stdin`` (all
+    of it) or written to stdout. The output format is ``fmt``, else the output file's suffix, else
+    the input's format (for stdin: the format its bytes are in, PNG for others). A
+    :class:`PlanError` for what cannot be one image in and one out.
+
+    >>> plan_stdio("-", "-", stdin=io.BytesIO(b"GIF89a...")).jobs[0].fmt  # not a format kept: PNG
+    'png'
+    """
+    if src == "-":
+        data = (stdin or io.BytesIO()).read()
+        if out == "-":
+            job_fmt = fmt or _sniffed_format(data)
+            dst = Path(STDOUT)
+        elif Path(out).suffix.lower() in KEEP_SUFFIXES and not Path(out).is_dir():
+            job_fmt, dst = output_format(Path(out), fmt)[0], Path(out)
+        else:
+            raise PlanError(f"with - (stdin) as the input, -o names the output file (e.g. out.png) or is -, not {out}")
+        return Plan([Job(Path(STDIN), dst, job_fmt, STDIN, data=data, to_stdout=out == "-")])
+    if glob.has_magic(src) or Path(src).is_dir():
+        raise PlanError(f"-o - writes one image to stdout: give one image file, not {src}")
+    job = Job(Path(src), Path(STDOUT), output_format(Path(src), fmt)[0], src, to_stdout=True)
+    if not os.path.lexists(src):
+        return Plan(problems=[Result(src, src, STDOUT, "failed", "no such file or folder")])
+    return Plan([job])
+
+
+def _sniffed_format(data: bytes) -> str:
+    """The output format (a key of FORMATS) of an input given as bytes: its own when its first
+    bytes are those of one of them, else PNG."""
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "png"
 
 
 def _real(path: Path) -> Path | None:

@@ -118,9 +118,14 @@ def _ray_messages_to_stderr(ray) -> None:
 # --- rows <-> jobs and results --------------------------------------------------------------------
 
 
+#: The fields of a Job that are dataset columns: not those of stdin/stdout jobs, which run locally only
+#: (a column of None would come back from Arrow as something else).
+_COLUMNS = [f for f in dataclasses.fields(Job) if f.name not in ("data", "to_stdout")]
+
+
 def job_rows(jobs: list[Job]) -> list[dict]:
     """Dataset rows of ``jobs``: their fields, paths as strings."""
-    return [{f.name: _plain(getattr(job, f.name)) for f in dataclasses.fields(Job)} for job in jobs]
+    return [{f.name: _plain(getattr(job, f.name)) for f in _COLUMNS} for job in jobs]
 
 
 def _plain(v):
@@ -129,9 +134,9 @@ def _plain(v):
 
 def _jobs(batch) -> list[Job]:
     """The jobs of a batch (``{column: array}``) of :func:`job_rows` rows."""
-    cols = [f.name for f in dataclasses.fields(Job)]
+    cols = [f.name for f in _COLUMNS]
     n = len(batch[cols[0]])
-    paths = {f.name for f in dataclasses.fields(Job) if f.type in ("Path", Path)}
+    paths = {f.name for f in _COLUMNS if f.type in ("Path", Path)}
     return [Job(**{c: (Path(str(batch[c][i])) if c in paths else _item(batch[c][i])) for c in cols}) for i in range(n)]
 
 

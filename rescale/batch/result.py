@@ -17,7 +17,7 @@ class Result:
     size: tuple[int, int] | None = None  # input, upright
     out_size: tuple[int, int] | None = None
     mode: str | None = None  # of the output file
-    converted: str | None = None  # mode conversion on reading, e.g. "P -> RGBA"
+    converted: str | None = None  # mode conversions on reading and writing, e.g. "P -> RGBA"
     seconds: float = 0.0
     method: str | None = None  # the method rescale down / up used (resize: None, left out of the JSON)
     note: str | None = None  # something the user should know about a done file (left out if None)

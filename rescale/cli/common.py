@@ -19,6 +19,7 @@ __all__ = [
     "add_size_arguments",
     "add_engine_arguments",
     "add_workers_argument",
+    "add_no_enlarge_argument",
     "add_output_arguments",
     "add_reporting_arguments",
     "method_names",
@@ -41,14 +42,17 @@ class UsageError(ValueError):
 
 def add_input_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="image files, folders, or quoted glob patterns ('photos/**/*.jpg')"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders, or quoted glob patterns ('photos/**/*.jpg'); - reads one image from stdin",
     )
     p.add_argument(
         "-o",
         "--output",
         required=True,
         metavar="OUT",
-        help="output folder; or the output file when the only input is a file",
+        help="output folder; or the output file when the only input is a file (or -); - writes to stdout",
     )
 
 
@@ -59,9 +63,10 @@ def add_size_arguments(
     box_example: str = "1920x1080",
     fits: tuple[str, ...] = FITS,
     fit_help: str = "contain (fit inside, default), cover (fill and crop the overflow), fill (stretch)",
-) -> None:
+):
     """The output-size group (``--scale``, ``--width``, ``--height``, ``--size``, ``--fit``), read
-    back and checked by :func:`target_from_args`; ``rescale down`` words it for shrinking and leaves out cover."""
+    back and checked by :func:`target_from_args`; ``rescale down`` words it for shrinking and leaves out
+    cover. Returns the group, for options of one command (:func:`add_no_enlarge_argument`)."""
     g = p.add_argument_group("output size (give --scale, --size, or --width and/or --height)")
     g.add_argument("--scale", type=parse_scale, metavar="S", help=scale_help)
     g.add_argument(
@@ -73,6 +78,18 @@ def add_size_arguments(
     g.add_argument("--height", type=positive_int, metavar="H", help="output height")
     g.add_argument("--size", type=parse_size, metavar="WxH", help=f"output box, e.g. {box_example}, with --fit")
     g.add_argument("--fit", choices=fits, help=f"for a box: {fit_help}")
+    return g
+
+
+def add_no_enlarge_argument(g) -> None:
+    """``--no-enlarge``, read back by :func:`target_from_args` (vipsthumbnail's ``--size x>``,
+    ImageMagick's ``-resize WxH>``)."""
+    g.add_argument(
+        "--no-enlarge",
+        action="store_true",
+        help="never make an image larger than it is: one the size rule would enlarge keeps its size "
+        "(cover still crops it to the box where it is larger)",
+    )
 
 
 def add_engine_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,6 +125,12 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
         help="output format (default: the input's for png/jpg/webp/tiff, png for others)",
     )
     g.add_argument("--quality", type=parse_quality, metavar="Q", help="JPEG/WebP quality 1-100 (default 90)")
+    g.add_argument(
+        "--strip",
+        action="store_true",
+        help="write no EXIF and no ICC profile (the EXIF orientation is applied to the pixels first; the DPI, "
+        "and rescale down's record of the original size, are kept)",
+    )
     ex = g.add_mutually_exclusive_group()
     ex.add_argument(
         "--skip-existing",
@@ -135,7 +158,13 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_reporting_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reporting")
-    g.add_argument("-n", "--dry-run", action="store_true", help="show what would be done, write nothing")
+    g.add_argument(
+        "-n",
+        "--dry-run",
+        action="store_true",
+        help="show what would be done, write nothing: reads each file's headers, and lists as failed the files "
+        "the run would refuse (truncated, too large, a mode the format cannot hold)",
+    )
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     g.add_argument("-v", "--verbose", action="store_true", help="print a line per file")
     g.add_argument(
@@ -212,7 +241,8 @@ def target_from_args(args: argparse.Namespace) -> Target:
     width, height = args.size if args.size is not None else (args.width, args.height)
     if args.fit is not None and (width is None or height is None):
         raise UsageError("--fit needs a box: --size WxH, or both --width and --height")
-    return Target(scale=args.scale, width=width, height=height, fit=args.fit or "contain")
+    enlarge = not getattr(args, "no_enlarge", False)
+    return Target(scale=args.scale, width=width, height=height, fit=args.fit or "contain", enlarge=enlarge)
 
 
 # --- argument types ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from .common import (
     checked_weights,
     target_from_args,
 )
-from .runner import dry_run_directional, run_batch
+from .runner import run_batch
 
 __all__ = ["add_parser", "run"]
 
@@ -86,4 +86,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"rescale down: error: {e}", file=sys.stderr)
         return 2
     opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="down", weights=weights)
-    return run_batch(args, opts, "rescale down", planned=dry_run_directional)
+    return run_batch(args, opts, "rescale down")

@@ -15,6 +15,7 @@ from .common import (
     UsageError,
     add_engine_arguments,
     add_input_arguments,
+    add_no_enlarge_argument,
     add_output_arguments,
     add_reporting_arguments,
     add_size_arguments,
@@ -35,6 +36,8 @@ examples:
   rescale resize 'scans/**/*.tif' -o web --width 1600 --method lanczos --workers 8
   rescale resize big.png -o small.png --scale 0.25x0.5       # one file to one file
   rescale resize photos -o small --scale 0.5 --json > log.jsonl
+  rescale resize photos -o thumbs --size 256x256 --no-enlarge  # small images keep their size
+  cat in.jpg | rescale resize - -o - --width 800 > out.jpg   # stdin to stdout
   rescale resize photos -o small --scale 0.5 --engine ray    # on a Ray cluster (here: a local one)
   rescale resize manga -o small --scale 0.5 --screentone     # keep screentones of greyscale pages
   rescale resize photos -o web --width 1600 --linear         # gamma-correct: fine detail keeps its brightness
@@ -54,7 +57,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_input_arguments(p)
 
-    add_size_arguments(p)
+    add_no_enlarge_argument(add_size_arguments(p))
 
     g = p.add_argument_group("resampling")
     g.add_argument(

@@ -12,21 +12,20 @@ import time
 from collections import Counter
 from dataclasses import replace
 
-from ..batch import Job, Options, Result, file_options, plan_jobs, run_jobs
+from ..batch import Options, Result, plan_jobs, run_jobs
 from ..batch.atomic import clean_temp_files, flush_to_disk, new_run_id
-from ..batch.files import upright_size
 from ..batch.inplace import done_by, signature
-from ..batch.provenance import read as read_provenance
+from ..batch.plan import Plan, PlanError, plan_stdio
+from ..batch.preview import preview
 
-__all__ = ["run_batch", "Reporter", "dry_run", "dry_run_directional", "printable", "report_error"]
+__all__ = ["run_batch", "Reporter", "printable", "report_error"]
 
 
-def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str | None = None, planned=None) -> int:
+def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str | None = None) -> int:
     """Plan, run and report a batch command (the arguments of :func:`add_input_arguments`,
     :func:`add_output_arguments`, :func:`add_reporting_arguments` and ``--workers``) and return its
-    exit code. ``planned(job, opts) -> Result`` describes a job for ``--dry-run`` (default: its
-    size by ``opts.target``); ``prog`` starts the messages."""
-    planned = planned or dry_run
+    exit code; ``prog`` starts the messages. ``--dry-run`` reports each job's
+    :func:`rescale.batch.preview.preview`."""
     engine = getattr(args, "engine", "local")
     if engine == "ray":
         from ..batch.ray import RayUnavailable, require_ray
@@ -39,12 +38,16 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
     elif getattr(args, "address", None):
         report_error(prog, "--address goes with --engine ray")
         return 2
-    plan = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive, in_place=args.in_place)
-    opts = replace(opts, run_id=new_run_id(), max_memory=getattr(args, "max_memory", None))
+    try:
+        plan = _plan(args, engine)
+    except PlanError as e:
+        report_error(prog, str(e))
+        return 2
+    opts = replace(opts, run_id=new_run_id(), max_memory=getattr(args, "max_memory", None), strip=args.strip)
     jobs, skipped = [], []
     for job in plan.jobs:
         # An in-place output is its input: whether it is done is in the file's own mark.
-        exists = done_by(job.src, signature(opts, job.fmt)) if job.in_place else job.dst.exists()
+        exists = done_by(job.src, signature(opts, job.fmt)) if job.in_place else job.dst.exists() and not job.to_stdout
         if exists and args.skip_existing:
             why = "already processed in place by this command" if job.in_place else "output exists"
             skipped.append(Result(job.name, str(job.src), str(job.dst), "skipped", why))
@@ -68,7 +71,8 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
         return 2
     jobs = [job for job, _ in jobs]
 
-    report = Reporter(len(plan.problems) + len(skipped) + len(jobs), args, prog)
+    to_stdout = any(job.to_stdout for job in jobs)
+    report = Reporter(len(plan.problems) + len(skipped) + len(jobs), args, prog, to_stdout=to_stdout)
     t0 = time.perf_counter()
     results = (r for r in ())  # a generator: close() ends a run cleanly
     try:
@@ -76,9 +80,9 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
             report.file(r)
         if args.dry_run:
             for job in jobs:
-                report.file(planned(job, opts))
+                report.file(preview(job, opts))
         else:
-            for folder in sorted({job.dst.parent for job in plan.jobs}):  # skipped ones too
+            for folder in sorted({job.dst.parent for job in plan.jobs if not job.to_stdout}):  # skipped ones too
                 removed = clean_temp_files(folder)
                 if removed and not (args.quiet or args.json):
                     report.note(f"removed {len(removed)} temporary file(s) left by an interrupted run in {folder}")
@@ -104,12 +108,29 @@ def run_batch(args: argparse.Namespace, opts: Options, prog: str, *, device: str
     return 1 if report.counts["failed"] else 0
 
 
+def _plan(args: argparse.Namespace, engine: str) -> Plan:
+    """The jobs of the command line; ``-`` as the input or the output is one image through stdin
+    or stdout (:func:`rescale.batch.plan.plan_stdio`). A :class:`PlanError` for what cannot be."""
+    if "-" not in args.inputs and args.output != "-":
+        return plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive, in_place=args.in_place)
+    if len(args.inputs) > 1:
+        raise PlanError(f"- (stdin or stdout) goes with one input, got {len(args.inputs)}: give one image")
+    if engine != "local":
+        raise PlanError("- (stdin or stdout) works with --engine local only")
+    if args.output == "-" and sys.stdout.isatty() and not args.dry_run:
+        raise PlanError("-o - writes the image's bytes to stdout, a terminal here: redirect it (> out.png) or pipe it")
+    if args.inputs == ["-"] and sys.stdin.isatty():
+        raise PlanError("- reads an image from stdin, a terminal here: redirect a file into it (< in.png) or pipe one")
+    return plan_stdio(args.inputs[0], args.output, fmt=args.format, stdin=sys.stdin.buffer)
+
+
 class Reporter:
     """Progress bar on a terminal, a line per failure (per file with --verbose), JSON lines with
-    --json, and the summary."""
+    --json, and the summary; on stderr when ``to_stdout`` (the image goes to stdout)."""
 
-    def __init__(self, total: int, args: argparse.Namespace, prog: str = "rescale resize"):
+    def __init__(self, total: int, args: argparse.Namespace, prog: str = "rescale resize", *, to_stdout: bool = False):
         self.args, self.prog = args, prog
+        self.out = sys.stderr if to_stdout else sys.stdout
         self.counts: Counter = Counter()
         self.megapixels = 0.0
         self.bar = None
@@ -126,11 +147,11 @@ class Reporter:
             self.bar.update(1)
             self.bar.set_postfix_str(f"{self.counts['failed']} failed" if self.counts["failed"] else "", refresh=False)
         if self.args.json:
-            print(json.dumps(r.to_json()), flush=True)
+            print(json.dumps(r.to_json()), file=self.out, flush=True)
         elif r.status == "failed":
             self._print(f"failed: {r.src}: {r.reason}", sys.stderr)
-        elif self.args.verbose or r.status == "planned":
-            self._print(_describe(r), sys.stdout)
+        elif (self.args.verbose or r.status == "planned") and not self.args.quiet:
+            self._print(_describe(r), self.out)
         if r.note and not (self.args.json or self.args.quiet):
             self._print(f"note: {r.src}: {r.note}", sys.stderr)
 
@@ -138,8 +159,6 @@ class Reporter:
         self._print(text, sys.stderr)
 
     def _print(self, text: str, stream) -> None:
-        if self.args.quiet and stream is sys.stdout:
-            return
         text = printable(text)
         if self.bar is not None:
             self.bar.write(text, file=stream)
@@ -169,6 +188,7 @@ class Reporter:
                         }
                     }
                 ),
+                file=self.out,
                 flush=True,
             )
         elif not self.args.quiet:
@@ -178,6 +198,7 @@ class Reporter:
                     f"{self.prog}: {first}, {c['skipped']} skipped, {c['failed']} failed in {seconds:.2f} s "
                     f"({self.megapixels:.1f} MP in, {rate:.1f} MP/s) -> {out}"
                 ),
+                file=self.out,
                 flush=True,
             )
 
@@ -187,17 +208,6 @@ def _describe(r: Result) -> str:
     extra = f" ({r.converted})" if r.converted else ""
     extra += f" with {r.method}" if r.method else ""
     return f"{r.status}: {r.src} -> {r.dst}  {sizes}{extra}".rstrip()
-
-
-def dry_run(job: Job, opts: Options) -> Result:
-    """What a job would make, from the file's headers only."""
-    try:
-        w, h = upright_size(job.src)
-    except Exception as e:  # noqa: BLE001
-        return Result(job.name, str(job.src), str(job.dst), "failed", f"cannot read: {e}")
-    (rw, rh), box = opts.target.plan(w, h)
-    out_size = (box[2] - box[0], box[3] - box[1]) if box else (rw, rh)
-    return Result(job.name, str(job.src), str(job.dst), "planned", None, (w, h), out_size)
 
 
 def printable(text: str) -> str:
@@ -218,15 +228,3 @@ def _cpu_count() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def dry_run_directional(job: Job, opts: Options) -> Result:
-    """What a ``rescale down`` / ``up`` job would make (``--dry-run``), from the file's headers and
-    its record (the original size ``up`` restores) only."""
-    try:
-        size = upright_size(job.src)
-        opts = file_options(opts, size, lambda: read_provenance(job.src), job.src, job.fmt)
-    except Exception as e:  # noqa: BLE001
-        return Result(job.name, str(job.src), str(job.dst), "failed", str(e))
-    out_size, _ = opts.target.plan(*size)
-    return Result(job.name, str(job.src), str(job.dst), "planned", None, size, out_size, method=opts.method)

@@ -21,7 +21,7 @@ from .common import (
     parse_scale,
     parse_size,
 )
-from .runner import dry_run_directional, run_batch
+from .runner import run_batch
 
 __all__ = ["add_parser", "run"]
 
@@ -75,4 +75,4 @@ def run(args: argparse.Namespace) -> int:
     else:  # None: the recorded original size, per file
         target = Target(width=args.size[0], height=args.size[1], fit="fill") if args.size else None
     opts = Options(target, method, quality=args.quality, max_pixels=args.max_pixels, direction="up", weights=weights)
-    return run_batch(args, opts, "rescale up", planned=dry_run_directional)
+    return run_batch(args, opts, "rescale up")

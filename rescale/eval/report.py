@@ -145,7 +145,10 @@ def write_report(folder: str | Path, method, results, table: str) -> Path:
             stem = _slug(f"{r.set}_x{scale}_{r.storage.label}_{sample['name']}")
             score = next(im for im in r.images if im["name"] == sample["name"])
             figures = []
-            for key, label in (("hr", "HR"), ("bicubic", "bicubic"), ("method", method.name)):
+            shown = [("hr", "HR"), ("bicubic", "bicubic"), ("method", method.name)]
+            if method.name == "bicubic":  # the baseline is the method itself: one figure, not the same one twice
+                del shown[1]
+            for key, label in shown:
                 crop = sample[key][..., top : top + side, left : left + side]
                 _save_png(crop, folder / "crops" / f"{stem}_{key}.png", ZOOM)
                 caption = esc(label)

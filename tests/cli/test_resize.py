@@ -177,7 +177,11 @@ def test_json_lines_and_process_pool(mixed, tmp_path):
         assert r["status"] == "done" and r["out_size"] == [10, 10] and r["output"].endswith(".webp")
         with Image.open(r["output"]) as im:
             assert im.format == "WEBP" and im.size == (10, 10)
-    assert by_name["depth16.png"]["mode"] == "L"  # WebP holds 8 bits: 16-bit is rounded down
+    # WebP holds 8-bit RGB: 16-bit grey is rounded down and stored as RGB, and the report says so.
+    assert by_name["depth16.png"]["mode"] == "RGB"
+    assert by_name["depth16.png"]["converted"] == "I;16 -> RGB (WebP holds 8 bits and no greyscale)"
+    with Image.open(by_name["depth16.png"]["output"]) as im:
+        assert im.mode == "RGB"
     assert summary["megapixels"] == pytest.approx(
         sum(np.prod(r["size"]) for r in lines if r["status"] == "done") / 1e6, abs=1e-3
     )

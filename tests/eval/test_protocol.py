@@ -109,7 +109,7 @@ def test_cli_bicubic_matches_numpy_oracle_and_writes_json_and_report(folder, cap
     html = (out / "report" / "index.html").read_text()
     assert "psnr_vs_scale.png" in html and (out / "report" / "psnr_vs_scale.png").stat().st_size > 1000
     crops = sorted((out / "report" / "crops").glob("*.png"))
-    assert len(crops) == 2 * 2 * 3  # 2 scales x 2 images x (HR, bicubic, method)
+    assert len(crops) == 2 * 2 * 2  # 2 scales x 2 images x (HR, method): bicubic is the method, shown once
     assert all(f"crops/{c.name}" in html for c in crops)
     assert Image.open(crops[0]).size[0] % 3 == 0  # zoomed x3
 
