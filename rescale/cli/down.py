@@ -78,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
         weights = checked_weights(method, args.weights)
         target = target_from_args(args)
         if target.scale is not None and max(target.scale) > 1:
+            sx, sy = (1 / s if s > 1 else s for s in target.scale)
+            meant = f"{sx:g}" if sx == sy else f"{sx:g}x{sy:g}"
             raise UsageError(
-                "rescale down shrinks: --scale takes factors of at most 1 (e.g. 0.5), "
-                f"got {target.scale[0]}x{target.scale[1]}"
+                "rescale down shrinks: --scale is the output's size over the input's (at most 1); "
+                f"did you mean --scale {meant}?"
             )
     except UsageError as e:
         print(f"rescale down: error: {e}", file=sys.stderr)

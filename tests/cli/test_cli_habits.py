@@ -262,3 +262,13 @@ def test_sixteen_bits_on_the_batched_path(tmp_path):
     results = {r.name: r for r in run_jobs(jobs, Options(Target(scale=(1.0, 1.0)), "bicubic"), device="cpu")}
     assert results["deep.png"].mode == "RGB;16" and results["flat.png"].mode == "RGB"
     assert np.array_equal(_read16(tmp_path / "out" / "deep.png"), arr)
+
+
+def test_down_with_a_reduction_factor_names_the_scale_to_use(tmp_path, capsys):
+    # rescale.down(img, 2) takes a reduction factor; the CLI's --scale is output over input.
+    src = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(src)
+    assert main(["down", str(src), "-o", str(tmp_path / "o"), "--scale", "2"]) == 2
+    assert "did you mean --scale 0.5?" in capsys.readouterr().err
+    assert main(["down", str(src), "-o", str(tmp_path / "o"), "--scale", "2x4"]) == 2
+    assert "did you mean --scale 0.5x0.25?" in capsys.readouterr().err
