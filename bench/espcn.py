@@ -6,8 +6,9 @@ Per scale, an RGB frame of 1920/r x 1080/r goes through:
 
 - ``network``: the Y network alone (what the paper times: 0.038 s/frame at x3 and 0.029 s/frame at
   x4 on an NVIDIA K2, i.e. about 26 and 34 fps);
-- ``channels-last``: the same network with weights and input in channels-last memory format (on
-  CPU oneDNN then skips its layout conversions, and tanh runs on channels-last data);
+- ``channels-last``: the same network with weights and input in channels-last memory format, as
+  the method runs it (on CPU oneDNN then skips its layout conversions, and tanh runs on
+  channels-last data);
 - ``compiled`` (with ``--compile``): ``torch.compile`` of the network (Inductor fuses each tanh
   into its convolution; it needs a C++ compiler, and compiling takes about a minute per scale on
   one core, printed apart);
@@ -74,8 +75,8 @@ def main() -> int:
     for r in (2, 3, 4):
         frame = torch.rand(1, 3, OUT_H // r, OUT_W // r, device=device)
         y = rgb_to_ycbcr(frame)[:, :1]
-        net = method.nets[r]
-        last = copy.deepcopy(net).to(memory_format=torch.channels_last)
+        last = method.nets[r]  # the method keeps its networks channels-last
+        net = copy.deepcopy(last).to(memory_format=torch.contiguous_format)
         y_last = y.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
             t_net = _time(lambda: net(y), device, args.frames)

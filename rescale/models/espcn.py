@@ -150,7 +150,10 @@ class ESPCN(Method):
     def net(self, scale: int) -> ESPCNNet:
         """The network for ``scale``, loaded from the weights on first use."""
         if scale not in self.nets:
-            self.nets[scale] = load_net(self.weights.format(scale=scale), device=self.device or "cpu")
+            net = load_net(self.weights.format(scale=scale), device=self.device or "cpu")
+            # Channels-last weights let oneDNN keep the 64- and 32-channel activations in its own
+            # layout: 1.5x the frames per second on CPU at x2 and x3 (bench/espcn.py).
+            self.nets[scale] = net.to(memory_format=torch.channels_last)
         return self.nets[scale]
 
     def down(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -175,7 +178,8 @@ class ESPCN(Method):
         y = ycbcr[:, :1] if colour else grey_to_y(image)
         param = next(net.parameters())
         with torch.no_grad():
-            y_sr = net(y.to(param.device, param.dtype)).to(x.device, x.dtype)
+            y_in = y.to(param.device, param.dtype).contiguous(memory_format=torch.channels_last)
+            y_sr = net(y_in).to(x.device, x.dtype).contiguous()
         big = (in_w * scale, in_h * scale)
         if colour:
             chroma = self.bicubic.up(ycbcr[:, 1:], big)
@@ -203,5 +207,7 @@ def load_net(weights: str, device="cpu") -> ESPCNNet:
 def load(*, device="cpu", backend: str = "auto", weights: str = "espcn_x{scale}", pretrained: bool = True) -> ESPCN:
     """The registry factory (``rescale.get_method("espcn")``). ``pretrained=False`` gives randomly
     initialised x2/x3/x4 networks (tests, training from scratch)."""
-    nets = {r: ESPCNNet(r).to(device).eval() for r in SCALES} if not pretrained else {}
+    nets = (
+        {r: ESPCNNet(r).to(device, memory_format=torch.channels_last).eval() for r in SCALES} if not pretrained else {}
+    )
     return ESPCN(nets, backend=backend, weights=weights).to(device)
