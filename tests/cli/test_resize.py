@@ -448,3 +448,14 @@ def test_subcommands_are_imported_only_when_run(tmp_path, monkeypatch, capsys):
         main(["--help"])
     listing = capsys.readouterr().out
     assert "resize" in listing and "fake" in listing and "later" not in listing
+
+
+def test_folder_takes_the_files_pillow_decodes(tmp_path):
+    # Common suffixes are known without importing all of Pillow's plugins; the others still come
+    # from Pillow's registry (PPM yes; EPS, which needs Ghostscript, no); hidden files never.
+    from rescale.batch import plan_jobs
+
+    for name in ("a.JPG", "b.ppm", "c.eps", ".d.png", "e.txt", "f.webp"):
+        (tmp_path / name).write_bytes(b"")
+    plan = plan_jobs([tmp_path], tmp_path / "out")
+    assert sorted(job.src.name for job in plan.jobs) == ["a.JPG", "b.ppm", "f.webp"]
