@@ -221,10 +221,39 @@ def read_header(im: Image.Image, max_pixels: int | None = None) -> Header:
                 f"{im.format} with {frames} frames: multi-frame images are not supported "
                 "(extract the frame you want first)"
             )
-        exif = im.getexif()
+        exif = _png_exif(im) if im.format == "PNG" and "exif" not in im.info else None
+        if exif is None:
+            exif = im.getexif()
     size = (h, w) if exif.get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else (w, h)
     text = {k: v for k, v in im.info.items() if isinstance(k, str) and isinstance(v, str)}
     return Header(size, _kept_mode_of(im), text, exif if len(exif) else None)
+
+
+def _png_exif(im: Image.Image) -> Image.Exif | None:
+    """The EXIF of a PNG whose eXIf chunk comes after the image data, found by walking the chunks:
+    Pillow's ``getexif`` decodes the whole image to reach it, before the run has reserved the
+    memory. None where the file cannot be walked (Pillow's way is then used)."""
+    fp = getattr(im, "fp", None)
+    if fp is None:
+        return None
+    exif = Image.Exif()
+    try:
+        where = fp.tell()
+        try:
+            fp.seek(8)  # after the signature
+            while len(head := fp.read(8)) == 8:
+                length, kind = int.from_bytes(head[:4], "big"), head[4:]
+                if kind == b"eXIf":
+                    exif.load(fp.read(length))
+                    break
+                if kind == b"IEND":
+                    break
+                fp.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+        finally:
+            fp.seek(where)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return exif
 
 
 def decode(im: Image.Image, reduce_to: tuple[int, int] | None = None) -> Decoded:

@@ -551,3 +551,40 @@ def test_irn_with_one_weights_name_from_the_cli(tmp_path, capsys):
         np.testing.assert_array_equal(np.asarray(im), np.asarray(rescale.down(Image.fromarray(arr), 2, method="irn")))
     code, _, err = _run([*argv[:-1], "no_such_weights"], capsys)
     assert code == 2 and "no_such_weights" in err
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos : pos + 12 + length])
+        pos += 12 + length
+    return chunks
+
+
+def test_png_header_with_late_exif_is_read_without_decoding(tmp_path, monkeypatch):
+    # Pillow's getexif decodes a PNG whose eXIf chunk follows the image data: the header must not,
+    # or the memory budget is reserved only after the decode it guards.
+    from PIL import ImageFile
+
+    from rescale.batch.files import open_image, read_header
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    buf = io.BytesIO()
+    Image.fromarray(_noise(15, 30, 50)).save(buf, "PNG", exif=exif.tobytes())
+    chunks = _png_chunks(buf.getvalue())
+    late = [c for c in chunks if c[4:8] != b"eXIf"]
+    late.insert(-1, next(c for c in chunks if c[4:8] == b"eXIf"))  # just before IEND
+    path = tmp_path / "late.png"
+    path.write_bytes(buf.getvalue()[:8] + b"".join(late))
+
+    loads = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: loads.append(1) or real_load(self))
+    with open_image(path) as im:
+        header = read_header(im)
+    assert header.size == (30, 50) and not loads  # upright (rotated by the EXIF), nothing decoded
+    monkeypatch.undo()
+    with Image.open(path) as im:  # Pillow itself sees the same orientation
+        assert "exif" not in im.info and im.getexif()[ExifTags.Base.Orientation] == 6
