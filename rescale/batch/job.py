@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_DOWN_METHOD",
     "down_method",
     "storage_note",
+    "file_storage_note",
 ]
 
 #: ``Options.direction``: ``rescale down`` / ``rescale up``.
@@ -144,7 +145,7 @@ def process_file(job: Job, opts: Options) -> Result:
                         return stored_provenance(head.text, head.exif)
 
                     opts = file_options(opts, size, read_stored, job.src, job.fmt)
-                    note = _storage_note(job, opts, read_stored)
+                    note = file_storage_note(job, opts, read_stored)
                 rsize, box = opts.target.plan(*size)
                 need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
                 what = f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}"
@@ -195,7 +196,7 @@ def crop(img, box: tuple[int, int, int, int] | None):
     return img[box[1] : box[3], box[0] : box[2]]
 
 
-def _storage_note(job: Job, opts: Options, read_stored) -> str | None:
+def file_storage_note(job: Job, opts: Options, read_stored) -> str | None:
     """:func:`storage_note` for a ``down`` output, or for an ``up`` input (with the quality its
     record gives, when it has one)."""
     if opts.direction == "down":

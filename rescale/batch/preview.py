@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import budget
 from .files import ImageError, conversion_of, open_image, read_header
-from .job import Job, Options, failed, file_options, joined, reason_of, stored_provenance
+from .job import Job, Options, failed, file_options, file_storage_note, joined, reason_of, stored_provenance
 from .output import output_mode
 from .result import Result
 
@@ -36,8 +36,14 @@ def preview(job: Job, opts: Options) -> Result:
             head = read_header(im, opts.max_pixels)
             size = head.size
             converted = conversion_of(im)
+            note = None
             if opts.direction is not None:
-                opts = file_options(opts, size, lambda: stored_provenance(head.text, head.exif), job.src, job.fmt)
+
+                def read_stored():
+                    return stored_provenance(head.text, head.exif)
+
+                opts = file_options(opts, size, read_stored, job.src, job.fmt)
+                note = file_storage_note(job, opts, read_stored)
             rsize, box = opts.target.plan(*size)
             need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
             max_memory = budget.available_memory() if opts.max_memory is None else opts.max_memory
@@ -59,6 +65,7 @@ def preview(job: Job, opts: Options) -> Result:
         joined(converted, written),
         0.0,
         method,
+        note,
     )
 
 

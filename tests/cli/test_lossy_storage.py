@@ -59,6 +59,9 @@ def test_default_method_follows_the_output_format(tmp_path, capsys):
 def test_a_lossless_only_method_in_a_lossy_file_is_flagged(tmp_path, capsys):
     _photo().save(tmp_path / "a.png")
     argv = ["down", str(tmp_path / "a.png"), "-o", str(tmp_path / "lr"), "--scale", "0.5", "--method", "irn"]
+    code, rows = _run_json(argv + ["--format", "webp", "--quality", "80", "--dry-run"], capsys)
+    assert code == 0 and rows["a.png"]["status"] == "planned"  # the plan says it before the run
+    assert "restores about as well as bicubic" in rows["a.png"]["note"]
     code, rows = _run_json(argv + ["--format", "webp", "--quality", "80"], capsys)
     assert code == 0 and "restores about as well as bicubic" in rows["a.png"]["note"]
     assert "--method cairn" in rows["a.png"]["note"]
