@@ -106,9 +106,9 @@ def test_jpeg_round_trip_restores_at_the_measured_quality(tmp_path, capsys):
     )
     measured = psnr(y(hr), y(cairn.sr), crop=2).item()
     assert psnr(y(cairn.lr), y(cairn.bicubic_lr)).item() > 34  # an ordinary-looking LR
-    # CAIRN through JPEG beats bicubic through JPEG: the shipped cairn_x2 measures +1.74 dB on this crop
-    # (30.67 against 28.93), short of the issue's +3 dB aim at q90 (docs/cairn.md)
-    assert measured > psnr(y(hr), y(bicubic.sr), crop=2).item() + 1.5
+    # CAIRN through JPEG beats bicubic through JPEG: the shipped cairn_x2 measures +3.02 dB on this crop
+    # (31.95 against 28.93), +1.65 dB on Set5 (docs/cairn.md)
+    assert measured > psnr(y(hr), y(bicubic.sr), crop=2).item() + 2.5
     assert psnr(y(hr), y(restored), crop=2).item() == pytest.approx(measured, abs=0.05)  # what the CLI gives
 
 
