@@ -30,7 +30,7 @@ def preview(job: Job, opts: Options) -> Result:
     size = None
     try:
         with open_image(job.source()) as im:
-            cut = truncation(im.fp)  # before read_header: reading a PNG's EXIF decodes it
+            cut = truncation(im.fp)
             if cut is not None:
                 raise ImageError(cut)
             head = read_header(im, opts.max_pixels)

@@ -585,6 +585,9 @@ def test_png_header_with_late_exif_is_read_without_decoding(tmp_path, monkeypatc
     with open_image(path) as im:
         header = read_header(im)
     assert header.size == (30, 50) and not loads  # upright (rotated by the EXIF), nothing decoded
+    Image.fromarray(_noise(15, 30, 50)).save(tmp_path / "plain.png")  # no EXIF at all: the same
+    with open_image(tmp_path / "plain.png") as im:
+        assert read_header(im).size == (50, 30) and not loads
     monkeypatch.undo()
     with Image.open(path) as im:  # Pillow itself sees the same orientation
         assert "exif" not in im.info and im.getexif()[ExifTags.Base.Orientation] == 6
