@@ -45,7 +45,8 @@ __all__ = [
     "DEFAULT_DOWN_METHOD",
     "down_method",
     "storage_note",
-    "file_storage_note",
+    "FilePlan",
+    "plan_file",
 ]
 
 #: ``Options.direction``: ``rescale down`` / ``rescale up``.
@@ -137,19 +138,9 @@ def process_file(job: Job, opts: Options) -> Result:
             with open_image(job.source()) as im:
                 head = read_header(im, opts.max_pixels)
                 size = head.size
-                note = None
-                if opts.direction is not None:
-
-                    @cache
-                    def read_stored():
-                        return stored_provenance(head.text, head.exif)
-
-                    opts = file_options(opts, size, read_stored, job.src, job.fmt)
-                    note = file_storage_note(job, opts, read_stored)
-                rsize, box = opts.target.plan(*size)
-                need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
-                what = f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}"
-                held.enter_context(budget.current(opts.max_memory).reserve(need, what))
+                plan = plan_file(job, opts, head)
+                opts, note, rsize, box = plan.opts, plan.note, plan.rsize, plan.box
+                held.enter_context(budget.current(opts.max_memory).reserve(plan.need, plan.what))
                 fast = opts.fast_decode and opts.direction is None and not opts.screentone
                 dec = decode(im, rsize if fast else None)
             meta, record = dec.meta, None
@@ -196,7 +187,40 @@ def crop(img, box: tuple[int, int, int, int] | None):
     return img[box[1] : box[3], box[0] : box[2]]
 
 
-def file_storage_note(job: Job, opts: Options, read_stored) -> str | None:
+@dataclass(frozen=True)
+class FilePlan:
+    """What a job does to one file, known from its header alone (:func:`plan_file`)."""
+
+    opts: Options  # with the file's own size, method and weights (down/up: file_options)
+    note: str | None  # what to tell the user about the file's storage (storage_note)
+    size: tuple[int, int]  # the upright input size
+    rsize: tuple[int, int]  # the resampled size
+    box: tuple[int, int, int, int] | None  # the cover-fit crop of the resampled image
+    need: int  # estimated peak bytes (rescale.batch.budget.estimate)
+
+    @property
+    def what(self) -> str:
+        return f"{self.size[0]}x{self.size[1]} -> {self.rsize[0]}x{self.rsize[1]}"
+
+
+def plan_file(job: Job, opts: Options, head) -> FilePlan:
+    """The :class:`FilePlan` of ``job`` for a file whose :func:`rescale.batch.files.read_header` is
+    ``head``: what :func:`process_file` does before decoding, and ``--dry-run`` shows."""
+    note = None
+    if opts.direction is not None:
+
+        @cache
+        def read_stored():
+            return stored_provenance(head.text, head.exif)
+
+        opts = file_options(opts, head.size, read_stored, job.src, job.fmt)
+        note = _storage_note(job, opts, read_stored)
+    rsize, box = opts.target.plan(*head.size)
+    need = budget.estimate(head.size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
+    return FilePlan(opts, note, head.size, rsize, box, need)
+
+
+def _storage_note(job: Job, opts: Options, read_stored) -> str | None:
     """:func:`storage_note` for a ``down`` output, or for an ``up`` input (with the quality its
     record gives, when it has one)."""
     if opts.direction == "down":

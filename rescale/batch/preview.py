@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import budget
 from .files import ImageError, conversion_of, open_image, read_header
-from .job import Job, Options, failed, file_options, file_storage_note, joined, reason_of, stored_provenance
+from .job import Job, Options, failed, joined, plan_file, reason_of
 from .output import output_mode
 from .result import Result
 
@@ -36,18 +36,10 @@ def preview(job: Job, opts: Options) -> Result:
             head = read_header(im, opts.max_pixels)
             size = head.size
             converted = conversion_of(im)
-            note = None
-            if opts.direction is not None:
-
-                def read_stored():
-                    return stored_provenance(head.text, head.exif)
-
-                opts = file_options(opts, size, read_stored, job.src, job.fmt)
-                note = file_storage_note(job, opts, read_stored)
-            rsize, box = opts.target.plan(*size)
-            need = budget.estimate(size, rsize, head.mode, budget.kind_of(opts.method, opts.screentone))
+            plan = plan_file(job, opts, head)
+            opts, rsize, box = plan.opts, plan.rsize, plan.box
             max_memory = budget.available_memory() if opts.max_memory is None else opts.max_memory
-            budget.MemoryBudget(max_memory or 0).check(need, f"{size[0]}x{size[1]} -> {rsize[0]}x{rsize[1]}")
+            budget.MemoryBudget(max_memory or 0).check(plan.need, plan.what)
             mode, written = output_mode(head.mode, job.fmt)
     except Exception as e:  # noqa: BLE001 - a file the run would refuse is a result, not an error
         return failed(job, reason_of(e), size=size)
@@ -65,7 +57,7 @@ def preview(job: Job, opts: Options) -> Result:
         joined(converted, written),
         0.0,
         method,
-        note,
+        plan.note,
     )
 
 
