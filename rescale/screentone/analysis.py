@@ -266,7 +266,9 @@ def _characterise(
     # screen's. Hatching imitates a line screen, not a dot lattice (two peaks at right angles):
     # line screens must repeat more closely.
     deep = ndimage.binary_erosion(inner, iterations=4)
-    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var) < (
+    # Strokes drawn over dots (hair, hatching, text) are left out: far darker than the dots' own
+    # reads at the same phase.
+    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var, over=is_dots) < (
         0.5 * min_regularity if is_dots else min_regularity
     ):
         return None  # hand-drawn: hatching or hair
@@ -285,14 +287,23 @@ def _spectrum_grid(n: int) -> tuple:
 
 
 def _regularity(
-    img: np.ndarray, mask: np.ndarray, lattice: list, noise_var: float = 0.0, block: int = 64, bins: int | None = None
+    img: np.ndarray,
+    mask: np.ndarray,
+    lattice: list,
+    noise_var: float = 0.0,
+    block: int = 64,
+    bins: int | None = None,
+    over: bool = False,
+    ink: float = 0.2,
 ) -> float:
     """How well the region ``mask`` of ``img`` repeats on ``lattice`` (wave vectors (fy, fx)):
     the share of its variance explained by its mean over one cell of the lattice (pixels folded
     into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
     drift is small), weighted by their pixels; the page's sensor noise (``noise_var`` per pixel),
     which nothing explains, left out of the variance. Near 1 for a screen, low for hand-drawn
-    strokes, whose spacing and length vary."""
+    strokes, whose spacing and length vary. With ``over``, pixels darker by ``ink`` or more than the
+    median of their block and phase (strokes drawn over the screen) are left out first, if they
+    are under half of the pixels."""
     if bins is None:
         bins = 16 if len(lattice) == 1 else 8
     ys, xs = np.nonzero(mask)
@@ -302,6 +313,15 @@ def _regularity(
         phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
     cell = (ys // block) * (xs.max() // block + 1) + xs // block
     key = cell * bins ** len(lattice) + phase
+    if over:
+        order = np.lexsort((values, key))
+        starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+        counts = np.diff(np.r_[starts, len(order)])
+        median = np.empty(len(values))
+        median[order] = np.repeat(values[order][starts + counts // 2], counts)
+        plain = values > median - ink
+        if plain.mean() > 0.5:
+            values, key, cell = values[plain], key[plain], cell[plain]
     # Means per (block, phase) and per block: bincounts over the (few) keys, no sorting.
     count = np.bincount(key)
     folded = np.bincount(key, values) / np.maximum(count, 1)
@@ -454,7 +474,9 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
         # The group's box with the reach of its tiles and of the fit's window.
         y0, y1 = max(ys.min() * t.stride - t.tile, 0), min(ys.max() * t.stride + 2 * t.tile, img.shape[0])
         x0, x1 = max(xs.min() * t.stride - t.tile, 0), min(xs.max() * t.stride + 2 * t.tile, img.shape[1])
-        groups.append((kind, tiles, np.s_[y0:y1, x0:x1], lattice_vectors(feat, tiles, kind) if kind != NOISE else []))
+        groups.append(
+            (kind, tiles, np.s_[y0:y1, x0:x1], lattice_vectors(feat, tiles, kind, kinds) if kind != NOISE else [])
+        )
 
     def fit(group):  # what does not depend on the regions found before (most of the work)
         kind, _, box, vectors = group

@@ -25,6 +25,7 @@ __all__ = [
     "tile_kinds",
     "hypotheses",
     "lattice_vectors",
+    "tile_vectors",
     "DOTS",
     "LINES",
     "NOISE",
@@ -101,13 +102,18 @@ def tile_features(
     dy, dx = np.mgrid[-4:5, -4:5]
     on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
     ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
+    # Each half-plane bin (y, x) turned by 90 degrees is (x, -y); the 3x3 bins around it, in the
+    # half-plane layout (see _at), for the strongest pair of peaks at right angles.
+    hy, hx = np.mgrid[0:n, 0 : n // 2 + 1]
+    d3 = np.arange(-1, 2)
+    turned = [_half_index(n, hx + i, -hy + j) for i in d3 for j in d3]
     tiles = win.reshape(ty * tx, tile, tile)
     means = tiles.mean(axis=(1, 2))
-    out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso")}
+    out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso", "pair", "pair_sharp")}
     out["grain"] = np.ones(ty * tx)
     out["var"] = (tiles**2).mean(axis=(1, 2)) - means**2
     out["v1"], out["v2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
-    d3 = np.arange(-1, 2)
+    out["pv1"], out["pv2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
 
     def batch(sel: np.ndarray) -> None:
         z = tiles[sel].astype(np.float32)
@@ -145,6 +151,23 @@ def tile_features(
             out["grain"][sel[grainy]] = acf[:, ring_y, ring_x].max(1) / np.maximum(acf[:, 0, 0], 1e-12)
         out["v1"][sel] = _centroid(p, ky, kx, f)
         out["v2"][sel] = _centroid(p, oy, ox, f)
+        # The strongest pair of peaks at right angles (a dot screen's, under strokes that may
+        # outweigh either): the weaker of a bin's 3x3 sum and the best one around its turn.
+        rot = np.max([box[:, ry, rx] for ry, rx in turned], axis=0)
+        pair = np.minimum(box, rot)
+        py, px = np.divmod((pair.reshape(m, -1) * search).argmax(1), p.shape[2])
+        other = f[py] < 0
+        py, px = np.where(other, -py % n, py), np.where(other, -px % n, px)
+        c1 = _at(box, idx, py, px)
+        cand = np.stack([_at(box, idx, px + i, -py + j) for i in d3 for j in d3], 1)
+        best = cand.argmax(1)
+        qy, qx = (px + best // 3 - 1) % n, (-py + best % 3 - 1) % n
+        out["pair"][sel] = np.minimum(c1, cand[idx, best]) / total
+        w1 = sum(_at(p, idx, py + i, px + j) for i in range(-4, 5) for j in range(-4, 5))
+        w2 = sum(_at(p, idx, qy + i, qx + j) for i in range(-4, 5) for j in range(-4, 5))
+        out["pair_sharp"][sel] = np.minimum(c1 / np.maximum(w1, 1e-12), cand[idx, best] / np.maximum(w2, 1e-12))
+        out["pv1"][sel] = _centroid(p, py, px, f)
+        out["pv2"][sel] = _centroid(p, qy, qx, f)
 
     # Flat tiles (paper, solid ink) hold no screen: their spectra are not taken.
     todo = np.flatnonzero(out["var"] > min_var)
@@ -163,6 +186,14 @@ def _at(half: np.ndarray, idx: np.ndarray, y, x) -> np.ndarray:
     y, x = np.asarray(y) % n, np.asarray(x) % n
     mirror = x > n // 2
     return half[idx, np.where(mirror, -y % n, y), np.where(mirror, n - x, x)]
+
+
+def _half_index(n: int, y, x) -> tuple:
+    """Where bins ``(y, x)`` (any integers, modulo n) of a symmetric spectrum are stored in its
+    half plane of non-negative fx (see :func:`_at`)."""
+    y, x = np.asarray(y) % n, np.asarray(x) % n
+    mirror = x > n // 2
+    return np.where(mirror, -y % n, y), np.where(mirror, n - x, x)
 
 
 def _box3(half: np.ndarray) -> np.ndarray:
@@ -190,11 +221,27 @@ def _centroid(half: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -
 
 
 def tile_kinds(
-    feat: dict, min_var: float, min_prominence: float, dots_prominence: float, min_density: float
+    feat: dict,
+    min_var: float,
+    min_prominence: float,
+    dots_prominence: float,
+    min_density: float,
+    pair_prominence: float = 0.03,
+    pair_sharpness: float = 0.4,
+    max_pair_period: float = 8.0,
 ) -> np.ndarray:
-    """Each tile's screen kind, int ``[Ty, Tx]`` (0 none)."""
+    """Each tile's screen kind, int ``[Ty, Tx]`` (0 none).
+
+    Dots are a tile whose strongest peak has a partner at right angles, or, under strokes (hair,
+    hatching, text) that outweigh the screen, whose strongest pair of sharp peaks at right angles
+    (:func:`tile_features`' ``pair``, each peak ``pair_sharpness`` or more) holds
+    ``pair_prominence`` of the power at a period under ``max_pair_period`` px: hand-drawn strokes
+    are not evenly spaced, so their peaks are broad, and they rarely cross at right angles at a
+    fine pitch. Such tiles' wave vectors are the pair's (:func:`tile_vectors`)."""
     textured = feat["var"] > min_var
-    dots = textured & (feat["prom"] > dots_prominence) & (feat["orth"] > 0.5)
+    pair_period = 1.0 / np.maximum(np.hypot(feat["pv1"][..., 0], feat["pv1"][..., 1]), 1e-9)
+    under = (feat["pair"] > pair_prominence) & (feat["pair_sharp"] > pair_sharpness) & (pair_period < max_pair_period)
+    dots = textured & (((feat["prom"] > dots_prominence) & (feat["orth"] > 0.5)) | under)
     lines = textured & (feat["prom"] > min_prominence) & (feat["sharp"] > 0.5) & (feat["orth"] < 0.3)
     noise = (
         textured
@@ -208,6 +255,14 @@ def tile_kinds(
 
 
 # --- 2. screen hypotheses --------------------------------------------------------------------------
+
+
+def tile_vectors(feat: dict, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each tile's two wave vectors ``[Ty, Tx, 2]`` each: its strongest peak's and the one at right
+    angles, or for dot tiles whose strongest peak has no partner there (strokes over the screen),
+    their strongest pair's."""
+    pair = ((kinds == DOTS) & (feat["orth"] <= 0.5))[..., None]
+    return np.where(pair, feat["pv1"], feat["v1"]), np.where(pair, feat["pv2"], feat["v2"])
 
 
 def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol: float) -> np.ndarray:
@@ -227,15 +282,16 @@ def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
     bool ``[Ty, Tx]`` mask, largest groups first."""
     ty, tx = kinds.shape
     ids = np.arange(ty * tx).reshape(ty, tx)
+    v1, v2 = tile_vectors(feat, kinds)
     rows, cols = [], []
     for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
         ka, kb = kinds[a], kinds[b]
         ok = (ka > 0) & (ka == kb)
         ok &= _same_lattice(
-            feat["v1"][a].reshape(-1, 2),
-            feat["v2"][a].reshape(-1, 2),
-            feat["v1"][b].reshape(-1, 2),
-            feat["v2"][b].reshape(-1, 2),
+            v1[a].reshape(-1, 2),
+            v2[a].reshape(-1, 2),
+            v1[b].reshape(-1, 2),
+            v2[b].reshape(-1, 2),
             ka.ravel(),
             tol,
         ).reshape(ok.shape)
@@ -253,10 +309,12 @@ def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
     return groups
 
 
-def lattice_vectors(feat: dict, tiles: np.ndarray, kind: int) -> list:
-    """The group's wave vectors (fy, fx), averaged over its tiles weighted by peak prominence, each
-    tile's vectors first aligned (sign, and which of a dot lattice's two) with the strongest tile's."""
-    v1, v2, w = feat["v1"][tiles], feat["v2"][tiles], feat["prom"][tiles]
+def lattice_vectors(feat: dict, tiles: np.ndarray, kind: int, kinds: np.ndarray) -> list:
+    """The group's wave vectors (fy, fx) (:func:`tile_vectors` of ``kinds``), averaged over its
+    tiles weighted by peak prominence, each tile's vectors first aligned (sign, and which of a dot
+    lattice's two) with the strongest tile's."""
+    v1, v2 = (v[tiles] for v in tile_vectors(feat, kinds))
+    w = feat["prom"][tiles]
     ref1 = v1[w.argmax()]
     ref2 = v2[w.argmax()]
 
