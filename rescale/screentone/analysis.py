@@ -266,9 +266,9 @@ def _characterise(
     # screen's. Hatching imitates a line screen, not a dot lattice (two peaks at right angles):
     # line screens must repeat more closely.
     deep = ndimage.binary_erosion(inner, iterations=4)
-    # Strokes drawn over dots (hair, hatching, text) are left out: far darker than the dots' own
-    # reads at the same phase.
-    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var, over=is_dots) < (
+    # Strokes drawn over the screen (hair, hatching, text) are left out: far darker than the
+    # screen's own reads at the same phase.
+    if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var, over=True) < (
         0.5 * min_regularity if is_dots else min_regularity
     ):
         return None  # hand-drawn: hatching or hair

@@ -81,12 +81,14 @@ def directions(vectors: list, reach: int = 12, tol: float = 0.1) -> np.ndarray:
     return np.array([o for p in picked for o in (p, -p)])
 
 
-def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5) -> np.ndarray:
+def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5, mask: np.ndarray | None = None) -> np.ndarray:
     """``[H, W]``: at each pixel, the median of ``img`` ``[H, W]`` read at the pixel shifted by each
     of ``offsets`` ``[K, 2]`` (near-lattice shifts, see :func:`near_lattice_offsets`; reads past the
     edge take the nearest edge pixel); with several ``ranks`` (quantiles), ``[len(ranks), H, W]``.
     A screen has there the value it has at the pixel itself; a stroke drawn over the pixel is
-    missing from most of them, so the median is the screen without the strokes.
+    missing from most of them, so the median is the screen without the strokes. With ``mask`` (bool
+    ``[H, W]``, the screen's region), a read that falls outside it takes the pixel's own value
+    instead (paper or another screen beyond the region's border is not this screen).
 
     Example:
         >>> img = np.tile([1.0, 0.0, 1.0, 0.0], (4, 2))  # vertical lines of period 2
@@ -98,7 +100,11 @@ def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5) -> np.ndarra
     ys, xs = np.arange(h), np.arange(w)
     reads = np.empty((len(offsets), h, w), dtype=img.dtype)
     for i, (dy, dx) in enumerate(offsets):
-        reads[i] = img[np.clip(ys + dy, 0, h - 1)][:, np.clip(xs + dx, 0, w - 1)]
+        rows, cols = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+        reads[i] = img[rows][:, cols]
+        if mask is not None:  # (reads past the edge are outside too)
+            inside = mask[rows][:, cols] & ((ys + dy == rows)[:, None] & (xs + dx == cols)[None, :])
+            reads[i] = np.where(inside, reads[i], img)
     ks = [int(round(r * (len(offsets) - 1))) for r in np.atleast_1d(ranks)]
     reads = np.partition(reads, sorted(set(ks)), axis=0)
     return reads[ks[0]] if np.ndim(ranks) == 0 else reads[ks]

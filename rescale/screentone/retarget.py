@@ -99,9 +99,10 @@ def _screen_alone(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The page with what is drawn over each periodic screen taken away, and how sure that is,
     ``[H, W]`` each: at each pixel of a region, the median of the pixels a few near-lattice shifts
-    away (:func:`lattice.directions`, :func:`lattice.lattice_median`), which show the screen at the
-    same phase (a stroke drawn over the pixel is missing from most of them), and their spread (the
-    interquartile range: large at the edges of dots, where the shifts' small phase errors show).
+    away inside the region (:func:`lattice.directions`, :func:`lattice.lattice_median`), which show
+    the screen at the same phase (a stroke drawn over the pixel is missing from most of them; in a
+    region that strokes cover much of, a higher rank), and their spread (the interquartile range:
+    large at the edges of dots, where the shifts' small phase errors show).
     The page, and no spread, elsewhere (and on noise screens). Regions side by side in ``workers``
     threads."""
     alone, spread = grey.copy(), np.zeros(grey.shape)
@@ -111,8 +112,20 @@ def _screen_alone(
         screen = screens[k - 1]
         if box is None or screen.kind == "noise":
             return None
-        offsets = directions(wave_vectors(screen.kind, screen.period, screen.angle))
-        return box, interior[box] == k, lattice_median(grey[box], offsets, (0.25, 0.5, 0.75))
+        # Shifts within 0.4 px of the lattice (0.1 cycles of a fine screen: a coarse one's dots
+        # are as sharp, so as much off a lattice vector would read their edges off), found as far
+        # as 2.5 periods.
+        offsets = directions(
+            wave_vectors(screen.kind, screen.period, screen.angle),
+            reach=max(12, int(np.ceil(2.5 * screen.period))),
+            tol=min(0.1, 0.4 / screen.period),
+        )
+        inside = interior[box] == k
+        low, mid, upper, high = lattice_median(grey[box], offsets, (0.25, 0.5, 0.625, 0.75), mask=inside)
+        # Where strokes cover much of the region (hair), they are in many of the reads too, and
+        # only darken: the screen is then read higher up their order.
+        share = _faint(inside, mid, grey[box])[inside].mean()
+        return box, inside, (low, high if share > 0.3 else upper if share > 0.15 else mid, high)
 
     for result in ahead(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
         if result is not None:
@@ -120,6 +133,13 @@ def _screen_alone(
             alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
             spread[box] = np.where(inside, high - low, spread[box])
     return alone, spread
+
+
+def _faint(inside: np.ndarray, alone: np.ndarray, grey: np.ndarray, contrast: float = 0.12) -> np.ndarray:
+    """Bool ``[H, W]``: strokes over a screen, faint ones included: the pixels of ``inside`` darker
+    than the screen alone (``alone``) by more than ``contrast`` (more than a dot's centre reads
+    against its near-lattice neighbours), and the pixels next to them (a stroke's blurred rim)."""
+    return ndimage.binary_dilation(inside & (alone - grey > contrast))
 
 
 def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
@@ -267,6 +287,7 @@ def retarget(
         strokes = _strokes(grey, interior, screens)
         screen = (interior > 0) & ~strokes
         over = rescaled(np.where(screen, 1.0, page))
+        clean = page
     else:
         # On a scan, strokes over a screen are whatever darkens it: the share of the screen's light
         # they take at each pixel, rescaled with the screen as weight (where its dots are dark, a
@@ -274,12 +295,18 @@ def retarget(
         alone, spread = _screen_alone(grey, interior, screens, workers)
         inside = (interior > 0)[None]
         light = np.where(inside, alone[None], 1.0)
-        # Darker than the screen by more than its reads disagree (and than noise) is a stroke.
-        taken = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
-        # (Not at the rim, where an outline's blur darkens the screen.)
-        strokes = ndimage.binary_erosion(interior > 0, iterations=2) & (taken.mean(0) > 0.15)
+        # Darker than the screen by more than its reads disagree (and than noise) is surely a
+        # stroke: never copied (not at the rim, where an outline's blur darkens the screen).
+        sure = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
+        strokes = ndimage.binary_erosion(interior > 0, iterations=2) & (sure.mean(0) > 0.15)
         screen = (interior > 0) & ~strokes
+        # Faint strokes too: their whole darkness is taken (less would leave a thin stroke fainter
+        # than a filter keeps it), and the screens' copies and tones come from the page with them
+        # replaced by the screen alone (copied all over the region, they would darken its tone).
+        faint = np.broadcast_to(_faint(interior > 0, alone, grey), page.shape)
+        taken = np.where(faint, np.maximum(light - page, 0.0), 0.0)
         over = 1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05)
+        clean = np.where(faint, alone[None], page)
     sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
@@ -291,12 +318,12 @@ def retarget(
     if tgt_labels.any():
         sy, sx = height / page.shape[1], width / page.shape[2]
         synth = synthesise(
-            page, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol, workers=workers
+            clean, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol, workers=workers
         )
         if calibrate:
             # Pixels the strokes ink are not screen: left out of the tone.
             screen_px = np.where(over.mean(0) >= (0.5 if bitonal else 0.8), tgt_interior, 0)
-            synth = _calibrate(synth, page, sources, screen_px, screens, bitonal, sy, sx, workers)
+            synth = _calibrate(synth, clean, sources, screen_px, screens, bitonal, sy, sx, workers)
         structure = np.where(tgt_interior[None] > 0, np.minimum(synth, over) if bitonal else synth * over, structure)
     return structure[0] if squeeze else structure
 
