@@ -12,7 +12,7 @@ from PIL import Image
 from scipy import ndimage
 
 from rescale.screentone.analysis import analyze, transition_density
-from rescale.screentone.synth import degrade, make_page, make_scan_page
+from rescale.screentone.synth import degrade, make_page, make_scan_page, make_scan_pages
 
 MANGA = Path(__file__).resolve().parents[3] / "shared/data/manga/black_jack_v01_pdf007.jpg"
 
@@ -106,6 +106,24 @@ def test_hatching_and_hair_are_not_taken_for_screens(seed):
     page = make_scan_page(seed, n_regions=0, n_distractors=4)
     labels, params = analyze(page.image)
     assert params == [] and not labels.any()
+
+
+def test_fine_dots_under_hair_hatching_and_text_are_found():
+    # Fine dots with hair, hatching or text drawn over them, whose peaks outweigh the screen's in
+    # most tiles: found by the strongest pair of sharp peaks at right angles, their regularity
+    # read without the strokes. Measured: 25 of these 32 regions found with their screen (10
+    # before), and no hatching or hair shape labelled.
+    found = 0
+    for seed in range(8):
+        page = make_scan_pages(seed, fine=1.0, strokes=1.0)[0]
+        labels, params = analyze(page.image)
+        assert _pixel_scores(page, labels)[1] < 0.02
+        for k, screen in enumerate(page.screens, 1):
+            hit = labels[page.labels == k]
+            if (hit > 0).mean() > 0.5:
+                p = params[int(np.bincount(hit[hit > 0]).argmax()) - 1]
+                found += p.kind == "dots" and p.period == pytest.approx(screen.period, rel=0.02)
+    assert found >= 22
 
 
 def test_scan_like_pages_overall():
