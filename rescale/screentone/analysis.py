@@ -319,7 +319,10 @@ def _regularity(
         counts = np.diff(np.r_[starts, len(order)])
         median = np.empty(len(values))
         median[order] = np.repeat(values[order][starts + counts // 2], counts)
-        plain = values > median - ink
+        dark = np.zeros(mask.shape, dtype=bool)
+        dark[ys, xs] = values <= median - ink
+        # Strokes are thin: solid ink (a pupil, a black fill) is not left out, as it is no screen.
+        plain = ~(dark & ~ndimage.binary_opening(dark, np.ones((3, 3))))[ys, xs]
         if plain.mean() > 0.5:
             values, key, cell = values[plain], key[plain], cell[plain]
     # Means per (block, phase) and per block: bincounts over the (few) keys, no sorting.

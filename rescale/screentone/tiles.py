@@ -102,11 +102,11 @@ def tile_features(
     dy, dx = np.mgrid[-4:5, -4:5]
     on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
     ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
-    # Each half-plane bin (y, x) turned by 90 degrees is (x, -y); the 3x3 bins around it, in the
-    # half-plane layout (see _at), for the strongest pair of peaks at right angles.
+    # Each half-plane bin (y, x) turned by 90 degrees is (x, -y), in the half-plane layout (see
+    # _at): for the strongest pair of peaks at right angles.
     hy, hx = np.mgrid[0:n, 0 : n // 2 + 1]
     d3 = np.arange(-1, 2)
-    turned = [_half_index(n, hx + i, -hy + j) for i in d3 for j in d3]
+    turned = _half_index(n, hx, -hy)
     tiles = win.reshape(ty * tx, tile, tile)
     means = tiles.mean(axis=(1, 2))
     out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso", "pair", "pair_sharp")}
@@ -153,8 +153,7 @@ def tile_features(
         out["v2"][sel] = _centroid(p, oy, ox, f)
         # The strongest pair of peaks at right angles (a dot screen's, under strokes that may
         # outweigh either): the weaker of a bin's 3x3 sum and the best one around its turn.
-        rot = np.max([box[:, ry, rx] for ry, rx in turned], axis=0)
-        pair = np.minimum(box, rot)
+        pair = np.minimum(box, _box3(box, np.maximum)[:, turned[0], turned[1]])
         py, px = np.divmod((pair.reshape(m, -1) * search).argmax(1), p.shape[2])
         other = f[py] < 0
         py, px = np.where(other, -py % n, py), np.where(other, -px % n, px)
@@ -196,16 +195,16 @@ def _half_index(n: int, y, x) -> tuple:
     return np.where(mirror, -y % n, y), np.where(mirror, n - x, x)
 
 
-def _box3(half: np.ndarray) -> np.ndarray:
-    """3x3 sums of symmetric spectra stored as half planes ``[N, n, n/2 + 1]`` (see :func:`_at`),
-    in the same layout."""
+def _box3(half: np.ndarray, combine=np.add) -> np.ndarray:
+    """3x3 sums (or, with ``combine=np.maximum``, maxima) of symmetric spectra stored as half
+    planes ``[N, n, n/2 + 1]`` (see :func:`_at`), in the same layout."""
     n = half.shape[1]
     mirror = (-np.arange(n)) % n
     # Columns -1 and n/2 + 1 are the mirrors of columns 1 and n/2 - 1.
     q = np.concatenate([half[:, mirror, 1:2], half, half[:, mirror, n // 2 - 1 : n // 2]], 2)
-    q = q[:, :, :-2] + q[:, :, 1:-1] + q[:, :, 2:]
+    q = combine(combine(q[:, :, :-2], q[:, :, 1:-1]), q[:, :, 2:])
     q = np.concatenate([q[:, -1:], q, q[:, :1]], 1)
-    return q[:, :-2] + q[:, 1:-1] + q[:, 2:]
+    return combine(combine(q[:, :-2], q[:, 1:-1]), q[:, 2:])
 
 
 def _centroid(half: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
