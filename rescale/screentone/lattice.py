@@ -97,14 +97,19 @@ def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5, mask: np.nda
         [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
     """
     h, w = img.shape
-    ys, xs = np.arange(h), np.arange(w)
     reads = np.empty((len(offsets), h, w), dtype=img.dtype)
-    for i, (dy, dx) in enumerate(offsets):
-        rows, cols = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
-        reads[i] = img[rows][:, cols]
-        if mask is not None:  # (reads past the edge are outside too)
-            inside = mask[rows][:, cols] & ((ys + dy == rows)[:, None] & (xs + dx == cols)[None, :])
-            reads[i] = np.where(inside, reads[i], img)
+    if mask is None:
+        ys, xs = np.arange(h), np.arange(w)
+        for i, (dy, dx) in enumerate(offsets):
+            reads[i] = img[np.clip(ys + dy, 0, h - 1)][:, np.clip(xs + dx, 0, w - 1)]
+    else:
+        # Read from the image padded with NaN (outside the mask and past the edge), which then
+        # takes the pixel's own value.
+        m = int(np.abs(offsets).max()) if len(offsets) else 0
+        padded = np.pad(np.where(mask, img, np.nan), m, constant_values=np.nan)
+        for i, (dy, dx) in enumerate(offsets):
+            reads[i] = padded[m + dy : m + dy + h, m + dx : m + dx + w]
+        np.copyto(reads, img, where=np.isnan(reads))
     ks = [int(round(r * (len(offsets) - 1))) for r in np.atleast_1d(ranks)]
     reads = np.partition(reads, sorted(set(ks)), axis=0)
     return reads[ks[0]] if np.ndim(ranks) == 0 else reads[ks]
