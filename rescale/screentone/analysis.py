@@ -175,10 +175,11 @@ def _support(
     ys, xs = np.nonzero(piece)
     ys, xs = ys + origin[0], xs + origin[1]
     ty, tx = tiles.shape
-    r0, r1 = max(ys.min() // stride - 1, 0), min(ys.max() // stride + 1, ty)
-    c0, c1 = max(xs.min() // stride - 1, 0), min(xs.max() // stride + 1, tx)
-    # The piece on the pixels of tiles r0..r1-1, c0..c1-1 (a few rows and columns at the page's
-    # bottom and right edges lie in no tile).
+    # (At least the last row or column of tiles: a piece may lie in the few rows and columns at
+    # the page's bottom and right edges that lie in no tile.)
+    r1, c1 = min(ys.max() // stride + 1, ty), min(xs.max() // stride + 1, tx)
+    r0, c0 = min(max(ys.min() // stride - 1, 0), r1 - 1), min(max(xs.min() // stride - 1, 0), c1 - 1)
+    # The piece on the pixels of tiles r0..r1-1, c0..c1-1.
     sub = np.zeros(((r1 - 1 - r0) * stride + tile, (c1 - 1 - c0) * stride + tile), dtype=bool)
     ys, xs = ys - r0 * stride, xs - c0 * stride
     fits = (ys < sub.shape[0]) & (xs < sub.shape[1])

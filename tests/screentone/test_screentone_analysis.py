@@ -15,6 +15,7 @@ from rescale.screentone.analysis import analyze, transition_density
 from rescale.screentone.synth import degrade, make_page, make_scan_page, make_scan_pages
 
 MANGA = Path(__file__).resolve().parents[3] / "shared/data/manga/black_jack_v01_pdf007.jpg"
+MANGA_145 = MANGA.with_name("black_jack_v01_pdf145.jpg")
 
 
 def _pixel_scores(page, labels):
@@ -159,3 +160,13 @@ def test_real_page_fine_dots_are_found_and_hatching_is_not(real_page):
     # ... and a face mask shaded with parallel pen strokes, with no screen.
     labels, params = analyze(real_page[250:550, 250:550])
     assert params == []
+
+
+def test_a_screen_in_the_columns_past_the_last_tile_is_measured():
+    # A crop of page 145, 750 px wide: its last 14 columns lie in no tile, and a fine screen's
+    # strip there (11 px wide) made the tile-support test slice an empty window and raise.
+    if not MANGA_145.is_file():
+        pytest.skip(f"the real manga pages are not here ({MANGA_145})")
+    page = np.asarray(Image.open(MANGA_145).convert("L"), dtype=np.float64)[1150:1650, :750] / 255.0
+    labels, params = analyze(page)
+    assert labels.shape == page.shape and len(params) > 0
