@@ -264,9 +264,10 @@ def tile_vectors(feat: dict, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.where(pair, feat["pv1"], feat["v1"]), np.where(pair, feat["pv2"], feat["v2"])
 
 
-def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol: float) -> np.ndarray:
+def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol) -> np.ndarray:
     """Whether tiles a and b (wave vectors ``[N, 2]`` each) show the same screen: their main wave
-    vectors agree to ``tol`` (relative), up to sign; for dots either of b's two may match a's."""
+    vectors agree to ``tol`` (relative; a number or ``[N]``), up to sign; for dots either of b's
+    two may match a's."""
 
     def close(u, v):
         d = np.minimum(np.hypot(*(u - v).T), np.hypot(*(u + v).T))
@@ -276,12 +277,16 @@ def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol: float) -> np.ndarray:
     return np.where(kind == DOTS, same | close(a1, b2), np.where(kind == LINES, same, True))
 
 
-def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
+def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1, pair_tol: float = 0.02) -> list:
     """Groups of 4-connected screen tiles of one kind and lattice: ``(kind, tiles)``, ``tiles`` a
-    bool ``[Ty, Tx]`` mask, largest groups first."""
+    bool ``[Ty, Tx]`` mask, largest groups first. Neighbours' wave vectors agree to ``tol``
+    (relative), or to ``pair_tol`` where either is a dot tile by its pair of peaks alone (under
+    strokes, or between two screens: such tiles would otherwise chain screens of close pitches
+    into one hypothesis that fits neither)."""
     ty, tx = kinds.shape
     ids = np.arange(ty * tx).reshape(ty, tx)
     v1, v2 = tile_vectors(feat, kinds)
+    weak = (kinds == DOTS) & (feat["orth"] <= 0.5)
     rows, cols = [], []
     for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
         ka, kb = kinds[a], kinds[b]
@@ -292,7 +297,7 @@ def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1) -> list:
             v1[b].reshape(-1, 2),
             v2[b].reshape(-1, 2),
             ka.ravel(),
-            tol,
+            np.where(weak[a] | weak[b], pair_tol, tol).ravel(),
         ).reshape(ok.shape)
         rows.append(ids[a][ok])
         cols.append(ids[b][ok])
