@@ -105,7 +105,6 @@ def tile_features(
     # Each half-plane bin (y, x) turned by 90 degrees is (x, -y), in the half-plane layout (see
     # _at): for the strongest pair of peaks at right angles.
     hy, hx = np.mgrid[0:n, 0 : n // 2 + 1]
-    d3 = np.arange(-1, 2)
     turned = _half_index(n, hx, -hy)
     tiles = win.reshape(ty * tx, tile, tile)
     means = tiles.mean(axis=(1, 2))
@@ -127,16 +126,8 @@ def tile_features(
         sm = p.reshape(m, -1) @ sums
         total = np.maximum(sm[:, 0] / 2, 1e-12)  # half the AC power: the two halves are alike
         box = _box3(p)
-        ky, kx = np.divmod((box.reshape(m, -1) * search).argmax(1), p.shape[2])
-        other = f[ky] < 0
-        ky, kx = np.where(other, -ky % n, ky), np.where(other, -kx % n, kx)
-        b1 = _at(box, idx, ky, kx)
-        # The orthogonal peak: the best 3x3 sum within a bin of the peak turned by 90 degrees.
-        cand = np.stack([_at(box, idx, kx + i, -ky + j) for i in d3 for j in d3], 1)
-        best = cand.argmax(1)
-        b2 = cand[idx, best]
-        oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
-        wide = sum(_at(p, idx, ky + i, kx + j) for i in range(-4, 5) for j in range(-4, 5))
+        ky, kx, b1, oy, ox, b2 = _peak_and_turn(box, box, search, f)
+        wide = _wide(p, idx, ky, kx)
         prom = b1 / total
         out["prom"][sel] = prom
         out["orth"][sel] = b2 / np.maximum(b1, 1e-12)
@@ -154,17 +145,10 @@ def tile_features(
         # The strongest pair of peaks at right angles (a dot screen's, under strokes that may
         # outweigh either): the weaker of a bin's 3x3 sum and the best one around its turn.
         pair = np.minimum(box, _box3(box, np.maximum)[:, turned[0], turned[1]])
-        py, px = np.divmod((pair.reshape(m, -1) * search).argmax(1), p.shape[2])
-        other = f[py] < 0
-        py, px = np.where(other, -py % n, py), np.where(other, -px % n, px)
-        c1 = _at(box, idx, py, px)
-        cand = np.stack([_at(box, idx, px + i, -py + j) for i in d3 for j in d3], 1)
-        best = cand.argmax(1)
-        qy, qx = (px + best // 3 - 1) % n, (-py + best % 3 - 1) % n
-        out["pair"][sel] = np.minimum(c1, cand[idx, best]) / total
-        w1 = sum(_at(p, idx, py + i, px + j) for i in range(-4, 5) for j in range(-4, 5))
-        w2 = sum(_at(p, idx, qy + i, qx + j) for i in range(-4, 5) for j in range(-4, 5))
-        out["pair_sharp"][sel] = np.minimum(c1 / np.maximum(w1, 1e-12), cand[idx, best] / np.maximum(w2, 1e-12))
+        py, px, c1, qy, qx, c2 = _peak_and_turn(pair, box, search, f)
+        out["pair"][sel] = np.minimum(c1, c2) / total
+        sharp1, sharp2 = c1 / np.maximum(_wide(p, idx, py, px), 1e-12), c2 / np.maximum(_wide(p, idx, qy, qx), 1e-12)
+        out["pair_sharp"][sel] = np.minimum(sharp1, sharp2)
         out["pv1"][sel] = _centroid(p, py, px, f)
         out["pv2"][sel] = _centroid(p, qy, qx, f)
 
@@ -185,6 +169,29 @@ def _at(half: np.ndarray, idx: np.ndarray, y, x) -> np.ndarray:
     y, x = np.asarray(y) % n, np.asarray(x) % n
     mirror = x > n // 2
     return half[idx, np.where(mirror, -y % n, y), np.where(mirror, n - x, x)]
+
+
+def _peak_and_turn(score: np.ndarray, box: np.ndarray, search: np.ndarray, f: np.ndarray) -> tuple:
+    """For half-plane spectra (see :func:`_at`): the bin ``(ky, kx)`` where ``score`` ``[N, n,
+    n/2 + 1]`` is largest over ``search`` (flat weights of the bins), taken in the half plane fy > 0,
+    its 3x3 sum ``b1`` in ``box``, and the best 3x3 sum ``b2`` within a bin of it turned by 90
+    degrees, at ``(oy, ox)``; each ``[N]``. ``f`` holds the bins' frequencies."""
+    m, n = score.shape[:2]
+    idx = np.arange(m)
+    ky, kx = np.divmod((score.reshape(m, -1) * search).argmax(1), score.shape[2])
+    other = f[ky] < 0
+    ky, kx = np.where(other, -ky % n, ky), np.where(other, -kx % n, kx)
+    b1 = _at(box, idx, ky, kx)
+    # The orthogonal peak: the best 3x3 sum within a bin of the peak turned by 90 degrees.
+    cand = np.stack([_at(box, idx, kx + i, -ky + j) for i in (-1, 0, 1) for j in (-1, 0, 1)], 1)
+    best = cand.argmax(1)
+    oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
+    return ky, kx, b1, oy, ox, cand[idx, best]
+
+
+def _wide(half: np.ndarray, idx: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The power of the 9x9 bins around ``(y, x)`` of half-plane spectra (see :func:`_at`)."""
+    return sum(_at(half, idx, y + i, x + j) for i in range(-4, 5) for j in range(-4, 5))
 
 
 def _half_index(n: int, y, x) -> tuple:
