@@ -421,6 +421,13 @@ class Thresholds:
             their kind are dropped.
         min_regularity: the share of a line screen's variance its mean over one period must
             explain (half that for dots); hatching and hair, hand-drawn, repeat less closely.
+        pair_prominence, pair_sharpness, max_pair_period: a tile whose strongest peak is not a
+            dot lattice's (strokes drawn over fine dots outweigh it) is dots if its strongest pair
+            of peaks at right angles holds this share of its power each, both this sharp, at a
+            period under this (:func:`~rescale.screentone.tiles.tile_kinds`).
+        pair_density: the pair is looked for only in tiles with more ink/paper changes per
+            pixel than this (fine dots change every pixel or two; half the tiles of line art
+            are skipped).
     """
 
     tile: int = 32
@@ -435,6 +442,10 @@ class Thresholds:
     min_tiles: int = 2
     min_support: float = 0.3
     min_regularity: float = 0.78
+    pair_prominence: float = 0.03
+    pair_sharpness: float = 0.4
+    max_pair_period: float = 8.0
+    pair_density: float = 0.3
 
 
 def analyze(img, thresholds: Thresholds | None = None, workers: int | None = None) -> tuple[np.ndarray, list]:
@@ -463,8 +474,17 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
         return labels, params
     dens = transition_density(img)
     noise_var = _noise_variance(img)
-    feat = tile_features(img, dens, t.tile, t.stride, t.tile / 2.5, t.min_var, workers)
-    kinds = tile_kinds(feat, t.min_var, t.min_prominence, t.dots_prominence, t.min_density)
+    feat = tile_features(img, dens, t.tile, t.stride, t.tile / 2.5, t.min_var, workers, t.pair_density)
+    kinds = tile_kinds(
+        feat,
+        t.min_var,
+        t.min_prominence,
+        t.dots_prominence,
+        t.min_density,
+        t.pair_prominence,
+        t.pair_sharpness,
+        t.max_pair_period,
+    )
     ty, tx = kinds.shape
     # A tile stands for its central stride x stride block; blocks outside every tile's centre take
     # the nearest tile's.

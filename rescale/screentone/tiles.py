@@ -52,7 +52,14 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
 
 
 def tile_features(
-    img: np.ndarray, dens: np.ndarray, tile: int, stride: int, max_period: float, min_var: float = 0.0, workers: int = 1
+    img: np.ndarray,
+    dens: np.ndarray,
+    tile: int,
+    stride: int,
+    max_period: float,
+    min_var: float = 0.0,
+    workers: int = 1,
+    pair_density: float = 0.0,
 ) -> dict:
     """Spectral features of each ``tile`` x ``tile`` window at ``stride``, each ``[Ty, Tx]``:
 
@@ -68,7 +75,12 @@ def tile_features(
     - ``grain`` (tiles without a clear peak): the largest autocorrelation 3 px away, near 0 for a
       grain, which decorrelates within a pixel or two in every direction, larger along strokes;
     - ``v1``, ``v2`` ``[Ty, Tx, 2]``: the peak's and the orthogonal peak's wave vectors (fy, fx)
-      in cycles per pixel, to a fraction of a bin.
+      in cycles per pixel, to a fraction of a bin;
+    - ``pair``: the strongest pair of peaks at right angles (a dot screen's, when strokes drawn
+      over it outweigh either peak), the weaker peak's share of the AC power (3x3 bins each);
+      ``pair_sharp`` the lower of the two peaks' ``sharp``; ``pv1``, ``pv2`` their wave vectors.
+      Taken only on tiles whose ``dens`` exceeds ``pair_density`` (0 elsewhere): fine dots change
+      from ink to paper every pixel or two, line art far less often.
 
     Tiles whose variance is ``min_var`` or less are flat: only their ``var`` and ``dens`` are taken
     (the others are 0, ``grain`` 1). The spectra are taken by ``workers`` threads.
@@ -144,21 +156,24 @@ def tile_features(
         out["v2"][sel] = _centroid(p, oy, ox, f)
         # The strongest pair of peaks at right angles (a dot screen's, under strokes that may
         # outweigh either): the weaker of a bin's 3x3 sum and the best one around its turn.
-        pair = np.minimum(box, _box3(box, np.maximum)[:, turned[0], turned[1]])
-        py, px, c1, qy, qx, c2 = _peak_and_turn(pair, box, search, f)
-        out["pair"][sel] = np.minimum(c1, c2) / total
-        sharp1, sharp2 = c1 / np.maximum(_wide(p, idx, py, px), 1e-12), c2 / np.maximum(_wide(p, idx, qy, qx), 1e-12)
-        out["pair_sharp"][sel] = np.minimum(sharp1, sharp2)
-        out["pv1"][sel] = _centroid(p, py, px, f)
-        out["pv2"][sel] = _centroid(p, qy, qx, f)
+        fine = out["dens"][sel] > pair_density
+        if fine.any():
+            box, p, total, sel, idx = box[fine], p[fine], total[fine], sel[fine], idx[: fine.sum()]
+            pair = np.minimum(box, _box3(box, np.maximum)[:, turned[0], turned[1]])
+            py, px, c1, qy, qx, c2 = _peak_and_turn(pair, box, search, f)
+            out["pair"][sel] = np.minimum(c1, c2) / total
+            sharp1 = c1 / np.maximum(_wide(p, idx, py, px), 1e-12)
+            out["pair_sharp"][sel] = np.minimum(sharp1, c2 / np.maximum(_wide(p, idx, qy, qx), 1e-12))
+            out["pv1"][sel] = _centroid(p, py, px, f)
+            out["pv2"][sel] = _centroid(p, qy, qx, f)
 
+    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
     # Flat tiles (paper, solid ink) hold no screen: their spectra are not taken.
     todo = np.flatnonzero(out["var"] > min_var)
     step = 512  # tiles per batch: bounds the memory of the spectra
     batches = [todo[s : s + step] for s in range(0, len(todo), step)]
     for _ in ahead(batch, batches, workers):
         pass
-    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
     return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
 
 
