@@ -17,6 +17,7 @@ pixels for all, so a shrunk screen that keeps its pitch shows dots as fine as th
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
@@ -28,7 +29,7 @@ from scipy import ndimage
 
 import rescale
 from rescale import kernels
-from rescale.batch.atomic import atomic_save
+from rescale.batch.atomic import atomic_write
 from rescale.screentone.analysis import analyze
 from rescale.screentone.retarget import retarget
 
@@ -130,7 +131,9 @@ def main(argv=None) -> None:
     for scale, values in per_mp.items():
         print(f"{scale:g}x: mean {np.mean(values):.2f} s/MP, worst {max(values):.2f} s/MP (analysis + synthesis, wall)")
     if args.crops:
-        atomic_save(figure(rows), Path(args.crops), "PNG")  # never half-written
+        png = io.BytesIO()
+        figure(rows).save(png, "PNG")
+        atomic_write(png.getbuffer(), Path(args.crops))  # never half-written
         print(f"wrote {args.crops}")
 
 
