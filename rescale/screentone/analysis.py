@@ -302,9 +302,9 @@ def _regularity(
     into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
     drift is small), weighted by their pixels; the page's sensor noise (``noise_var`` per pixel),
     which nothing explains, left out of the variance. Near 1 for a screen, low for hand-drawn
-    strokes, whose spacing and length vary. With ``over``, pixels darker by ``ink`` or more than the
-    median of their block and phase (strokes drawn over the screen) are left out first, if they
-    are under half of the pixels."""
+    strokes, whose spacing and length vary. With ``over``, thin ink (no 3x3 square fits in it)
+    darker by ``ink`` or more than the median of its block and phase (strokes drawn over the
+    screen) is left out first, if it is under half of the pixels."""
     if bins is None:
         bins = 16 if len(lattice) == 1 else 8
     ys, xs = np.nonzero(mask)
