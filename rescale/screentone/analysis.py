@@ -37,6 +37,7 @@ from scipy import ndimage
 
 from .lattice import wave_vectors
 from .parallel import ahead, thread_count
+from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
 from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
 
@@ -59,36 +60,42 @@ class ScreenParams:
 # --- 3. pixels -------------------------------------------------------------------------------------
 
 
-def _demodulated(img: np.ndarray, vectors: list, sigma: float):
+def _demodulated(img: np.ndarray, vectors: list, sigma: float, extra: tuple = ()) -> tuple:
     """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave
     ``exp(i phase)`` ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``:
-    the image demodulated and averaged by a Gaussian of ``sigma`` px)."""
+    the image demodulated and averaged by a Gaussian of ``sigma`` px); and the ``extra`` planes
+    averaged alike. Returns ``(waves, re, im, extra)``, the last three ``[N, H, W]``: all planes
+    are smoothed in one call."""
     if len(vectors) == 2:
         a, b = vectors
         freqs = [a, b, a + b, a - b]
     else:
         freqs = [vectors[0], 2 * vectors[0]]
-    for fy, fx in freqs:
-        # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
-        # multiplication per pixel instead of a cosine and a sine).
-        wave = np.outer(
-            np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1]))
-        )
-        yield (
-            wave,
-            ndimage.gaussian_filter(img * wave.real, sigma, truncate=3.0),
-            ndimage.gaussian_filter(img * wave.imag, sigma, truncate=3.0),
-        )
+    # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
+    # multiplication per pixel instead of a cosine and a sine).
+    waves = [
+        np.outer(np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1])))
+        for fy, fx in freqs
+    ]
+    stack = np.empty((2 * len(waves) + len(extra), *img.shape))
+    for i, wave in enumerate(waves):
+        np.multiply(img, wave.real, out=stack[2 * i])
+        np.multiply(img, wave.imag, out=stack[2 * i + 1])
+    for i, plane in enumerate(extra):
+        stack[2 * len(waves) + i] = plane
+    smooth = gaussian(stack, sigma, truncate=3.0)
+    n = 2 * len(waves)
+    return waves, smooth[0:n:2], smooth[1:n:2], smooth[n:]
 
 
 def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Local power of a periodic screen ``[H, W]`` (its fundamentals and first harmonics, each
     demodulated and averaged by a Gaussian of ``sigma`` px) and its share of the local variance."""
+    _, res, ims, (mean, square) = _demodulated(img, vectors, sigma, (img, img * img))
     power = np.zeros(img.shape)
-    for _, re, im in _demodulated(img, vectors, sigma):
+    for re, im in zip(res, ims):
         power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
-    mean = ndimage.gaussian_filter(img, sigma, truncate=3.0)
-    var = np.maximum(ndimage.gaussian_filter(img * img, sigma, truncate=3.0) - mean**2, 1e-9)
+    var = np.maximum(square - mean**2, 1e-9)
     return power, power / var
 
 
@@ -96,8 +103,9 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     """``[H, W]``: the image as the periodic ``screen`` alone explains it, locally: its mean and
     its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
     ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
-    model = ndimage.gaussian_filter(img, sigma)
-    for wave, re, im in _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma):
+    model = gaussian(img, sigma)
+    waves, res, ims, _ = _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma)
+    for wave, re, im in zip(waves, res, ims):
         model += 2 * (re * wave.real + im * wave.imag)
     return model
 
@@ -108,7 +116,7 @@ def _fit_maps(img: np.ndarray, dens: np.ndarray, vectors: list) -> tuple:
     variance, and the density of ink/paper changes averaged over about a period."""
     period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
     power, share = _screen_fit(img, vectors, max(0.7 * period, 1.5))
-    return power, share, ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+    return power, share, gaussian(dens, max(0.6 * period, 1.2))
 
 
 def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int) -> np.ndarray:
@@ -134,7 +142,7 @@ def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int
 def _noise_pixels(dens: np.ndarray, core: np.ndarray, reach: int, free: np.ndarray, min_density: float) -> np.ndarray:
     """Bool ``[H, W]``: where the density of ink/paper changes (over a few px) is that of the
     ``core``'s grain (at least ``min_density``), within ``reach`` px of it and within ``free``."""
-    level = ndimage.gaussian_filter(dens, 1.5)
+    level = gaussian(dens, 1.5)
     ref = max(np.median(level[core]), min_density)
     near = ndimage.binary_dilation(core, iterations=reach)
     mask = ndimage.binary_opening(near & (level > 0.5 * ref) & free, iterations=2)

@@ -24,7 +24,7 @@ from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from .analysis import analyze
-from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
+from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
 from .lattice import directions, lattice_median, wave_vectors
 from .parallel import ahead, thread_count
 from .patches import synthesise
@@ -169,12 +169,8 @@ def _calibrate(
         ty, tx = np.mgrid[box]  # each target pixel's position in the source box
         at = [(ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start]
         if not bitonal:  # where half of the local tone's window lies in the source region
-            covered = (
-                ndimage.map_coordinates(
-                    ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1
-                )
-                > 0.5
-            )
+            weight = mask_weight(src_k, spread)
+            covered = ndimage.map_coordinates(weight, at, order=1) > 0.5
         done = np.empty((synth.shape[0], *mask.shape))
         for c in range(synth.shape[0]):
             src = page[c][src_box]
@@ -186,7 +182,8 @@ def _calibrate(
                 # with one screen, fades, and the steps between areas of one screen that the
                 # analysis joined across an outline. (Bitonal pages, whose screens' local tone
                 # beats against the pixel grid, only keep a clear fade: below.)
-                target = np.where(covered, ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1), target)
+                tone = local_tone(src, src_k, spread, weight)
+                target = np.where(covered, ndimage.map_coordinates(tone, at, order=1), target)
             elif (ramp := tone_ramp(src, src_k, sigma)) is not None:  # the fade at each target pixel
                 target = np.clip(target + ramp(*at), 0.0, 1.0)
             if bitonal:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .parallel import ahead
+from .smooth import gaussian
 
 __all__ = [
     "transition_density",
@@ -40,7 +40,7 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
     that differ by more than ``contrast``: on a bitonal page every black/white change; on a scan one
     per blurred edge, light dots included, and none in sensor or JPEG noise.
     """
-    above = img > ndimage.gaussian_filter(img, sigma)
+    above = img > gaussian(img, sigma)
     t = np.zeros(img.shape)
     t[:, :-1] += (above[:, 1:] != above[:, :-1]) & (np.abs(img[:, 1:] - img[:, :-1]) > contrast)
     t[:-1, :] += (above[1:, :] != above[:-1, :]) & (np.abs(img[1:, :] - img[:-1, :]) > contrast)
