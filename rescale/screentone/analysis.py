@@ -35,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from .distance import distance_to_background
 from .lattice import wave_vectors
 from .parallel import ahead, thread_count
 from .smooth import gaussian
@@ -163,7 +164,7 @@ def _to_outline(
     own paper phase leaks out) and the region is left as it was found."""
     grown = ndimage.binary_dilation(region, iterations=grow, mask=free) | region
     comps, n = ndimage.label(img >= 0.5)
-    far = ndimage.distance_transform_edt(~grown) > reach
+    far = distance_to_background(~grown) > reach
     outside = np.zeros(n + 1, dtype=bool)
     outside[comps[far]] = True
     outside[0] = False
@@ -219,7 +220,7 @@ def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarra
     for k, box in enumerate(ndimage.find_objects(comps), 1):
         if not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
             hole = np.pad(comps[box] == k, 1)
-            fill[k] = ndimage.distance_transform_edt(hole).max() <= max_radius
+            fill[k] = distance_to_background(hole).max() <= max_radius
     fill[0] = False
     return mask | fill[comps]
 
@@ -248,7 +249,7 @@ def _characterise(
         inner = mask
     intensity = float(img[inner].mean())
     area = int(mask.sum())
-    dist = ndimage.distance_transform_edt(inner)
+    dist = distance_to_background(inner)
     cy, cx = np.unravel_index(dist.argmax(), dist.shape)
     y0, x0 = max(cy - crop // 2, 0), max(cx - crop // 2, 0)
     sub_img, sub = img[y0 : y0 + crop, x0 : x0 + crop], inner[y0 : y0 + crop, x0 : x0 + crop]
@@ -502,7 +503,7 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
                 continue  # sparse changes: line art or text beside a grain
             # A screen shows several periods across; a thin strip along a pair of parallel
             # outlines has a spectral peak but is no screen.
-            if ndimage.distance_transform_edt(piece).max() < max(1.75 * screen.period, t.min_radius):
+            if distance_to_background(piece).max() < max(1.75 * screen.period, t.min_radius):
                 continue
             # Most of a screen's tiles look screened (by this group or another of its kind: a
             # stroke across a screen splits its tiles); a region grown from a few (lines crossing,

@@ -25,6 +25,7 @@ from ..methods import Method
 from ..resample import resample
 from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
+from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
 from .parallel import ahead, thread_count
 from .patches import synthesise
@@ -57,7 +58,7 @@ def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int) -> np.ndar
             continue
         box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)  # keep the outside ring
         region, sub_ink, sub_out = labels[box] == k, ink[box], out[box]
-        dist = np.rint(ndimage.distance_transform_edt(region))
+        dist = np.rint(distance_to_background(region))
         core = dist > max_border + 2
         screen_ink = sub_ink[core].mean() if core.any() else sub_ink[region].mean()
         width = 0
