@@ -37,6 +37,7 @@ from scipy import ndimage
 
 from .distance import distance_to_background
 from .lattice import wave_vectors
+from .morphology import dilate, erode, opening
 from .parallel import ahead, thread_count
 from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
@@ -135,9 +136,9 @@ def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int
     power, share, level = maps
     ref_power, ref_share, ref_level = np.median(power[core]), np.median(share[core]), np.median(level[core])
     strong = (power > 0.25 * ref_power) & (level > 0.5 * ref_level) & free
-    inside = ndimage.binary_opening(strong & (share > 0.5 * ref_share), iterations=1)
+    inside = opening(strong & (share > 0.5 * ref_share))
     grown = ndimage.binary_dilation(_touching(inside, core), iterations=reach, mask=strong)
-    return ndimage.binary_opening(grown, iterations=1)
+    return opening(grown)
 
 
 def _noise_pixels(dens: np.ndarray, core: np.ndarray, reach: int, free: np.ndarray, min_density: float) -> np.ndarray:
@@ -145,8 +146,8 @@ def _noise_pixels(dens: np.ndarray, core: np.ndarray, reach: int, free: np.ndarr
     ``core``'s grain (at least ``min_density``), within ``reach`` px of it and within ``free``."""
     level = gaussian(dens, 1.5)
     ref = max(np.median(level[core]), min_density)
-    near = ndimage.binary_dilation(core, iterations=reach)
-    mask = ndimage.binary_opening(near & (level > 0.5 * ref) & free, iterations=2)
+    near = dilate(core, reach)
+    mask = opening(near & (level > 0.5 * ref) & free, 2)
     return _touching(mask, core)
 
 
@@ -170,7 +171,7 @@ def _to_outline(
     outside[0] = False
     # Only the growth and the region's rim are trimmed: deeper in, the region is its screen, whose
     # paper may well reach open paper (a light screen with no outline on that side).
-    deep = ndimage.binary_erosion(region, iterations=grow)
+    deep = erode(region, grow)
     trimmed = deep | (grown & ~outside[comps])
     return trimmed if trimmed.sum() >= keep * grown.sum() else region
 
@@ -244,7 +245,7 @@ def _characterise(
     peak at right angles is there or not. ``None`` if the region contradicts its group: a grain
     with a peak, a periodic screen without one or one that does not repeat (its
     :func:`_regularity` under ``min_regularity`` for lines, half that for dots)."""
-    inner = ndimage.binary_erosion(mask, iterations=2)
+    inner = erode(mask, 2)
     if inner.sum() < 16:
         inner = mask
     intensity = float(img[inner].mean())
@@ -274,7 +275,7 @@ def _characterise(
     # Measured away from the rim, which holds the outline, whose variance would swamp a light
     # screen's. Hatching imitates a line screen, not a dot lattice (two peaks at right angles):
     # line screens must repeat more closely.
-    deep = ndimage.binary_erosion(inner, iterations=4)
+    deep = erode(inner, 4)
     if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var) < (
         0.5 * min_regularity if is_dots else min_regularity
     ):

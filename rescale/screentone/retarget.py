@@ -27,6 +27,7 @@ from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
 from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
+from .morphology import dilate, erode
 from .parallel import ahead, thread_count
 from .patches import synthesise
 
@@ -275,10 +276,10 @@ def retarget(
         # Darker than the screen by more than its reads disagree (and than noise) is a stroke.
         taken = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
         # (Not at the rim, where an outline's blur darkens the screen.)
-        strokes = ndimage.binary_erosion(interior > 0, iterations=2) & (taken.mean(0) > 0.15)
+        strokes = erode(interior > 0, 2) & (taken.mean(0) > 0.15)
         screen = (interior > 0) & ~strokes
         over = 1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05)
-    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
+    sources = np.where(dilate(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
     # would thin).
