@@ -172,7 +172,13 @@ class _Region:
         # The source's local tone (over about a period, in the region only), to keep copies of
         # a lighter or darker part of the region (shading, a fade, one screen at two tones) where
         # the scale maps that part.
-        tone = local_tone(self.window.mean(0), self.source, max(period, 2.0)) * insidef
+        tone = np.zeros(self.source.shape)
+        # Taken on the source region's box only: the Gaussians' zero edges there read what the
+        # window holds around it (nothing: the tone is masked by the region), so the values are
+        # those of the whole window, at a fraction of its area (the window's margins are wide).
+        box = ndimage.find_objects(self.source.astype(np.int8))[0]
+        grey = self.window[(slice(None), *box)].mean(0)
+        tone[box] = local_tone(grey, self.source[box], max(period, 2.0)) * insidef[box]
         dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
         near = 1e-3 * (dy**2 + dx**2)  # among equals, the copy nearest to where the scale maps it
         for ch, cw in levels:
