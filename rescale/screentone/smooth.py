@@ -47,97 +47,55 @@ def _edge(i, n, mode):
     return i if i < n else 2 * n - 1 - i
 
 
-@nb.njit(inline="always", **_JIT)
-def _row(src, p, i, n, mode, zero):
-    """Row ``i`` of plane ``p`` of ``src`` ``[P, n, W]`` with its edge (``zero``, a row of zeros,
-    outside in ``constant`` mode)."""
-    k = _edge(i, n, mode)
-    return src[p, k] if k >= 0 else zero
-
-
 @nb.njit(**_JIT)
 def _vertical(src, dst, w, mode):
     """``dst[p, y] = sum_j w[j] src[p, y + j]`` (``[P, H, W]``) in ndimage's order (module
-    docstring): whole rows at a time, four taps per sweep (``acc + t1 + t2 + ...`` is summed left
-    to right, the order of one tap at a time)."""
+    docstring), a whole row at a time. A tap outside in ``constant`` mode adds ``(0 + v) w`` or
+    ``0 w``: the same value as adding ``v w`` or nothing."""
     planes, h, width = src.shape
     r = (w.shape[0] - 1) // 2
-    acc = np.empty(width)
-    zero = np.zeros(width)
     for p in range(planes):
         for y in range(h):
-            w0 = w[r]
-            row = src[p, y]
+            out = dst[p, y]
+            row, w0 = src[p, y], w[r]
             for x in range(width):
-                acc[x] = row[x] * w0
-            j = r
-            while j >= 4:
-                a0, b0 = _row(src, p, y - j, h, mode, zero), _row(src, p, y + j, h, mode, zero)
-                a1, b1 = _row(src, p, y - j + 1, h, mode, zero), _row(src, p, y + j - 1, h, mode, zero)
-                a2, b2 = _row(src, p, y - j + 2, h, mode, zero), _row(src, p, y + j - 2, h, mode, zero)
-                a3, b3 = _row(src, p, y - j + 3, h, mode, zero), _row(src, p, y + j - 3, h, mode, zero)
-                w0_, w1_, w2_, w3_ = w[r - j], w[r - j + 1], w[r - j + 2], w[r - j + 3]
-                for x in range(width):
-                    acc[x] = (
-                        acc[x]
-                        + (a0[x] + b0[x]) * w0_
-                        + (a1[x] + b1[x]) * w1_
-                        + (a2[x] + b2[x]) * w2_
-                        + (a3[x] + b3[x]) * w3_
-                    )
-                j -= 4
-            while j >= 1:
-                a, b = _row(src, p, y - j, h, mode, zero), _row(src, p, y + j, h, mode, zero)
-                wj = w[r - j]
-                for x in range(width):
-                    acc[x] = acc[x] + (a[x] + b[x]) * wj
-                j -= 1
-            dst[p, y] = acc
+                out[x] = row[x] * w0
+            for j in range(r, 0, -1):
+                a, b, wj = _edge(y - j, h, mode), _edge(y + j, h, mode), w[r - j]
+                if a >= 0 and b >= 0:
+                    ra, rb = src[p, a], src[p, b]
+                    for x in range(width):
+                        out[x] = out[x] + (ra[x] + rb[x]) * wj
+                elif a >= 0 or b >= 0:
+                    rc = src[p, max(a, b)]
+                    for x in range(width):
+                        out[x] = out[x] + rc[x] * wj
 
 
 @nb.njit(**_JIT)
 def _horizontal(src, dst, w, mode):
     """``dst[p, y, x] = sum_j w[j] src[p, y, x + j]`` in ndimage's order, through a line buffer
-    holding each row with its edges (so ``dst`` may be ``src``); four taps per sweep, as in
-    :func:`_vertical`."""
+    holding each row with its edges (so ``dst`` may be ``src``)."""
     planes, h, width = src.shape
     r = (w.shape[0] - 1) // 2
     line = np.empty(width + 2 * r)
-    acc = np.empty(width)
     for p in range(planes):
         for y in range(h):
-            row = src[p, y]
+            row, out = src[p, y], dst[p, y]
             for i in range(-r, width + r):
                 k = _edge(i, width, mode)
                 line[i + r] = row[k] if k >= 0 else 0.0
             w0 = w[r]
+            centre = line[r : r + width]
             for x in range(width):
-                acc[x] = line[x + r] * w0
+                out[x] = centre[x] * w0
             # The taps' shifted views of the line, indexed from 0 (negative indices would be
             # wrapped around one by one, which stops the loop's vectorisation).
-            j = r
-            while j >= 4:
-                w0_, w1_, w2_, w3_ = w[r - j], w[r - j + 1], w[r - j + 2], w[r - j + 3]
-                a0, b0 = line[r - j : r - j + width], line[r + j : r + j + width]
-                a1, b1 = line[r - j + 1 : r - j + 1 + width], line[r + j - 1 : r + j - 1 + width]
-                a2, b2 = line[r - j + 2 : r - j + 2 + width], line[r + j - 2 : r + j - 2 + width]
-                a3, b3 = line[r - j + 3 : r - j + 3 + width], line[r + j - 3 : r + j - 3 + width]
-                for x in range(width):
-                    acc[x] = (
-                        acc[x]
-                        + (a0[x] + b0[x]) * w0_
-                        + (a1[x] + b1[x]) * w1_
-                        + (a2[x] + b2[x]) * w2_
-                        + (a3[x] + b3[x]) * w3_
-                    )
-                j -= 4
-            while j >= 1:
+            for j in range(r, 0, -1):
                 wj = w[r - j]
                 a, b = line[r - j : r - j + width], line[r + j : r + j + width]
                 for x in range(width):
-                    acc[x] = acc[x] + (a[x] + b[x]) * wj
-                j -= 1
-            dst[p, y] = acc
+                    out[x] = out[x] + (a[x] + b[x]) * wj
 
 
 def gaussian(img: np.ndarray, sigma: float, truncate: float = 4.0, mode: str = "reflect") -> np.ndarray:
