@@ -10,6 +10,7 @@ with its wave vectors.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
@@ -40,11 +41,25 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
     that differ by more than ``contrast``: on a bitonal page every black/white change; on a scan one
     per blurred edge, light dots included, and none in sensor or JPEG noise.
     """
-    above = img > gaussian(img, sigma)
-    t = np.zeros(img.shape)
-    t[:, :-1] += (above[:, 1:] != above[:, :-1]) & (np.abs(img[:, 1:] - img[:, :-1]) > contrast)
-    t[:-1, :] += (above[1:, :] != above[:-1, :]) & (np.abs(img[1:, :] - img[:-1, :]) > contrast)
+    t = np.empty(img.shape)
+    _changes(np.ascontiguousarray(img, dtype=np.float64), gaussian(img, sigma), float(contrast), t)
     return t
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _changes(img, mean, contrast, out):
+    """:func:`transition_density`'s count at each pixel, in one pass (booleans and an exact
+    difference: numpy's values)."""
+    h, w = img.shape
+    for y in range(h):
+        for x in range(w):
+            above = img[y, x] > mean[y, x]
+            count = 0.0
+            if x + 1 < w and (img[y, x + 1] > mean[y, x + 1]) != above and abs(img[y, x + 1] - img[y, x]) > contrast:
+                count += 1.0
+            if y + 1 < h and (img[y + 1, x] > mean[y + 1, x]) != above and abs(img[y + 1, x] - img[y, x]) > contrast:
+                count += 1.0
+            out[y, x] = count
 
 
 # --- 1. tiles --------------------------------------------------------------------------------------
@@ -130,7 +145,8 @@ def tile_features(
         best = cand.argmax(1)
         b2 = cand[idx, best]
         oy, ox = (kx + best // 3 - 1) % n, (-ky + best % 3 - 1) % n
-        wide = sum(_at(p, idx, ky + i, kx + j) for i in range(-4, 5) for j in range(-4, 5))
+        wide = np.empty(m, p.dtype)
+        _around(p, ky, kx, 4, wide)
         prom = b1 / total
         out["prom"][sel] = prom
         out["orth"][sel] = b2 / np.maximum(b1, 1e-12)
@@ -167,14 +183,45 @@ def _at(half: np.ndarray, idx: np.ndarray, y, x) -> np.ndarray:
 
 def _box3(half: np.ndarray) -> np.ndarray:
     """3x3 sums of symmetric spectra stored as half planes ``[N, n, n/2 + 1]`` (see :func:`_at`),
-    in the same layout."""
-    n = half.shape[1]
-    mirror = (-np.arange(n)) % n
-    # Columns -1 and n/2 + 1 are the mirrors of columns 1 and n/2 - 1.
-    q = np.concatenate([half[:, mirror, 1:2], half, half[:, mirror, n // 2 - 1 : n // 2]], 2)
-    q = q[:, :, :-2] + q[:, :, 1:-1] + q[:, :, 2:]
-    q = np.concatenate([q[:, -1:], q, q[:, :1]], 1)
-    return q[:, :-2] + q[:, 1:-1] + q[:, 2:]
+    in the same layout: columns -1 and n/2 + 1 are the mirrors of columns 1 and n/2 - 1, rows wrap
+    around. Each sum is ``(left + centre) + right`` across, then ``(up + centre) + down``, in the
+    spectra's dtype (float32), as numpy's slices of padded copies add them."""
+    out = np.empty_like(half)
+    _box3_loop(half, out)
+    return out
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _box3_loop(half, out):
+    m, n, c = half.shape
+    across = np.empty((n, c), half.dtype)
+    for t in range(m):
+        h = half[t]
+        for y in range(n):
+            my = (n - y) % n
+            for x in range(c):
+                left = h[my, 1] if x == 0 else h[y, x - 1]
+                right = h[my, n // 2 - 1] if x == c - 1 else h[y, x + 1]
+                across[y, x] = (left + h[y, x]) + right
+        for y in range(n):
+            up, mid, down = across[(y - 1) % n], across[y], across[(y + 1) % n]
+            for x in range(c):
+                out[t, y, x] = (up[x] + mid[x]) + down[x]
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _around(half, ky, kx, reach, out):
+    """``out[t]``: the sum of the ``(2 reach + 1)^2`` bins around ``(ky[t], kx[t])`` of spectrum ``t``
+    (read as :func:`_at` reads them), added row by row from the corner in the spectra's dtype."""
+    m, n, _ = half.shape
+    for t in range(m):
+        out[t] = 0.0  # the sum stays in out's dtype
+        for i in range(-reach, reach + 1):
+            for j in range(-reach, reach + 1):
+                y, x = (ky[t] + i) % n, (kx[t] + j) % n
+                if x > n // 2:
+                    y, x = (n - y) % n, n - x
+                out[t] = out[t] + half[t, y, x]
 
 
 def _centroid(half: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:
