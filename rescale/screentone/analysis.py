@@ -213,16 +213,18 @@ def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarra
     """``mask`` with its small holes (under ``max_area`` px: specks the fit missed) and thin ones
     (no disc of ``max_radius`` px fits: strokes drawn over the screen, which the retargeting
     finds in the region) filled; larger holes (a face inside a screened background) stay."""
-    holes = ndimage.binary_fill_holes(mask) & ~mask
-    comps, n = ndimage.label(holes)
+    # The holes are the pieces of the background (4-connected, as binary_fill_holes sees them)
+    # that do not reach the edge of the array.
+    comps, n = ndimage.label(~mask)
     if n == 0:
         return mask
-    fill = np.bincount(comps.ravel(), minlength=n + 1) < max_area
+    hole = np.ones(n + 1, dtype=bool)
+    for edge in (comps[0], comps[-1], comps[:, 0], comps[:, -1], [0]):
+        hole[edge] = False
+    fill = hole & (np.bincount(comps.ravel(), minlength=n + 1) < max_area)
     for k, box in enumerate(ndimage.find_objects(comps), 1):
-        if not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
-            hole = np.pad(comps[box] == k, 1)
-            fill[k] = distance_to_background(hole).max() <= max_radius
-    fill[0] = False
+        if hole[k] and not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
+            fill[k] = distance_to_background(np.pad(comps[box] == k, 1)).max() <= max_radius
     return mask | fill[comps]
 
 
