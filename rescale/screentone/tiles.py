@@ -116,16 +116,17 @@ def tile_features(
     dy, dx = np.mgrid[-4:5, -4:5]
     on_ring = np.abs(np.hypot(dy, dx) - 3) < 0.5
     ring_y, ring_x = dy[on_ring] % n, dx[on_ring] % n
-    tiles = win.reshape(ty * tx, tile, tile)
-    means = tiles.mean(axis=(1, 2))
+    means, squares, out_dens = np.empty(ty * tx), np.empty(ty * tx), np.empty(ty * tx)
+    program = _pairwise_program(tile * tile)
+    _tile_means(np.ascontiguousarray(img, dtype=np.float64), dens, tile, stride, program, means, squares, out_dens)
     out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso")}
     out["grain"] = np.ones(ty * tx)
-    out["var"] = (tiles**2).mean(axis=(1, 2)) - means**2
+    out["var"] = squares - means**2
     out["v1"], out["v2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
     d3 = np.arange(-1, 2)
 
     def batch(sel: np.ndarray) -> None:
-        z = tiles[sel].astype(np.float32)
+        z = win[sel // tx, sel % tx].astype(np.float32)
         z = z - z.mean(axis=(1, 2), keepdims=True)
         m = len(z)
         idx = np.arange(m)
@@ -168,8 +169,104 @@ def tile_features(
     batches = [todo[s : s + step] for s in range(0, len(todo), step)]
     for _ in ahead(batch, batches, workers):
         pass
-    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
+    out["dens"] = out_dens
     return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
+
+
+def _pairwise_program(n: int) -> np.ndarray:
+    """numpy's pairwise summation of a contiguous run of ``n`` as a postfix program ``[K, 2]``: rows
+    ``(start, length)`` push the sum of a block (at most 128), rows ``(-1, 0)`` add the top two.
+    numpy halves runs over 128 (the halves rounded to multiples of 8); a program instead of
+    recursion, which numba's disk cache does not keep."""
+    rows = []
+
+    def split(lo: int, m: int) -> None:
+        if m <= 128:
+            rows.append((lo, m))
+            return
+        half = m // 2 - (m // 2) % 8
+        split(lo, half)
+        split(lo + half, m - half)
+        rows.append((-1, 0))
+
+    split(0, n)
+    return np.array(rows, dtype=np.int64)
+
+
+@nb.njit(inline="always")
+def _value(a, i, square):
+    return a[i] * a[i] if square else a[i]
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _pairwise_sum(a, program, square):
+    """The sum of ``a`` (or of its squares) as numpy adds a contiguous run (``program``: see
+    :func:`_pairwise_program`); a block of 8 or more in eight interleaved partial sums."""
+    stack = np.empty(program.shape[0])
+    top = 0
+    for k in range(program.shape[0]):
+        lo, n = program[k, 0], program[k, 1]
+        if lo < 0:
+            top -= 1
+            stack[top - 1] = stack[top - 1] + stack[top]
+            continue
+        if n < 8:
+            res = 0.0
+            for i in range(n):
+                res += _value(a, lo + i, square)
+        else:
+            r0, r1, r2, r3 = (
+                _value(a, lo, square),
+                _value(a, lo + 1, square),
+                _value(a, lo + 2, square),
+                _value(a, lo + 3, square),
+            )
+            r4, r5, r6, r7 = (
+                _value(a, lo + 4, square),
+                _value(a, lo + 5, square),
+                _value(a, lo + 6, square),
+                _value(a, lo + 7, square),
+            )
+            i = 8
+            while i < n - n % 8:
+                r0 += _value(a, lo + i, square)
+                r1 += _value(a, lo + i + 1, square)
+                r2 += _value(a, lo + i + 2, square)
+                r3 += _value(a, lo + i + 3, square)
+                r4 += _value(a, lo + i + 4, square)
+                r5 += _value(a, lo + i + 5, square)
+                r6 += _value(a, lo + i + 6, square)
+                r7 += _value(a, lo + i + 7, square)
+                i += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while i < n:
+                res += _value(a, lo + i, square)
+                i += 1
+        stack[top] = res
+        top += 1
+    return stack[0]
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _tile_means(img, dens, tile, stride, program, means, squares, dens_means):
+    """Per ``tile`` x ``tile`` window at ``stride`` (row-major): the mean of ``img``, of its square
+    and of ``dens``, as numpy's ``mean`` over a contiguous copy of each tile sums them (the same
+    bits, without copying the page four times over)."""
+    h, w = img.shape
+    tx = (w - tile) // stride + 1
+    n = tile * tile
+    buf = np.empty(n)
+    for k in range(means.shape[0]):
+        y0, x0 = (k // tx) * stride, (k % tx) * stride
+        for y in range(tile):
+            for x in range(tile):
+                buf[y * tile + x] = img[y0 + y, x0 + x]
+        means[k] = _pairwise_sum(buf, program, False) / n
+        squares[k] = _pairwise_sum(buf, program, True) / n
+        for y in range(tile):
+            for x in range(tile):
+                buf[y * tile + x] = dens[y0 + y, x0 + x]
+        dens_means[k] = _pairwise_sum(buf, program, False) / n
 
 
 def _at(half: np.ndarray, idx: np.ndarray, y, x) -> np.ndarray:
