@@ -37,7 +37,7 @@ from scipy import ndimage
 
 from .distance import distance_to_background
 from .lattice import wave_vectors
-from .morphology import dilate, erode, opening
+from .morphology import dilate, erode, grow_within, opening
 from .parallel import ahead, thread_count
 from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
@@ -137,7 +137,7 @@ def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int
     ref_power, ref_share, ref_level = np.median(power[core]), np.median(share[core]), np.median(level[core])
     strong = (power > 0.25 * ref_power) & (level > 0.5 * ref_level) & free
     inside = opening(strong & (share > 0.5 * ref_share))
-    grown = ndimage.binary_dilation(_touching(inside, core), iterations=reach, mask=strong)
+    grown = grow_within(_touching(inside, core), strong, reach)
     return opening(grown)
 
 
@@ -163,7 +163,7 @@ def _to_outline(
     outside and are removed there (a pocket of the screen's own paper ends at the outline, a few
     px away). If that would remove more than ``1 - keep`` of the region, no outline closes it (its
     own paper phase leaks out) and the region is left as it was found."""
-    grown = ndimage.binary_dilation(region, iterations=grow, mask=free) | region
+    grown = grow_within(region, free, grow) | region
     comps, n = ndimage.label(img >= 0.5)
     far = distance_to_background(~grown) > reach
     outside = np.zeros(n + 1, dtype=bool)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["erode", "dilate", "opening"]
+__all__ = ["erode", "dilate", "opening", "grow_within"]
 
 
 @nb.njit(nogil=True, cache=True, boundscheck=False)
@@ -81,3 +81,57 @@ def dilate(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
 def opening(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     """``scipy.ndimage.binary_opening(mask, iterations=iterations)``: eroded, then dilated."""
     return dilate(erode(mask, iterations), iterations)
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _grow(seed, mask, steps, out):
+    """``out``: ``seed`` grown by up to ``steps`` 4-neighbour steps into the pixels of ``mask``
+    (uint8 ``[H, W]`` each), breadth first."""
+    h, w = seed.shape
+    queue = np.empty(h * w, np.int64)
+    count = 0
+    for i in range(h * w):
+        out.flat[i] = seed.flat[i]
+        if seed.flat[i]:
+            queue[count] = i
+            count += 1
+    start = 0
+    for _ in range(steps):
+        end = count
+        if start == end:
+            break
+        for q in range(start, end):
+            i = queue[q]
+            y, x = i // w, i % w
+            for j in (
+                i - w if y > 0 else -1,
+                i + w if y < h - 1 else -1,
+                i - 1 if x > 0 else -1,
+                i + 1 if x < w - 1 else -1,
+            ):
+                if j >= 0 and mask.flat[j] and not out.flat[j]:
+                    out.flat[j] = 1
+                    queue[count] = j
+                    count += 1
+        start = end
+
+
+def grow_within(seed: np.ndarray, mask: np.ndarray, steps: int) -> np.ndarray:
+    """``scipy.ndimage.binary_dilation(seed, iterations=steps, mask=mask)`` (bool ``[H, W]`` each,
+    ``steps`` at least 1): the pixels of ``mask`` within ``steps`` 4-neighbour steps of ``seed``
+    through ``mask`` pixels, and ``seed`` itself. Each iteration of ndimage's adds the pixels of
+    ``mask`` next to the set; breadth first, each pixel is visited once.
+
+    Example:
+        >>> seed = np.zeros((1, 6), bool)
+        >>> seed[0, 0] = True
+        >>> mask = np.array([[0, 1, 1, 0, 1, 1]], bool)
+        >>> grow_within(seed, mask, 4).astype(int).tolist()
+        [[1, 1, 1, 0, 0, 0]]
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    seed = np.ascontiguousarray(seed, dtype=bool).view(np.uint8)
+    out = np.empty_like(seed)
+    _grow(seed, np.ascontiguousarray(mask, dtype=bool).view(np.uint8), steps, out)
+    return out.view(bool)
