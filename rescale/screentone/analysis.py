@@ -199,14 +199,8 @@ def _support(
 
 
 def _touching(mask: np.ndarray, core: np.ndarray) -> np.ndarray:
-    """The components of ``mask`` that overlap ``core``."""
-    comps, n = ndimage.label(mask)
-    if n == 0:
-        return mask
-    keep = np.zeros(n + 1, dtype=bool)
-    keep[np.unique(comps[core & mask])] = True
-    keep[0] = False
-    return keep[comps]
+    """The components of ``mask`` (4-connected) that overlap ``core``: ``mask`` flooded from them."""
+    return grow_within(core & mask, mask, max(mask.size, 1))
 
 
 def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarray:
