@@ -21,8 +21,6 @@ the screen, as the copies then continue each other's phase. So:
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import scipy.fft as sfft
 from scipy import ndimage
@@ -52,41 +50,23 @@ def _correlate(a: np.ndarray, b: np.ndarray, k: np.ndarray) -> tuple[np.ndarray,
     """``out[d] = sum_p x[d + p] * k[p]`` over the valid offsets, for ``x`` = ``a`` and ``b`` (of one
     shape): FFT correlations, bit for bit those of ``scipy.signal.fftconvolve(x, k[::-1, ::-1],
     "valid")`` (the same transforms, products and crop: a cell's best copy is an argmin over them),
-    with one transform of the kernel and one of both images instead of fftconvolve's four. Inside
-    a region (``a`` and ``k`` all ones: every copy covers the whole cell) the first is the same for
-    every cell of a size, and is kept (numpy and pocketfft transform each plane of a batch as they
-    would transform it alone, so the bits do not depend on the batching)."""
-    if a.all() and k.all():
-        return _ones(a.shape, k.shape), _fft_correlate([b], k)[0]
-    return tuple(_fft_correlate([a, b], k))
-
-
-@functools.lru_cache(maxsize=32)
-def _ones(shape: tuple, kernel: tuple) -> np.ndarray:
-    """:func:`_fft_correlate` of ones ``shape`` with ones ``kernel`` (read-only)."""
-    out = _fft_correlate([np.ones(shape)], np.ones(kernel))[0]
-    out.flags.writeable = False
-    return out
-
-
-def _fft_correlate(images: list, k: np.ndarray) -> np.ndarray:
-    """``[N, ...]``: the valid correlations of ``images`` (of one shape) with ``k`` (see
-    :func:`_correlate`), as fftconvolve computes each."""
-    a = np.stack(images)
+    with one transform of the kernel and one of both images instead of fftconvolve's four (pocketfft
+    transforms each plane of a batch as it would transform it alone)."""
     k = k[::-1, ::-1]
     # As fftconvolve: axes of length 1 are multiplied (broadcast), not transformed.
-    axes = [i for i in (0, 1) if a.shape[i + 1] != 1 and k.shape[i] != 1]
+    axes = [i for i in (0, 1) if a.shape[i] != 1 and k.shape[i] != 1]
     if not axes:
-        return a * k
-    full = [a.shape[i + 1] + k.shape[i] - 1 if i in axes else max(a.shape[i + 1], k.shape[i]) for i in (0, 1)]
+        return a * k, b * k
+    full = [a.shape[i] + k.shape[i] - 1 if i in axes else max(a.shape[i], k.shape[i]) for i in (0, 1)]
     fshape = [sfft.next_fast_len(full[i], True) for i in axes]
     batch = [i + 1 for i in axes]
-    spec = sfft.rfftn(a, fshape, axes=batch) * sfft.rfftn(k, fshape, axes=axes)
+    spec = sfft.rfftn(np.stack([a, b]), fshape, axes=batch) * sfft.rfftn(k, fshape, axes=axes)
     out = sfft.irfftn(spec, fshape, axes=batch)[:, : full[0], : full[1]]
     # The valid part, centred in the full correlation.
-    valid = [a.shape[i + 1] - k.shape[i] + 1 if i in axes else full[i] for i in (0, 1)]
+    valid = [a.shape[i] - k.shape[i] + 1 if i in axes else full[i] for i in (0, 1)]
     y0, x0 = (full[0] - valid[0]) // 2, (full[1] - valid[1]) // 2
-    return out[:, y0 : y0 + valid[0], x0 : x0 + valid[1]]
+    out = out[:, y0 : y0 + valid[0], x0 : x0 + valid[1]]
+    return out[0], out[1]
 
 
 def synthesise(
