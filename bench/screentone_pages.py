@@ -20,6 +20,7 @@ pixels for all, so a shrunk screen that keeps its pitch shows dots as fine as th
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
@@ -31,7 +32,7 @@ from scipy import ndimage
 
 import rescale
 from rescale import kernels
-from rescale.batch.atomic import atomic_save
+from rescale.batch.atomic import atomic_write
 from rescale.screentone.analysis import analyze
 from rescale.screentone.retarget import retarget
 
@@ -144,7 +145,9 @@ def main(argv=None) -> None:
             f"CPU mean {np.mean(cpu_mp[scale]):.2f}, worst {max(cpu_mp[scale]):.2f} CPU s/MP"
         )
     if args.crops:
-        atomic_save(figure(rows), Path(args.crops), "PNG")  # never half-written
+        png = io.BytesIO()
+        figure(rows).save(png, "PNG")
+        atomic_write(png.getbuffer(), Path(args.crops))  # never half-written
         print(f"wrote {args.crops}")
 
 
