@@ -42,9 +42,10 @@ def mask_weight(mask: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian(mask.astype(float), sigma, mode="constant")
 
 
-def _core(mask: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
-    """The pixels of ``mask`` whose local tone's window (a Gaussian of ``sigma`` px) lies 90% in it."""
-    return mask & ((mask_weight(mask, sigma) if weight is None else weight) > 0.9)
+def _core(mask: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` whose local tone's window lies 90% in it (``weight``: the mask's
+    :func:`mask_weight` over that window)."""
+    return mask & (weight > 0.9)
 
 
 def region_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> float:
@@ -52,7 +53,7 @@ def region_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> float:
     lies (90%) inside the region: away from its border, where outlines and a border found a pixel
     off would darken or lighten it, and where a screen's phase against the border does not count."""
     weight = mask_weight(mask, sigma)
-    core = _core(mask, sigma, weight)
+    core = _core(mask, weight)
     if core.sum() < 16:  # a thin region: take all of it
         return float(img[mask].mean())
     return float(local_tone(img, mask, sigma, weight)[core].mean())
@@ -74,7 +75,7 @@ def tone_ramp(img: np.ndarray, mask: np.ndarray, sigma: float, min_range: float 
         core, to be added to the region's tone; or None.
     """
     weight = mask_weight(mask, sigma)
-    core = _core(mask, sigma, weight)
+    core = _core(mask, weight)
     if core.sum() < 64:
         return None
     tone = local_tone(img, mask, sigma, weight)[core]
@@ -150,7 +151,7 @@ def calibrate_bitonal(
     fields = [(m, target * ndimage.gaussian_filter(m, sigma, mode="constant"), m) for m in ms]
     # The phase is kept where it is measured, where the Gaussian lies (90%) inside the region: in
     # a region narrower than that, it is the tone's to fix.
-    core = _core(mask, sigma / 2).astype(float)
+    core = _core(mask, mask_weight(mask, sigma / 2)).astype(float)
     for fy, fx in waves or []:
         yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
         theta = 2 * np.pi * (fy * yy + fx * xx)

@@ -5,10 +5,10 @@ decisions compare the results with thresholds (a pixel whose smoothed mask is ex
 one side of a test or the other): a faster filter must give the same bits, not just close values.
 So these loops repeat ndimage's arithmetic for an odd symmetric kernel (``correlate1d``): each
 output is ``in[0] * w[0]``, then ``+ (in[-j] + in[j]) * w[j]`` for ``j`` from the kernel's radius
-down to 1, in float64, rows first, then columns; edges ``reflect`` (``d c b a | a b c d``) or
-``constant`` zeros. They are faster because they run along contiguous rows (the vertical pass
-adds whole rows, the horizontal one each row's taps across it), which LLVM vectorises, and take
-a stack of planes in one call.
+down to 1, in float64, along the columns (axis 0) first, then along the rows; edges ``reflect``
+(``d c b a | a b c d``) or ``constant`` zeros. They are faster because their inner loops run along
+contiguous rows (the vertical pass adds whole rows, the horizontal one a row's shifted copies),
+which LLVM vectorises, and they take a stack of planes in one call.
 """
 
 from __future__ import annotations
