@@ -1,5 +1,6 @@
 """Plot the shipped ESPCN networks' learning curves (Set5 Y-PSNR against training steps, from the
-manifests in weights/) beside issue 19's targets, into docs/espcn_curves.png.
+manifests in weights/) beside issue 19's targets, into docs/espcn_curves.png; thin vertical lines mark
+where a resumed run changed its recipe (the manifest's ``stages``).
 
     .venv/bin/python scripts/espcn_curves.py
 """
@@ -27,8 +28,10 @@ def main() -> None:
         ax.plot([e["step"] / 1000 for e in evals], [e["psnr_y"] for e in evals], label="ESPCN (ours)")
         ax.axhline(TARGETS[scale], color="tab:red", ls="--", lw=1, label="issue 19 target")
         ax.axhline(BICUBIC[scale], color="grey", ls=":", lw=1, label="bicubic")
+        for stage in manifest.get("stages", [])[1:]:  # a resumed run with a changed recipe
+            ax.axvline(stage["steps"][0] / 1000, color="grey", lw=0.8, alpha=0.5)
         ax.set_title(f"x{scale}: {manifest['metrics'][f'set5_x{scale}_psnr_y']:.2f} dB at {manifest['steps'] // 1000}k")
-        ax.set_xlabel("training steps (thousands), batch 16")
+        ax.set_xlabel("training steps (thousands)")
         ax.set_ylim(BICUBIC[scale] - 0.5, TARGETS[scale] + 0.4)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Set5 Y-PSNR (dB)")

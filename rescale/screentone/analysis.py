@@ -35,8 +35,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from .distance import distance_to_background
 from .lattice import wave_vectors
+from .morphology import dilate, erode, grow_within, opening
 from .parallel import ahead, thread_count
+from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
 from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
 
@@ -59,36 +62,42 @@ class ScreenParams:
 # --- 3. pixels -------------------------------------------------------------------------------------
 
 
-def _demodulated(img: np.ndarray, vectors: list, sigma: float):
+def _demodulated(img: np.ndarray, vectors: list, sigma: float, extra: tuple = ()) -> tuple:
     """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave
     ``exp(i phase)`` ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``:
-    the image demodulated and averaged by a Gaussian of ``sigma`` px)."""
+    the image demodulated and averaged by a Gaussian of ``sigma`` px); and the ``extra`` planes
+    averaged alike. Returns ``(waves, re, im, extra)``, the last three ``[N, H, W]``: all planes
+    are smoothed in one call."""
     if len(vectors) == 2:
         a, b = vectors
         freqs = [a, b, a + b, a - b]
     else:
         freqs = [vectors[0], 2 * vectors[0]]
-    for fy, fx in freqs:
-        # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
-        # multiplication per pixel instead of a cosine and a sine).
-        wave = np.outer(
-            np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1]))
-        )
-        yield (
-            wave,
-            ndimage.gaussian_filter(img * wave.real, sigma, truncate=3.0),
-            ndimage.gaussian_filter(img * wave.imag, sigma, truncate=3.0),
-        )
+    # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
+    # multiplication per pixel instead of a cosine and a sine).
+    waves = [
+        np.outer(np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1])))
+        for fy, fx in freqs
+    ]
+    stack = np.empty((2 * len(waves) + len(extra), *img.shape))
+    for i, wave in enumerate(waves):
+        np.multiply(img, wave.real, out=stack[2 * i])
+        np.multiply(img, wave.imag, out=stack[2 * i + 1])
+    for i, plane in enumerate(extra):
+        stack[2 * len(waves) + i] = plane
+    smooth = gaussian(stack, sigma, truncate=3.0)
+    n = 2 * len(waves)
+    return waves, smooth[0:n:2], smooth[1:n:2], smooth[n:]
 
 
 def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Local power of a periodic screen ``[H, W]`` (its fundamentals and first harmonics, each
     demodulated and averaged by a Gaussian of ``sigma`` px) and its share of the local variance."""
+    _, res, ims, (mean, square) = _demodulated(img, vectors, sigma, (img, img * img))
     power = np.zeros(img.shape)
-    for _, re, im in _demodulated(img, vectors, sigma):
+    for re, im in zip(res, ims):
         power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
-    mean = ndimage.gaussian_filter(img, sigma, truncate=3.0)
-    var = np.maximum(ndimage.gaussian_filter(img * img, sigma, truncate=3.0) - mean**2, 1e-9)
+    var = np.maximum(square - mean**2, 1e-9)
     return power, power / var
 
 
@@ -96,8 +105,9 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     """``[H, W]``: the image as the periodic ``screen`` alone explains it, locally: its mean and
     its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
     ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
-    model = ndimage.gaussian_filter(img, sigma)
-    for wave, re, im in _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma):
+    model = gaussian(img, sigma)
+    waves, res, ims, _ = _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma)
+    for wave, re, im in zip(waves, res, ims):
         model += 2 * (re * wave.real + im * wave.imag)
     return model
 
@@ -108,7 +118,7 @@ def _fit_maps(img: np.ndarray, dens: np.ndarray, vectors: list) -> tuple:
     variance, and the density of ink/paper changes averaged over about a period."""
     period = 1.0 / max(np.hypot(*vectors[0]), 1e-9)
     power, share = _screen_fit(img, vectors, max(0.7 * period, 1.5))
-    return power, share, ndimage.gaussian_filter(dens, max(0.6 * period, 1.2))
+    return power, share, gaussian(dens, max(0.6 * period, 1.2))
 
 
 def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int) -> np.ndarray:
@@ -126,18 +136,18 @@ def _periodic_pixels(maps: tuple, core: np.ndarray, free: np.ndarray, reach: int
     power, share, level = maps
     ref_power, ref_share, ref_level = np.median(power[core]), np.median(share[core]), np.median(level[core])
     strong = (power > 0.25 * ref_power) & (level > 0.5 * ref_level) & free
-    inside = ndimage.binary_opening(strong & (share > 0.5 * ref_share), iterations=1)
-    grown = ndimage.binary_dilation(_touching(inside, core), iterations=reach, mask=strong)
-    return ndimage.binary_opening(grown, iterations=1)
+    inside = opening(strong & (share > 0.5 * ref_share))
+    grown = grow_within(_touching(inside, core), strong, reach)
+    return opening(grown)
 
 
 def _noise_pixels(dens: np.ndarray, core: np.ndarray, reach: int, free: np.ndarray, min_density: float) -> np.ndarray:
     """Bool ``[H, W]``: where the density of ink/paper changes (over a few px) is that of the
     ``core``'s grain (at least ``min_density``), within ``reach`` px of it and within ``free``."""
-    level = ndimage.gaussian_filter(dens, 1.5)
+    level = gaussian(dens, 1.5)
     ref = max(np.median(level[core]), min_density)
-    near = ndimage.binary_dilation(core, iterations=reach)
-    mask = ndimage.binary_opening(near & (level > 0.5 * ref) & free, iterations=2)
+    near = dilate(core, reach)
+    mask = opening(near & (level > 0.5 * ref) & free, 2)
     return _touching(mask, core)
 
 
@@ -153,15 +163,15 @@ def _to_outline(
     outside and are removed there (a pocket of the screen's own paper ends at the outline, a few
     px away). If that would remove more than ``1 - keep`` of the region, no outline closes it (its
     own paper phase leaks out) and the region is left as it was found."""
-    grown = ndimage.binary_dilation(region, iterations=grow, mask=free) | region
+    grown = grow_within(region, free, grow) | region
     comps, n = ndimage.label(img >= 0.5)
-    far = ndimage.distance_transform_edt(~grown) > reach
+    far = distance_to_background(~grown) > reach
     outside = np.zeros(n + 1, dtype=bool)
     outside[comps[far]] = True
     outside[0] = False
     # Only the growth and the region's rim are trimmed: deeper in, the region is its screen, whose
     # paper may well reach open paper (a light screen with no outline on that side).
-    deep = ndimage.binary_erosion(region, iterations=grow)
+    deep = erode(region, grow)
     trimmed = deep | (grown & ~outside[comps])
     return trimmed if trimmed.sum() >= keep * grown.sum() else region
 
@@ -190,30 +200,26 @@ def _support(
 
 
 def _touching(mask: np.ndarray, core: np.ndarray) -> np.ndarray:
-    """The components of ``mask`` that overlap ``core``."""
-    comps, n = ndimage.label(mask)
-    if n == 0:
-        return mask
-    keep = np.zeros(n + 1, dtype=bool)
-    keep[np.unique(comps[core & mask])] = True
-    keep[0] = False
-    return keep[comps]
+    """The components of ``mask`` (4-connected) that overlap ``core``: ``mask`` flooded from them."""
+    return grow_within(core & mask, mask, max(mask.size, 1))
 
 
 def _fill_holes(mask: np.ndarray, max_area: int, max_radius: float) -> np.ndarray:
     """``mask`` with its small holes (under ``max_area`` px: specks the fit missed) and thin ones
     (no disc of ``max_radius`` px fits: strokes drawn over the screen, which the retargeting
     finds in the region) filled; larger holes (a face inside a screened background) stay."""
-    holes = ndimage.binary_fill_holes(mask) & ~mask
-    comps, n = ndimage.label(holes)
+    # The holes are the pieces of the background (4-connected, as binary_fill_holes sees them)
+    # that do not reach the edge of the array.
+    comps, n = ndimage.label(~mask)
     if n == 0:
         return mask
-    fill = np.bincount(comps.ravel(), minlength=n + 1) < max_area
+    hole = np.ones(n + 1, dtype=bool)
+    for edge in (comps[0], comps[-1], comps[:, 0], comps[:, -1], [0]):
+        hole[edge] = False
+    fill = hole & (np.bincount(comps.ravel(), minlength=n + 1) < max_area)
     for k, box in enumerate(ndimage.find_objects(comps), 1):
-        if not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
-            hole = np.pad(comps[box] == k, 1)
-            fill[k] = ndimage.distance_transform_edt(hole).max() <= max_radius
-    fill[0] = False
+        if hole[k] and not fill[k]:  # a large hole: filled if thin (no disc of max_radius fits in it)
+            fill[k] = distance_to_background(np.pad(comps[box] == k, 1)).max() <= max_radius
     return mask | fill[comps]
 
 
@@ -236,12 +242,12 @@ def _characterise(
     peak at right angles is there or not. ``None`` if the region contradicts its group: a grain
     with a peak, a periodic screen without one or one that does not repeat (its
     :func:`_regularity` under ``min_regularity`` for lines, half that for dots)."""
-    inner = ndimage.binary_erosion(mask, iterations=2)
+    inner = erode(mask, 2)
     if inner.sum() < 16:
         inner = mask
     intensity = float(img[inner].mean())
     area = int(mask.sum())
-    dist = ndimage.distance_transform_edt(inner)
+    dist = distance_to_background(inner)
     cy, cx = np.unravel_index(dist.argmax(), dist.shape)
     y0, x0 = max(cy - crop // 2, 0), max(cx - crop // 2, 0)
     sub_img, sub = img[y0 : y0 + crop, x0 : x0 + crop], inner[y0 : y0 + crop, x0 : x0 + crop]
@@ -266,7 +272,7 @@ def _characterise(
     # Measured away from the rim, which holds the outline, whose variance would swamp a light
     # screen's. Hatching imitates a line screen, not a dot lattice (two peaks at right angles):
     # line screens must repeat more closely.
-    deep = ndimage.binary_erosion(inner, iterations=4)
+    deep = erode(inner, 4)
     # Strokes drawn over the screen (hair, hatching, text) are left out: far darker than the
     # screen's own reads at the same phase.
     if _regularity(img, deep if deep.sum() >= 64 else inner, lattice, noise_var, over=True) < (
@@ -540,7 +546,7 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
                 continue  # sparse changes: line art or text beside a grain
             # A screen shows several periods across; a thin strip along a pair of parallel
             # outlines has a spectral peak but is no screen.
-            if ndimage.distance_transform_edt(piece).max() < max(1.75 * screen.period, t.min_radius):
+            if distance_to_background(piece).max() < max(1.75 * screen.period, t.min_radius):
                 continue
             # Most of a screen's tiles look screened (by this group or another of its kind: a
             # stroke across a screen splits its tiles); a region grown from a few (lines crossing,

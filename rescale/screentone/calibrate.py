@@ -19,31 +19,44 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["local_tone", "region_tone", "tone_ramp", "calibrate_bitonal", "calibrate_grey"]
+from .smooth import gaussian
+
+__all__ = ["local_tone", "mask_weight", "region_tone", "tone_ramp", "calibrate_bitonal", "calibrate_grey"]
 
 _4 = ndimage.generate_binary_structure(2, 1)
 
 
-def local_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+def local_tone(img: np.ndarray, mask: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
     """``[H, W]`` mean of ``img`` under a Gaussian of ``sigma`` px, over the pixels of ``mask`` only
-    (0 outside ``mask``'s reach)."""
-    w = ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant")
-    return ndimage.gaussian_filter(np.where(mask, img, 0.0), sigma, mode="constant") / np.maximum(w, 1e-6)
+    (0 outside ``mask``'s reach). ``weight``: the mask's own smoothing (:func:`mask_weight`), when
+    the caller has it (it is the same for every image read over one mask)."""
+    if weight is None:
+        weight, sums = gaussian(np.stack([mask.astype(float), np.where(mask, img, 0.0)]), sigma, mode="constant")
+    else:
+        sums = gaussian(np.where(mask, img, 0.0), sigma, mode="constant")
+    return sums / np.maximum(weight, 1e-6)
 
 
-def _core(mask: np.ndarray, sigma: float) -> np.ndarray:
-    """The pixels of ``mask`` whose local tone's window (a Gaussian of ``sigma`` px) lies 90% in it."""
-    return mask & (ndimage.gaussian_filter(mask.astype(float), sigma, mode="constant") > 0.9)
+def mask_weight(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """``[H, W]``: the share of a Gaussian of ``sigma`` px around each pixel that lies in ``mask``."""
+    return gaussian(mask.astype(float), sigma, mode="constant")
+
+
+def _core(mask: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` whose local tone's window lies 90% in it (``weight``: the mask's
+    :func:`mask_weight` over that window)."""
+    return mask & (weight > 0.9)
 
 
 def region_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> float:
     """Mean tone of region ``mask`` of ``img`` ``[H, W]``, measured where the local tone's window
     lies (90%) inside the region: away from its border, where outlines and a border found a pixel
     off would darken or lighten it, and where a screen's phase against the border does not count."""
-    core = _core(mask, sigma)
+    weight = mask_weight(mask, sigma)
+    core = _core(mask, weight)
     if core.sum() < 16:  # a thin region: take all of it
         return float(img[mask].mean())
-    return float(local_tone(img, mask, sigma)[core].mean())
+    return float(local_tone(img, mask, sigma, weight)[core].mean())
 
 
 def tone_ramp(img: np.ndarray, mask: np.ndarray, sigma: float, min_range: float = 8 / 255, min_z: float = 10.0):
@@ -61,10 +74,11 @@ def tone_ramp(img: np.ndarray, mask: np.ndarray, sigma: float, min_range: float 
         ``ramp(y, x)``: the trend at source pixel coordinates (arrays), zero on average over the
         core, to be added to the region's tone; or None.
     """
-    core = _core(mask, sigma)
+    weight = mask_weight(mask, sigma)
+    core = _core(mask, weight)
     if core.sum() < 64:
         return None
-    tone = local_tone(img, mask, sigma)[core]
+    tone = local_tone(img, mask, sigma, weight)[core]
     ys, xs = np.nonzero(core)
     y0, x0 = ys.mean(), xs.mean()
     a = np.stack([np.ones(len(ys)), ys - y0, xs - x0], 1)
@@ -85,8 +99,9 @@ def calibrate_grey(img: np.ndarray, mask: np.ndarray, target, sigma: float) -> n
     """Grey screen ``img`` ``[H, W]`` with its local tone error inside ``mask`` subtracted (a few
     rounds, as clipping to [0, 1] leaves some error); ``target`` a scalar or ``[H, W]``."""
     out = img.copy()
+    weight = mask_weight(mask, sigma)
     for _ in range(4):
-        err = np.where(mask, local_tone(out, mask, sigma) - target, 0.0)
+        err = np.where(mask, local_tone(out, mask, sigma, weight) - target, 0.0)
         out = np.where(mask, np.clip(out - err, 0.0, 1.0), out)
     return out
 
@@ -136,7 +151,7 @@ def calibrate_bitonal(
     fields = [(m, target * ndimage.gaussian_filter(m, sigma, mode="constant"), m) for m in ms]
     # The phase is kept where it is measured, where the Gaussian lies (90%) inside the region: in
     # a region narrower than that, it is the tone's to fix.
-    core = _core(mask, sigma / 2).astype(float)
+    core = _core(mask, mask_weight(mask, sigma / 2)).astype(float)
     for fy, fx in waves or []:
         yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
         theta = 2 * np.pi * (fy * yy + fx * xx)

@@ -8,6 +8,7 @@ like the pixels a few lattice vectors away, which a stroke drawn over it does no
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 __all__ = ["wave_vectors", "phase_error", "near_lattice_offsets", "directions", "lattice_median"]
@@ -87,8 +88,9 @@ def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5, mask: np.nda
     edge take the nearest edge pixel); with several ``ranks`` (quantiles), ``[len(ranks), H, W]``.
     A screen has there the value it has at the pixel itself; a stroke drawn over the pixel is
     missing from most of them, so the median is the screen without the strokes. With ``mask`` (bool
-    ``[H, W]``, the screen's region), a read that falls outside it takes the pixel's own value
-    instead (paper or another screen beyond the region's border is not this screen).
+    ``[H, W]``, the screen's region), a read that falls outside it (or past the edge) takes the
+    pixel's own value instead (paper or another screen beyond the region's border is not this
+    screen).
 
     Example:
         >>> img = np.tile([1.0, 0.0, 1.0, 0.0], (4, 2))  # vertical lines of period 2
@@ -96,20 +98,67 @@ def lattice_median(img: np.ndarray, offsets: np.ndarray, ranks=0.5, mask: np.nda
         >>> lattice_median(img, np.array([[-1, 0], [1, 0], [0, -2], [0, 2], [-2, 0]]))[1].tolist()
         [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
     """
+    offsets = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    wanted = [int(round(r * (len(offsets) - 1))) for r in np.atleast_1d(ranks)]
+    ks = np.unique(wanted)
+    out = np.empty((len(ks), *img.shape), dtype=np.float64)
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    inside = np.ones((1, 1), bool) if mask is None else np.ascontiguousarray(mask, dtype=bool)
+    _order_stats(img, inside, mask is not None, offsets, _sorting_network(len(offsets)), ks, out)
+    picked = np.searchsorted(ks, wanted)
+    return out[picked[0]] if np.ndim(ranks) == 0 else out[picked]
+
+
+def _sorting_network(n: int) -> np.ndarray:
+    """Comparators ``[M, 2]`` (``i < j``: put the smaller value at ``i``) that sort ``n`` values:
+    Batcher's odd-even merge sort for the next power of two, less the comparators that reach past
+    ``n`` (as if padded with +inf, which they never move)."""
+    size = 1 << max(n - 1, 0).bit_length()
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return np.array([q for q in pairs if q[1] < n], dtype=np.int64).reshape(-1, 2)
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _order_stats(img, mask, masked, offsets, network, ks, out):
+    """``out[i, y, x]``: the ``ks[i]``-th smallest (0 first) of ``img`` read at ``(y, x)`` shifted by
+    each of ``offsets`` (clipped to the edge; if ``masked``, a read past the edge or outside
+    ``mask`` takes the pixel's own value). Order statistics are the same whatever computes
+    them: here the sorting ``network`` (:func:`_sorting_network`) run on whole rows of reads
+    (branchless minima and maxima, which vectorise)."""
     h, w = img.shape
-    reads = np.empty((len(offsets), h, w), dtype=img.dtype)
-    if mask is None:
-        ys, xs = np.arange(h), np.arange(w)
-        for i, (dy, dx) in enumerate(offsets):
-            reads[i] = img[np.clip(ys + dy, 0, h - 1)][:, np.clip(xs + dx, 0, w - 1)]
-    else:
-        # Read from the image padded with NaN (outside the mask and past the edge), which then
-        # takes the pixel's own value.
-        m = int(np.abs(offsets).max()) if len(offsets) else 0
-        padded = np.pad(np.where(mask, img, np.nan), m, constant_values=np.nan)
-        for i, (dy, dx) in enumerate(offsets):
-            reads[i] = padded[m + dy : m + dy + h, m + dx : m + dx + w]
-        np.copyto(reads, img, where=np.isnan(reads))
-    ks = [int(round(r * (len(offsets) - 1))) for r in np.atleast_1d(ranks)]
-    reads = np.partition(reads, sorted(set(ks)), axis=0)
-    return reads[ks[0]] if np.ndim(ranks) == 0 else reads[ks]
+    k = offsets.shape[0]
+    reads = np.empty((k, w))
+    for y in range(h):
+        own = img[y]
+        for i in range(k):
+            yy, dx = y + offsets[i, 0], offsets[i, 1]
+            r = reads[i]
+            if not masked:
+                row = img[min(max(yy, 0), h - 1)]
+                for x in range(w):
+                    r[x] = row[min(max(x + dx, 0), w - 1)]
+            elif yy < 0 or yy >= h:
+                r[:] = own
+            else:
+                row, inside = img[yy], mask[yy]
+                for x in range(w):
+                    xx = x + dx
+                    r[x] = row[xx] if 0 <= xx < w and inside[xx] else own[x]
+        for c in range(network.shape[0]):
+            a, b = reads[network[c, 0]], reads[network[c, 1]]
+            for x in range(w):
+                lo, hi = min(a[x], b[x]), max(a[x], b[x])
+                a[x] = lo
+                b[x] = hi
+        for i in range(ks.shape[0]):
+            out[i, y] = reads[ks[i]]

@@ -22,8 +22,8 @@ the screen, as the copies then continue each other's phase. So:
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as sfft
 from scipy import ndimage
-from scipy.signal import fftconvolve
 
 from .calibrate import local_tone
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
@@ -46,9 +46,27 @@ def cell_sizes(scale: float, locality: float, finest: tuple = (32,)) -> list:
     return [first] + [c for c in finest if c < 0.75 * first]
 
 
-def _correlate(a: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """``out[d] = sum_p a[d + p] * k[p]`` over the valid offsets (FFT correlation)."""
-    return fftconvolve(a, k[::-1, ::-1], mode="valid")
+def _correlate(a: np.ndarray, b: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``out[d] = sum_p x[d + p] * k[p]`` over the valid offsets, for ``x`` = ``a`` and ``b`` (of one
+    shape): FFT correlations, bit for bit those of ``scipy.signal.fftconvolve(x, k[::-1, ::-1],
+    "valid")`` (the same transforms, products and crop: a cell's best copy is an argmin over them),
+    with one transform of the kernel and one of both images instead of fftconvolve's four (pocketfft
+    transforms each plane of a batch as it would transform it alone)."""
+    k = k[::-1, ::-1]
+    # As fftconvolve: axes of length 1 are multiplied (broadcast), not transformed.
+    axes = [i for i in (0, 1) if a.shape[i] != 1 and k.shape[i] != 1]
+    if not axes:
+        return a * k, b * k
+    full = [a.shape[i] + k.shape[i] - 1 if i in axes else max(a.shape[i], k.shape[i]) for i in (0, 1)]
+    fshape = [sfft.next_fast_len(full[i], True) for i in axes]
+    batch = [i + 1 for i in axes]
+    spec = sfft.rfftn(np.stack([a, b]), fshape, axes=batch) * sfft.rfftn(k, fshape, axes=axes)
+    out = sfft.irfftn(spec, fshape, axes=batch)[:, : full[0], : full[1]]
+    # The valid part, centred in the full correlation.
+    valid = [a.shape[i] - k.shape[i] + 1 if i in axes else full[i] for i in (0, 1)]
+    y0, x0 = (full[0] - valid[0]) // 2, (full[1] - valid[1]) // 2
+    out = out[:, y0 : y0 + valid[0], x0 : x0 + valid[1]]
+    return out[0], out[1]
 
 
 def synthesise(
@@ -155,7 +173,13 @@ class _Region:
         # The source's local tone (over about a period, in the region only), to keep copies of
         # a lighter or darker part of the region (shading, a fade, one screen at two tones) where
         # the scale maps that part.
-        tone = local_tone(self.window.mean(0), self.source, max(period, 2.0)) * insidef
+        tone = np.zeros(self.source.shape)
+        # Taken on the source region's box only: the Gaussians' zero edges there read what the
+        # window holds around it (nothing: the tone is masked by the region), so the values are
+        # those of the whole window, at a fraction of its area (the window's margins are wide).
+        box = ndimage.find_objects(self.source.astype(np.int8))[0]
+        grey = self.window[(slice(None), *box)].mean(0)
+        tone[box] = local_tone(grey, self.source[box], max(period, 2.0)) * insidef[box]
         dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
         near = 1e-3 * (dy**2 + dx**2)  # among equals, the copy nearest to where the scale maps it
         for ch, cw in levels:
@@ -175,10 +199,12 @@ class _Region:
                     wy, wx = cy0 + ty + ny - reach - oy, cx0 + tx + nx - reach - ox
                     nh, nw = need.shape
                     win = insidef[wy : wy + nh + 2 * reach, wx : wx + nw + 2 * reach]
-                    covered = _correlate(win, need.astype(float))
+                    # The source pixels each copy would fill, and their tone.
+                    covered, copy_tone = _correlate(
+                        win, tone[wy : wy + nh + 2 * reach, wx : wx + nw + 2 * reach], need.astype(float)
+                    )
                     cost = need.sum() - covered + near  # pixels left unfilled
                     # The copy's tone against the tone where the scale maps the cell's pixels.
-                    copy_tone = _correlate(tone[wy : wy + nh + 2 * reach, wx : wx + nw + 2 * reach], need.astype(float))
                     copy_tone /= np.maximum(covered, 1.0)
                     qy = np.clip(np.rint((ty + ys + cy0 + 0.5) / self.sy - 0.5).astype(int) - oy, 0, tone.shape[0] - 1)
                     qx = np.clip(np.rint((tx + xs + cx0 + 0.5) / self.sx - 0.5).astype(int) - ox, 0, tone.shape[1] - 1)

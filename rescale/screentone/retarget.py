@@ -24,8 +24,10 @@ from ..filters import get_filter
 from ..methods import Method
 from ..resample import resample
 from .analysis import analyze
-from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, region_tone, tone_ramp
+from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
+from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
+from .morphology import dilate, erode
 from .parallel import ahead, thread_count
 from .patches import synthesise
 
@@ -57,7 +59,7 @@ def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int) -> np.ndar
             continue
         box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)  # keep the outside ring
         region, sub_ink, sub_out = labels[box] == k, ink[box], out[box]
-        dist = np.rint(ndimage.distance_transform_edt(region))
+        dist = np.rint(distance_to_background(region))
         core = dist > max_border + 2
         screen_ink = sub_ink[core].mean() if core.any() else sub_ink[region].mean()
         width = 0
@@ -139,7 +141,7 @@ def _faint(inside: np.ndarray, alone: np.ndarray, grey: np.ndarray, contrast: fl
     """Bool ``[H, W]``: strokes over a screen, faint ones included: the pixels of ``inside`` darker
     than the screen alone (``alone``) by more than ``contrast`` (more than a dot's centre reads
     against its near-lattice neighbours), and the pixels next to them (a stroke's blurred rim)."""
-    return ndimage.binary_dilation(inside & (alone - grey > contrast))
+    return dilate(inside & (alone - grey > contrast))
 
 
 def _grow(box: tuple, margin: int, shape: tuple) -> tuple:
@@ -189,12 +191,8 @@ def _calibrate(
         ty, tx = np.mgrid[box]  # each target pixel's position in the source box
         at = [(ty + 0.5) / sy - 0.5 - src_box[0].start, (tx + 0.5) / sx - 0.5 - src_box[1].start]
         if not bitonal:  # where half of the local tone's window lies in the source region
-            covered = (
-                ndimage.map_coordinates(
-                    ndimage.gaussian_filter(src_k.astype(float), spread, mode="constant"), at, order=1
-                )
-                > 0.5
-            )
+            weight = mask_weight(src_k, spread)
+            covered = ndimage.map_coordinates(weight, at, order=1) > 0.5
         done = np.empty((synth.shape[0], *mask.shape))
         for c in range(synth.shape[0]):
             src = page[c][src_box]
@@ -206,7 +204,8 @@ def _calibrate(
                 # with one screen, fades, and the steps between areas of one screen that the
                 # analysis joined across an outline. (Bitonal pages, whose screens' local tone
                 # beats against the pixel grid, only keep a clear fade: below.)
-                target = np.where(covered, ndimage.map_coordinates(local_tone(src, src_k, spread), at, order=1), target)
+                tone = local_tone(src, src_k, spread, weight)
+                target = np.where(covered, ndimage.map_coordinates(tone, at, order=1), target)
             elif (ramp := tone_ramp(src, src_k, sigma)) is not None:  # the fade at each target pixel
                 target = np.clip(target + ramp(*at), 0.0, 1.0)
             if bitonal:
@@ -298,7 +297,7 @@ def retarget(
         # Darker than the screen by more than its reads disagree (and than noise) is surely a
         # stroke: never copied (not at the rim, where an outline's blur darkens the screen).
         sure = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
-        strokes = ndimage.binary_erosion(interior > 0, iterations=2) & (sure.mean(0) > 0.15)
+        strokes = erode(interior > 0, 2) & (sure.mean(0) > 0.15)
         screen = (interior > 0) & ~strokes
         # Faint strokes too: their whole darkness is taken (less would leave a thin stroke fainter
         # than a filter keeps it), and the screens' copies and tones come from the page with them
@@ -307,7 +306,7 @@ def retarget(
         taken = np.where(faint, np.maximum(light - page, 0.0), 0.0)
         over = 1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05)
         clean = np.where(faint, alone[None], page)
-    sources = np.where(ndimage.binary_dilation(strokes), 0, interior)
+    sources = np.where(dilate(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline
     # would thin).

@@ -10,14 +10,15 @@ with its wave vectors.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 import scipy.fft as sfft
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .parallel import ahead
+from .smooth import gaussian
 
 __all__ = [
     "transition_density",
@@ -41,11 +42,25 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
     that differ by more than ``contrast``: on a bitonal page every black/white change; on a scan one
     per blurred edge, light dots included, and none in sensor or JPEG noise.
     """
-    above = img > ndimage.gaussian_filter(img, sigma)
-    t = np.zeros(img.shape)
-    t[:, :-1] += (above[:, 1:] != above[:, :-1]) & (np.abs(img[:, 1:] - img[:, :-1]) > contrast)
-    t[:-1, :] += (above[1:, :] != above[:-1, :]) & (np.abs(img[1:, :] - img[:-1, :]) > contrast)
+    t = np.empty(img.shape)
+    _changes(np.ascontiguousarray(img, dtype=np.float64), gaussian(img, sigma), float(contrast), t)
     return t
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _changes(img, mean, contrast, out):
+    """:func:`transition_density`'s count at each pixel, in one pass (booleans and an exact
+    difference: numpy's values)."""
+    h, w = img.shape
+    for y in range(h):
+        for x in range(w):
+            above = img[y, x] > mean[y, x]
+            count = 0.0
+            if x + 1 < w and (img[y, x + 1] > mean[y, x + 1]) != above and abs(img[y, x + 1] - img[y, x]) > contrast:
+                count += 1.0
+            if y + 1 < h and (img[y + 1, x] > mean[y + 1, x]) != above and abs(img[y + 1, x] - img[y, x]) > contrast:
+                count += 1.0
+            out[y, x] = count
 
 
 # --- 1. tiles --------------------------------------------------------------------------------------
@@ -118,19 +133,19 @@ def tile_features(
     # _at): for the strongest pair of peaks at right angles.
     hy, hx = np.mgrid[0:n, 0 : n // 2 + 1]
     turned = _half_index(n, hx, -hy)
-    tiles = win.reshape(ty * tx, tile, tile)
-    means = tiles.mean(axis=(1, 2))
+    means, squares, out_dens = np.empty(ty * tx), np.empty(ty * tx), np.empty(ty * tx)
+    program = _pairwise_program(tile * tile)
+    _tile_means(np.ascontiguousarray(img, dtype=np.float64), dens, tile, stride, program, means, squares, out_dens)
     out = {k: np.zeros(ty * tx) for k in ("prom", "orth", "sharp", "hf", "aniso", "pair", "pair_sharp")}
     out["grain"] = np.ones(ty * tx)
-    out["var"] = (tiles**2).mean(axis=(1, 2)) - means**2
+    out["var"] = squares - means**2
     out["v1"], out["v2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
     out["pv1"], out["pv2"] = np.zeros((ty * tx, 2)), np.zeros((ty * tx, 2))
 
     def batch(sel: np.ndarray) -> None:
-        z = tiles[sel].astype(np.float32)
+        z = win[sel // tx, sel % tx].astype(np.float32)
         z = z - z.mean(axis=(1, 2), keepdims=True)
         m = len(z)
-        idx = np.arange(m)
         # The padded rows are zero: their row transforms are skipped.
         h = sfft.fft(sfft.rfft(z * hann, n, axis=2), n, axis=1)
         p = h.real**2 + h.imag**2
@@ -139,7 +154,7 @@ def tile_features(
         total = np.maximum(sm[:, 0] / 2, 1e-12)  # half the AC power: the two halves are alike
         box = _box3(p)
         ky, kx, b1, oy, ox, b2 = _peak_and_turn(box, box, search, f)
-        wide = _wide(p, idx, ky, kx)
+        wide = _wide(p, ky, kx)
         prom = b1 / total
         out["prom"][sel] = prom
         out["orth"][sel] = b2 / np.maximum(b1, 1e-12)
@@ -158,16 +173,16 @@ def tile_features(
         # outweigh either): the weaker of a bin's 3x3 sum and the best one around its turn.
         fine = out["dens"][sel] > pair_density
         if fine.any():
-            box, p, total, sel, idx = box[fine], p[fine], total[fine], sel[fine], idx[: fine.sum()]
-            pair = np.minimum(box, _box3(box, np.maximum)[:, turned[0], turned[1]])
+            box, p, total, sel = box[fine], p[fine], total[fine], sel[fine]
+            pair = np.minimum(box, _box3(box, maximum=True)[:, turned[0], turned[1]])
             py, px, c1, qy, qx, c2 = _peak_and_turn(pair, box, search, f)
             out["pair"][sel] = np.minimum(c1, c2) / total
-            sharp1 = c1 / np.maximum(_wide(p, idx, py, px), 1e-12)
-            out["pair_sharp"][sel] = np.minimum(sharp1, c2 / np.maximum(_wide(p, idx, qy, qx), 1e-12))
+            sharp1 = c1 / np.maximum(_wide(p, py, px), 1e-12)
+            out["pair_sharp"][sel] = np.minimum(sharp1, c2 / np.maximum(_wide(p, qy, qx), 1e-12))
             out["pv1"][sel] = _centroid(p, py, px, f)
             out["pv2"][sel] = _centroid(p, qy, qx, f)
 
-    out["dens"] = sliding_window_view(dens, (tile, tile))[::stride, ::stride].mean(axis=(2, 3)).ravel()
+    out["dens"] = out_dens  # (before the spectra: they look for pairs of peaks on dense tiles)
     # Flat tiles (paper, solid ink) hold no screen: their spectra are not taken.
     todo = np.flatnonzero(out["var"] > min_var)
     step = 512  # tiles per batch: bounds the memory of the spectra
@@ -175,6 +190,102 @@ def tile_features(
     for _ in ahead(batch, batches, workers):
         pass
     return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
+
+
+def _pairwise_program(n: int) -> np.ndarray:
+    """numpy's pairwise summation of a contiguous run of ``n`` as a postfix program ``[K, 2]``: rows
+    ``(start, length)`` push the sum of a block (at most 128), rows ``(-1, 0)`` add the top two.
+    numpy halves runs over 128 (the halves rounded to multiples of 8); a program instead of
+    recursion, which numba's disk cache does not keep."""
+    rows = []
+
+    def split(lo: int, m: int) -> None:
+        if m <= 128:
+            rows.append((lo, m))
+            return
+        half = m // 2 - (m // 2) % 8
+        split(lo, half)
+        split(lo + half, m - half)
+        rows.append((-1, 0))
+
+    split(0, n)
+    return np.array(rows, dtype=np.int64)
+
+
+@nb.njit(inline="always")
+def _value(a, i, square):
+    return a[i] * a[i] if square else a[i]
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _pairwise_sum(a, program, square):
+    """The sum of ``a`` (or of its squares) as numpy adds a contiguous run (``program``: see
+    :func:`_pairwise_program`); a block of 8 or more in eight interleaved partial sums."""
+    stack = np.empty(program.shape[0])
+    top = 0
+    for k in range(program.shape[0]):
+        lo, n = program[k, 0], program[k, 1]
+        if lo < 0:
+            top -= 1
+            stack[top - 1] = stack[top - 1] + stack[top]
+            continue
+        if n < 8:
+            res = 0.0
+            for i in range(n):
+                res += _value(a, lo + i, square)
+        else:
+            r0, r1, r2, r3 = (
+                _value(a, lo, square),
+                _value(a, lo + 1, square),
+                _value(a, lo + 2, square),
+                _value(a, lo + 3, square),
+            )
+            r4, r5, r6, r7 = (
+                _value(a, lo + 4, square),
+                _value(a, lo + 5, square),
+                _value(a, lo + 6, square),
+                _value(a, lo + 7, square),
+            )
+            i = 8
+            while i < n - n % 8:
+                r0 += _value(a, lo + i, square)
+                r1 += _value(a, lo + i + 1, square)
+                r2 += _value(a, lo + i + 2, square)
+                r3 += _value(a, lo + i + 3, square)
+                r4 += _value(a, lo + i + 4, square)
+                r5 += _value(a, lo + i + 5, square)
+                r6 += _value(a, lo + i + 6, square)
+                r7 += _value(a, lo + i + 7, square)
+                i += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while i < n:
+                res += _value(a, lo + i, square)
+                i += 1
+        stack[top] = res
+        top += 1
+    return stack[0]
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _tile_means(img, dens, tile, stride, program, means, squares, dens_means):
+    """Per ``tile`` x ``tile`` window at ``stride`` (row-major): the mean of ``img``, of its square
+    and of ``dens``, as numpy's ``mean`` over a contiguous copy of each tile sums them (the same
+    bits, without copying the page four times over)."""
+    h, w = img.shape
+    tx = (w - tile) // stride + 1
+    n = tile * tile
+    buf = np.empty(n)
+    for k in range(means.shape[0]):
+        y0, x0 = (k // tx) * stride, (k % tx) * stride
+        for y in range(tile):
+            for x in range(tile):
+                buf[y * tile + x] = img[y0 + y, x0 + x]
+        means[k] = _pairwise_sum(buf, program, False) / n
+        squares[k] = _pairwise_sum(buf, program, True) / n
+        for y in range(tile):
+            for x in range(tile):
+                buf[y * tile + x] = dens[y0 + y, x0 + x]
+        dens_means[k] = _pairwise_sum(buf, program, False) / n
 
 
 def _at(half: np.ndarray, idx: np.ndarray, y, x) -> np.ndarray:
@@ -204,9 +315,11 @@ def _peak_and_turn(score: np.ndarray, box: np.ndarray, search: np.ndarray, f: np
     return ky, kx, b1, oy, ox, cand[idx, best]
 
 
-def _wide(half: np.ndarray, idx: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The power of the 9x9 bins around ``(y, x)`` of half-plane spectra (see :func:`_at`)."""
-    return sum(_at(half, idx, y + i, x + j) for i in range(-4, 5) for j in range(-4, 5))
+def _wide(half: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The power ``[N]`` of the 9x9 bins around ``(y, x)`` ``[N]`` of half-plane spectra (see :func:`_at`)."""
+    wide = np.empty(len(half), half.dtype)
+    _around(half, y, x, 4, wide)
+    return wide
 
 
 def _half_index(n: int, y, x) -> tuple:
@@ -217,16 +330,52 @@ def _half_index(n: int, y, x) -> tuple:
     return np.where(mirror, -y % n, y), np.where(mirror, n - x, x)
 
 
-def _box3(half: np.ndarray, combine=np.add) -> np.ndarray:
-    """3x3 sums (or, with ``combine=np.maximum``, maxima) of symmetric spectra stored as half
-    planes ``[N, n, n/2 + 1]`` (see :func:`_at`), in the same layout."""
-    n = half.shape[1]
-    mirror = (-np.arange(n)) % n
-    # Columns -1 and n/2 + 1 are the mirrors of columns 1 and n/2 - 1.
-    q = np.concatenate([half[:, mirror, 1:2], half, half[:, mirror, n // 2 - 1 : n // 2]], 2)
-    q = combine(combine(q[:, :, :-2], q[:, :, 1:-1]), q[:, :, 2:])
-    q = np.concatenate([q[:, -1:], q, q[:, :1]], 1)
-    return combine(combine(q[:, :-2], q[:, 1:-1]), q[:, 2:])
+def _box3(half: np.ndarray, maximum: bool = False) -> np.ndarray:
+    """3x3 sums (with ``maximum``, maxima) of symmetric spectra stored as half planes ``[N, n, n/2 +
+    1]`` (see :func:`_at`), in the same layout: columns -1 and n/2 + 1 are the mirrors of columns 1
+    and n/2 - 1, rows wrap around. Each sum is ``(left + centre) + right`` across, then ``(up +
+    centre) + down``, in the spectra's dtype (float32), as numpy's slices of padded copies add them."""
+    out = np.empty_like(half)
+    _box3_loop(half, out, maximum)
+    return out
+
+
+@nb.njit(inline="always")
+def _combine(a, b, maximum):
+    return max(a, b) if maximum else a + b
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _box3_loop(half, out, maximum):
+    m, n, c = half.shape
+    across = np.empty((n, c), half.dtype)
+    for t in range(m):
+        h = half[t]
+        for y in range(n):
+            my = (n - y) % n
+            for x in range(c):
+                left = h[my, 1] if x == 0 else h[y, x - 1]
+                right = h[my, n // 2 - 1] if x == c - 1 else h[y, x + 1]
+                across[y, x] = _combine(_combine(left, h[y, x], maximum), right, maximum)
+        for y in range(n):
+            up, mid, down = across[(y - 1) % n], across[y], across[(y + 1) % n]
+            for x in range(c):
+                out[t, y, x] = _combine(_combine(up[x], mid[x], maximum), down[x], maximum)
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _around(half, ky, kx, reach, out):
+    """``out[t]``: the sum of the ``(2 reach + 1)^2`` bins around ``(ky[t], kx[t])`` of spectrum ``t``
+    (read as :func:`_at` reads them), added row by row from the corner in the spectra's dtype."""
+    m, n, _ = half.shape
+    for t in range(m):
+        out[t] = 0.0  # the sum stays in out's dtype
+        for i in range(-reach, reach + 1):
+            for j in range(-reach, reach + 1):
+                y, x = (ky[t] + i) % n, (kx[t] + j) % n
+                if x > n // 2:
+                    y, x = (n - y) % n, n - x
+                out[t] = out[t] + half[t, y, x]
 
 
 def _centroid(half: np.ndarray, ky: np.ndarray, kx: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -178,6 +178,24 @@ def test_batch_cropper_gives_transformed_subimages():
         assert any((w == v).all(dim=(1, 2, 3)).any() for w in windows for v in views)
 
 
+def test_training_images_shrunk_copies(tmp_path):
+    """``--shrinks``: one landscape copy per factor, the shrunk one an antialiased downscale (its
+    mean tone kept, and it follows a 2x2 box average of the original)."""
+    from PIL import Image
+
+    from rescale.train.espcn import load_training_images
+
+    rng = np.random.default_rng(0)
+    smooth = np.kron(rng.integers(0, 256, (12, 8, 3)), np.ones((4, 4, 1))).astype(np.uint8)  # 48 x 32
+    Image.fromarray(smooth).save(tmp_path / "portrait.png")
+    full, half = load_training_images([tmp_path], shrinks=(1, 0.5))
+    assert full.shape == (3, 32, 48) and half.shape == (3, 16, 24)  # transposed to landscape
+    assert torch.equal(full, torch.from_numpy(smooth).permute(2, 1, 0))
+    box = full.double().reshape(3, 16, 2, 24, 2).mean(dim=(2, 4))
+    assert abs(half.double().mean() - full.double().mean()) < 1
+    assert np.corrcoef(half.double().flatten(), box.flatten())[0, 1] > 0.95
+
+
 # --- shipped weights ----------------------------------------------------------------------------
 
 
