@@ -9,6 +9,10 @@ Huttenlocher ("Distance transforms of sampled functions", 2012) give directly: p
 distance to the nearest background pixel, then per row the lower envelope of the parabolas
 ``(x - q)^2 + g(q)^2``. Exact integers in float64 and one rounding (the square root), so the
 same values as ndimage's.
+
+:func:`nearest_set_pixel` reads ndimage's feature transform at a few points only, from a crop
+around them just large enough that no pixel outside it could be as near (so the same pixel, ties
+included: ndimage's passes take the lowest index among the nearest, and a crop keeps their order).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numba as nb
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["distance_to_background"]
+__all__ = ["distance_to_background", "nearest_set_pixel"]
 
 _FAR = 1e30  # no background pixel in this column
 
@@ -88,3 +92,48 @@ def distance_to_background(mask: np.ndarray) -> np.ndarray:
     out = np.empty(mask.shape)
     _squared_distances(np.ascontiguousarray(mask), out)
     return np.sqrt(out)
+
+
+def nearest_set_pixel(mask: np.ndarray, qy: np.ndarray, qx: np.ndarray, margin: int = 16) -> tuple:
+    """The ``True`` pixel of ``mask`` ``[H, W]`` (which must hold one) nearest to each point
+    ``(qy[i], qx[i])`` (int arrays, inside ``mask``): ``(iy, ix)``, int arrays like ``qy``, the
+    values of ``ndimage.distance_transform_edt(~mask, return_indices=True)`` at the points, ties
+    included. Points on ``True`` pixels are their own answer; the transform runs over the box of
+    the others grown by ``margin`` px, grown again until every answer is nearer than all pixels
+    outside the box.
+
+    Example:
+        >>> mask = np.zeros((3, 5), dtype=bool)
+        >>> mask[1, 4] = True
+        >>> [a.tolist() for a in nearest_set_pixel(mask, np.array([0, 1]), np.array([0, 4]))]
+        [[1, 1], [4, 4]]
+    """
+    qy, qx = np.asarray(qy), np.asarray(qx)
+    iy, ix = qy.copy(), qx.copy()
+    miss = ~mask[qy, qx]
+    if not miss.any():
+        return iy, ix
+    my, mx = qy[miss], qx[miss]
+    h, w = mask.shape
+    while True:
+        y0, y1 = max(my.min() - margin, 0), min(my.max() + margin + 1, h)
+        x0, x1 = max(mx.min() - margin, 0), min(mx.max() + margin + 1, w)
+        crop = mask[y0:y1, x0:x1]
+        whole = (y0, x0, y1, x1) == (0, 0, h, w)
+        if crop.any() or whole:
+            _, (cy, cx) = ndimage.distance_transform_edt(~crop, return_indices=True)
+            fy, fx = cy[my - y0, mx - x0] + y0, cx[my - y0, mx - x0] + x0
+            if whole:
+                break
+            # A pixel outside the box is at least this far (squared) from the point, on a side
+            # where the box stops inside the mask.
+            d2 = (fy - my) ** 2 + (fx - mx) ** 2
+            out = np.full(len(my), np.iinfo(np.int64).max)
+            for edge, gap in ((y0 > 0, my - y0 + 1), (y1 < h, y1 - my), (x0 > 0, mx - x0 + 1), (x1 < w, x1 - mx)):
+                if edge:
+                    out = np.minimum(out, gap.astype(np.int64) ** 2)
+            if (d2 < out).all():
+                break
+        margin *= 2
+    iy[miss], ix[miss] = fy, fx
+    return iy, ix

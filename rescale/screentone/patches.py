@@ -26,6 +26,7 @@ import scipy.fft as sfft
 from scipy import ndimage
 
 from .calibrate import local_tone
+from .distance import nearest_set_pixel
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
 from .parallel import ahead
 
@@ -272,5 +273,5 @@ class _Region:
         py, px = np.nonzero(rest)
         qy = np.clip(np.rint((py + cy0 + 0.5) / self.sy - 0.5).astype(int) - oy, 0, h - 1)
         qx = np.clip(np.rint((px + cx0 + 0.5) / self.sx - 0.5).astype(int) - ox, 0, w - 1)
-        _, (iy, ix) = ndimage.distance_transform_edt(~self.source, return_indices=True)
-        self.out[:, py, px] = self.window[:, iy[qy, qx], ix[qy, qx]]
+        iy, ix = nearest_set_pixel(self.source, qy, qx)
+        self.out[:, py, px] = self.window[:, iy, ix]
