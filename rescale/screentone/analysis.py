@@ -37,7 +37,7 @@ from scipy import ndimage
 
 from .distance import distance_to_background
 from .lattice import wave_vectors
-from .morphology import dilate, erode, grow_within, opening
+from .morphology import dilate, erode, grow_within, opening, thin
 from .parallel import ahead, thread_count
 from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
@@ -326,10 +326,8 @@ def _regularity(
         counts = np.diff(np.r_[starts, len(order)])
         median = np.empty(len(values))
         median[order] = np.repeat(values[order][starts + counts // 2], counts)
-        dark = np.zeros(mask.shape, dtype=bool)
-        dark[ys, xs] = values <= median - ink
         # Strokes are thin: solid ink (a pupil, a black fill) is not left out, as it is no screen.
-        plain = ~(dark & ~ndimage.binary_opening(dark, np.ones((3, 3))))[ys, xs]
+        plain = ~thin(ys, xs, values <= median - ink)
         if plain.mean() > 0.5:
             values, key, cell = values[plain], key[plain], cell[plain]
     # Means per (block, phase) and per block: bincounts over the (few) keys, no sorting.

@@ -5,14 +5,18 @@ The analysis opens and erodes each candidate region's masks, over boxes that add
 the page, a few times each. ndimage's generic loops visit each pixel's neighbourhood one at a
 time; these run along whole rows (a pixel and its four neighbours are five loads and four ands or
 ors, which vectorise). The results are booleans: the same pixels, whatever computes them.
+
+:func:`thin` finds the thin parts of a region's flagged pixels (a 3x3 square opening, ndimage's)
+over the region's box rather than a page-sized mask.
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from scipy import ndimage
 
-__all__ = ["erode", "dilate", "opening", "grow_within"]
+__all__ = ["erode", "dilate", "opening", "grow_within", "thin"]
 
 
 @nb.njit(nogil=True, cache=True, boundscheck=False)
@@ -135,3 +139,24 @@ def grow_within(seed: np.ndarray, mask: np.ndarray, steps: int) -> np.ndarray:
     out = np.empty_like(seed)
     _grow(seed, np.ascontiguousarray(mask, dtype=bool).view(np.uint8), steps, out)
     return out.view(bool)
+
+
+def thin(ys: np.ndarray, xs: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Of the pixels ``(ys[i], xs[i])`` (int arrays ``[N]``, any order), those ``flags`` ``[N]``
+    (bool) sets and no 3x3 square of set pixels covers: ``mask & ~ndimage.binary_opening(mask,
+    np.ones((3, 3)))`` read at the pixels, for the page-sized ``mask`` of the set ones. The opening
+    runs over the pixels' bounding box only: outside it nothing is set, as outside ndimage's border.
+
+    Example:
+        >>> ys, xs = np.divmod(np.arange(12), 4)  # a 3x4 block, the last column unset
+        >>> thin(ys, xs, xs < 3).reshape(3, 4).astype(int).tolist()
+        [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+        >>> thin(ys, xs, xs < 2).reshape(3, 4).astype(int).tolist()
+        [[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0]]
+    """
+    if len(ys) == 0:
+        return np.zeros(0, dtype=bool)
+    y0, x0 = ys.min(), xs.min()
+    mask = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1), dtype=bool)
+    mask[ys - y0, xs - x0] = flags
+    return (mask & ~ndimage.binary_opening(mask, np.ones((3, 3))))[ys - y0, xs - x0]

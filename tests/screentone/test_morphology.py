@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from rescale.screentone.morphology import dilate, erode, grow_within, opening
+from rescale.screentone.morphology import dilate, erode, grow_within, opening, thin
 
 
 @pytest.mark.parametrize("iterations", [1, 2, 4])
@@ -30,3 +30,23 @@ def test_grow_within_is_ndimages_masked_dilation(steps):
     for mask in (rng.random((41, 57)) > 0.4, ndimage.binary_dilation(rng.random((41, 57)) > 0.9, iterations=2)):
         want = ndimage.binary_dilation(seed, iterations=steps, mask=mask)
         np.testing.assert_array_equal(grow_within(seed, mask, steps), want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_thin_is_ndimages_square_opening_on_the_page(seed):
+    # The old path: the region's flagged pixels on a page-sized mask, opened by a 3x3 square.
+    rng = np.random.default_rng(seed)
+    region = np.zeros((80, 90), bool)
+    y0, x0 = rng.integers(0, 40, 2) * (seed % 2)  # odd seeds: the region touches the page's corner
+    region[y0 : y0 + rng.integers(12, 40), x0 : x0 + rng.integers(12, 50)] = True
+    blobs = ndimage.binary_dilation(
+        rng.random(region.shape) < 0.02, np.ones((3, 3)), iterations=int(rng.integers(1, 3))
+    )
+    page = (blobs | (rng.random(region.shape) < 0.2)) & region
+    ys, xs = np.nonzero(region)
+    order = rng.permutation(len(ys))
+    ys, xs = ys[order], xs[order]
+    expected = (page & ~ndimage.binary_opening(page, np.ones((3, 3))))[ys, xs]
+    assert expected.any() and (page[ys, xs] & ~expected).any()  # thin and thick parts both
+    np.testing.assert_array_equal(thin(ys, xs, page[ys, xs]), expected)
+    assert thin(ys[:0], xs[:0], expected[:0]).shape == (0,)
