@@ -1,7 +1,7 @@
 """Screentone retargeting on real scanned pages: seconds per megapixel, and before/after crops.
 
     .venv/bin/python bench/screentone_pages.py [--data ../shared/data/manga] [--pages 007 041 145 201]
-        [--scales 0.5 0.75] [--repeat 1] [--crops docs/screentone_pages.png] [--box 160]
+        [--scales 0.5 0.75] [--repeat 1] [--workers N] [--crops docs/screentone_pages.png] [--box 160]
         [--save DIR | --compare DIR]
 
 For each page: the screen analysis (once) and the synthesis at each scale (``retarget`` reusing the
@@ -136,6 +136,7 @@ def main(argv=None) -> None:
     ap.add_argument("--crops", help="write the crops figure here (PNG)")
     ap.add_argument("--box", type=int, default=160, help="side of each page's crop, in source pixels")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each step; the fastest is kept")
+    ap.add_argument("--workers", type=int, help="threads of analysis and synthesis (default: the library's)")
     keep = ap.add_mutually_exclusive_group()
     keep.add_argument("--save", help="keep each page's analysis and outputs in this folder")
     keep.add_argument("--compare", help="compare each page's analysis and outputs with those saved in this folder")
@@ -159,11 +160,13 @@ def main(argv=None) -> None:
     for n, f in zip(args.pages, files):
         page = np.asarray(Image.open(f).convert("L"), dtype=np.float64) / 255.0
         mp = page.size / 1e6
-        analysis, a_wall, a_cpu = timed(args.repeat, analyze, page)
+        analysis, a_wall, a_cpu = timed(args.repeat, analyze, page, workers=args.workers)
         outs = {}
         for scale in args.scales:
             size = rescale.output_size(page.shape[1], page.shape[0], scale)
-            outs[("screentone", scale)], s_wall, s_cpu = timed(args.repeat, retarget, page, size, analysis=analysis)
+            outs[("screentone", scale)], s_wall, s_cpu = timed(
+                args.repeat, retarget, page, size, analysis=analysis, workers=args.workers
+            )
             per_mp[scale].append((a_wall + s_wall) / mp)
             cpu_mp[scale].append((a_cpu + s_cpu) / mp)
             print(
