@@ -58,9 +58,9 @@ DEFAULT_DOWN_METHOD = "irn"
 #: ``rescale down``'s method for lossy outputs when none is given: the compression-aware CAIRN, whose
 #: LR survives JPEG and WebP (IRN's falls to about bicubic quality there: docs/cairn.md).
 LOSSY_DOWN_METHOD = "cairn"
-#: The factors :data:`LOSSY_DOWN_METHOD` has shipped weights for (``weights/cairn_x2``); other lossy
+#: The factors :data:`LOSSY_DOWN_METHOD` has shipped weights for (``weights/cairn_x*``); other lossy
 #: downscales get :data:`DEFAULT_DOWN_METHOD`, with the note of :func:`storage_note`.
-LOSSY_DOWN_SCALES = (2,)
+LOSSY_DOWN_SCALES = (2, 4)
 #: Output formats that lose detail (a key of :data:`rescale.batch.files.FORMATS`).
 LOSSY_FORMATS = ("jpg", "webp")
 #: Learned rescalers whose LR only restores well when stored losslessly.

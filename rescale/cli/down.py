@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from ..batch import Options
-from ..batch.job import DEFAULT_DOWN_METHOD, LOSSY_DOWN_METHOD
+from ..batch.job import DEFAULT_DOWN_METHOD, LOSSY_DOWN_METHOD, LOSSY_DOWN_SCALES
 from .common import (
     UsageError,
     add_engine_arguments,
@@ -30,16 +30,19 @@ DOWN_EXAMPLES = """\
 examples:
   rescale down photos -o small --scale 0.5                   # an ordinary-looking half-size copy
   rescale down big.png -o small.png --scale 0.25 --method irn
-  rescale down photos -o small --scale 0.5 --format jpg      # CAIRN (x2): made to survive JPEG
+  rescale down photos -o small --scale 0.5 --format jpg      # CAIRN (x2, x4): made to survive JPEG
   rescale down scans -o web --width 800 --method lanczos     # any filter or learned method
 
 Outputs keep the input's format unless --format says otherwise. Without --method, lossless outputs
-(PNG, TIFF) use IRN, the best restoration from a lossless LR, and JPEG/WebP outputs at x2 use CAIRN,
-whose LR keeps more of its restoration gain through the codec (IRN's falls to about bicubic's; CAIRN
-has no weights for other factors yet, which get IRN). Each output
+(PNG, TIFF) use IRN, the best restoration from a lossless LR, and JPEG/WebP outputs at x2 and x4 use
+CAIRN, whose LR keeps more of its restoration gain through the codec (IRN's falls to about bicubic's;
+CAIRN has no weights for other factors, which get IRN). Each output
 records its original size, the method and, for JPEG/WebP, the quality (PNG text chunks; EXIF
 UserComment for JPEG, WebP and TIFF), which `rescale up` reads.
 """
+
+#: "x2 and x4": the factors CAIRN is the lossy default at.
+LOSSY_AT = " and ".join(f"x{s}" for s in LOSSY_DOWN_SCALES)
 
 
 def add_parser(subparsers) -> None:
@@ -60,7 +63,8 @@ def add_parser(subparsers) -> None:
         fit_help="contain (fit inside, default) or fill (stretch)",
     )
     add_method_group(
-        down, f"method (default: {DEFAULT_DOWN_METHOD} for PNG/TIFF outputs, {LOSSY_DOWN_METHOD} for JPEG/WebP at x2)"
+        down,
+        f"method (default: {DEFAULT_DOWN_METHOD} for PNG/TIFF, {LOSSY_DOWN_METHOD} for JPEG/WebP at {LOSSY_AT})",
     )
     add_engine_arguments(down)
     add_output_arguments(down)
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         if method is None and args.weights is not None:
             raise UsageError(
                 f"--weights needs --method: without it each output's format picks the method "
-                f"({DEFAULT_DOWN_METHOD} for PNG/TIFF, {LOSSY_DOWN_METHOD} for JPEG/WebP at x2)"
+                f"({DEFAULT_DOWN_METHOD} for PNG/TIFF, {LOSSY_DOWN_METHOD} for JPEG/WebP at {LOSSY_AT})"
             )
         weights = checked_weights(method, args.weights)
         target = target_from_args(args)

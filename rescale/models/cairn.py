@@ -18,8 +18,8 @@ compression, mixed qualities) and sized for CPU training:
 the ablation's variants (``docs/cairn.md``). The up direction is blind: it works for any quality and
 for lossless LRs (the training mixes them).
 
-:class:`CAIRNMethod` (registry name ``"cairn"``) wraps the shipped ``weights/cairn_x2`` (x4 is not
-shipped yet) with the interface of :class:`rescale.models.irn.IRNMethod` (any size, tiles, float
+:class:`CAIRNMethod` (registry name ``"cairn"``) wraps the shipped ``weights/cairn_x2`` and
+``cairn_x4`` with the interface of :class:`rescale.models.irn.IRNMethod` (any size, tiles, float
 ``[N, C, H, W]`` in ``[0, 1]``, ``size=(width, height)``).
 
 >>> import rescale, torch
@@ -142,14 +142,14 @@ def load_model(name: str, device="cpu") -> CAIRN:
 
 class CAIRNMethod(IRNMethod):
     """CAIRN as a registered method (``kind = "rescaler"``); arguments as :class:`IRNMethod`, with
-    ``weights`` defaulting to the shipped ``cairn_x2`` (no x4 weights are shipped yet: give
-    ``weights={4: path}`` to use your own, ``python -m rescale.train cairn --scale 4``)."""
+    ``weights`` defaulting to the shipped ``cairn_x2`` and ``cairn_x4`` (``weights={4: path}``
+    for your own, ``python -m rescale.train cairn --scale 4``)."""
 
     name = "cairn"
 
     def __init__(self, weights: dict | str | None = None, **kw):
         super().__init__(**kw)
-        self.weights = {2: "cairn_x2", **weights_by_scale(weights)}
+        self.weights = {2: "cairn_x2", 4: "cairn_x4", **weights_by_scale(weights)}
 
     def load_weights(self, name: str) -> CAIRN:
         return load_model(name)

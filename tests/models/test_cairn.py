@@ -147,3 +147,10 @@ def test_training_runs_the_jpeg_path_resumes_and_exports(tmp_path, train):
     moved = lambda a, b: any(not torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))  # noqa: E731
     assert moved(model.up_net, irn) and model.restore.last.weight.abs().sum() > 0  # it starts at zero
     assert moved(model.down_net, irn) == (train == "all")  # --train up freezes the down network
+
+
+def test_a_factor_without_weights_says_so():
+    method = CAIRNMethod()
+    del method.weights[4]  # as before x4 was shipped
+    with pytest.raises(ValueError, match=r"CAIRN has no x4 weights \(shipped: x2; .*weights=\{4: path\}"):
+        method.check_sizes((64, 64), (16, 16))
