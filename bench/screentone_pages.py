@@ -40,9 +40,9 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 import rescale
-from rescale import kernels
 from rescale.batch.atomic import atomic_write
 from rescale.screentone.analysis import analyze
+from rescale.screentone.parallel import thread_count
 from rescale.screentone.retarget import retarget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,7 +151,7 @@ def main(argv=None) -> None:
     if unsaved:
         raise SystemExit(f"nothing saved for pages {', '.join(unsaved)} in {args.compare} (run with --save first)")
     print("$ .venv/bin/python bench/screentone_pages.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    print(f"load average at start: {os.getloadavg()[0]:.2f}; {kernels.get_num_threads()} threads\n")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; {thread_count(args.workers)} threads\n")
     print("| page | MP | regions | analysis s (CPU s) | scale | synthesis s (CPU s) | s/MP | CPU s/MP |")
     print("|---|---|---|---|---|---|---|---|")
     rows, notes, per_mp, cpu_mp = [], [], {s: [] for s in args.scales}, {s: [] for s in args.scales}
