@@ -24,7 +24,7 @@ from torch import nn
 
 from ..methods import Method, matlab_bicubic
 
-__all__ = ["ESPCNNet", "ESPCN", "load", "rgb_to_ycbcr", "ycbcr_to_rgb", "SCALES"]
+__all__ = ["ESPCNNet", "ESPCN", "PADDINGS", "load", "rgb_to_ycbcr", "ycbcr_to_rgb", "SCALES"]
 
 #: Scales with a shipped network.
 SCALES = (2, 3, 4)
@@ -58,6 +58,10 @@ def y_to_grey(y: torch.Tensor) -> torch.Tensor:
     return (255 * y - 16) / 219
 
 
+#: How the convolutions pad the image (``ESPCNNet(padding=...)``).
+PADDINGS = ("zeros", "replicate")
+
+
 class ESPCNNet(nn.Module):
     """The paper's network: conv f1/n1, tanh, conv f2/n2, tanh, conv f3 to ``r^2 C``, pixel shuffle.
 
@@ -65,23 +69,38 @@ class ESPCNNet(nn.Module):
         scale: the upscaling factor ``r``.
         channels: image channels ``C`` (1 for the Y model).
         n1, n2: feature maps of the first two layers (paper: 64, 32).
-        f1, f2, f3: kernel sizes (paper: 5, 3, 3); "same" zero padding keeps the LR size.
+        f1, f2, f3: kernel sizes (paper: 5, 3, 3); "same" padding keeps the LR size.
+        padding: how each conv sees past the image's edge: ``"zeros"`` (the paper's layers, and
+            the weights trained before ``"replicate"`` was an option) or ``"replicate"`` (the edge
+            pixels repeated, as Pillow's filters treat borders: no dark frame for the first layer
+            to undo, docs/espcn.md).
 
     Shape:
         ``[N, C, H, W]`` -> ``[N, C, r H, r W]``; no nonlinearity or clamp after the last layer.
     """
 
     def __init__(
-        self, scale: int, channels: int = 1, n1: int = 64, n2: int = 32, f1: int = 5, f2: int = 3, f3: int = 3
+        self,
+        scale: int,
+        channels: int = 1,
+        n1: int = 64,
+        n2: int = 32,
+        f1: int = 5,
+        f2: int = 3,
+        f3: int = 3,
+        padding: str = "zeros",
     ):
         super().__init__()
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
             raise ValueError(f"scale must be a positive integer, got {scale!r}")
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
         self.scale, self.channels = scale, channels
-        self.config = dict(scale=scale, channels=channels, n1=n1, n2=n2, f1=f1, f2=f2, f3=f3)
-        self.conv1 = nn.Conv2d(channels, n1, f1, padding=f1 // 2)
-        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2)
-        self.conv3 = nn.Conv2d(n2, channels * scale * scale, f3, padding=f3 // 2)
+        self.config = dict(scale=scale, channels=channels, n1=n1, n2=n2, f1=f1, f2=f2, f3=f3, padding=padding)
+        pad = dict(padding_mode=padding)
+        self.conv1 = nn.Conv2d(channels, n1, f1, padding=f1 // 2, **pad)
+        self.conv2 = nn.Conv2d(n1, n2, f2, padding=f2 // 2, **pad)
+        self.conv3 = nn.Conv2d(n2, channels * scale * scale, f3, padding=f3 // 2, **pad)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

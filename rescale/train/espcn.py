@@ -167,6 +167,8 @@ def set5_psnr(method, images, scale: int, device) -> dict[str, float]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..models.espcn import PADDINGS
+
     p.description = __doc__.split("\n\n")[0]
     p.add_argument("--scale", type=int, required=True, help="upscaling factor (one network per scale)")
     p.add_argument("--data", nargs="+", required=True, metavar="FOLDER", help="folders of HR training images")
@@ -196,6 +198,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="learning-rate factor of the last layer (default 0.1, the paper's)",
     )
     p.add_argument("--loss", choices=("l1", "mse"), default="mse", help="loss on Y (default mse)")
+    p.add_argument(
+        "--padding",
+        choices=PADDINGS,
+        default="zeros",
+        help="how the convolutions pad at the image's (and patch's) edge (default zeros, the paper's)",
+    )
     p.add_argument(
         "--shrinks",
         type=float,
@@ -273,7 +281,7 @@ def main(args: argparse.Namespace) -> int:
     # On CUDA the torch reference gathers (the Triton backend is not required); on CPU the fast kernels.
     backend = "torch" if device.type == "cuda" else "auto"
     bicubic = matlab_bicubic(backend=backend)
-    net = ESPCNNet(scale).to(device)
+    net = ESPCNNet(scale, padding=args.padding).to(device)
     method = ESPCN({scale: net}, backend=backend).to(device)
     opt = torch.optim.Adam(_param_groups(net, args.lr, args.last_layer_lr))
     loss_fn = F.l1_loss if args.loss == "l1" else F.mse_loss
@@ -282,8 +290,11 @@ def main(args: argparse.Namespace) -> int:
     step, elapsed = 0, 0.0
     state = run.load(map_location=device) if run else None
     if state is not None:
-        if state["config"] != net.config:
+        saved = {"padding": "zeros", **state["config"]}  # checkpoints from before --padding padded with zeros
+        if {**saved, "padding": args.padding} != net.config:
             raise SystemExit(f"{run.ckpt} holds a {state['config']} network, not {net.config}")
+        if saved["padding"] != args.padding:  # the same weights: a later stage may change the padding
+            print(f"padding {saved['padding']} -> {args.padding} from step {state['step']}", flush=True)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         for group, fresh in zip(opt.param_groups, _param_groups(net, args.lr, args.last_layer_lr)):
@@ -418,6 +429,7 @@ def main(args: argparse.Namespace) -> int:
                 "batch": args.batch,
                 "patch_hr": patch,
                 "shrinks": args.shrinks,
+                "padding": args.padding,
                 "seed": args.seed,
             },
             "steps": step,

@@ -55,6 +55,47 @@ def test_parameter_count_is_the_papers(scale, params):
     assert sum(p.numel() for p in ESPCNNet(scale).parameters()) == params
 
 
+def test_replicate_padding_leaves_no_frame():
+    # A flat image: with the edge pixels repeated every LR pixel sees the same flat input, so the
+    # output repeats one 2x2 block (the sub-pixel channels) to float precision; zero padding makes a
+    # frame as wide as the receptive field.
+    torch.manual_seed(0)
+    zeros, replicate = ESPCNNet(2), ESPCNNet(2, padding="replicate")
+    replicate.load_state_dict(zeros.state_dict())
+    flat = torch.full((1, 1, 12, 10), 0.7)
+    with torch.no_grad():
+        out_r, out_z = replicate(flat), zeros(flat)
+    inner = out_z[..., 8:-8, 8:-8]  # 4 LR px from every edge: untouched by any padding
+    assert torch.allclose(out_r, inner[..., :2, :2].repeat(1, 1, 12, 10), atol=1e-6)
+    assert torch.allclose(out_r[..., 8:-8, 8:-8], inner, atol=1e-6)
+    assert (out_z - out_r).abs().amax() > 1e-3
+    with pytest.raises(ValueError, match="padding"):
+        ESPCNNet(2, padding="reflect101")
+
+
+def test_training_resumes_with_another_padding(tmp_path, capsys):
+    """A later stage may switch ``--padding``: the weights carry over, the export records it."""
+    import argparse
+    import json
+
+    from PIL import Image
+
+    from rescale.train import espcn as trainer
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    parser = argparse.ArgumentParser()
+    trainer.add_arguments(parser)
+    common = ["--scale", "2", "--data", str(tmp_path), "--batch", "2", "--threads", "1", "--run", str(tmp_path / "run")]
+    assert trainer.main(parser.parse_args([*common, "--steps", "2"])) == 0
+    args = parser.parse_args([*common, "--steps", "4", "--padding", "replicate", "--export", str(tmp_path / "w")])
+    assert trainer.main(args) == 0
+    assert "padding zeros -> replicate from step 2" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "w.json").read_text())
+    assert manifest["architecture"]["args"]["padding"] == "replicate" and manifest["steps"] == 4
+    with pytest.raises(SystemExit, match="network"):  # a different network still cannot resume
+        trainer.main(parser.parse_args([*common[:1], "3", *common[2:], "--steps", "6"]))
+
+
 # --- the Method ------------------------------------------------------------------------------------
 
 
