@@ -462,28 +462,41 @@ def _same_lattice(a1, a2, b1, b2, kind: np.ndarray, tol) -> np.ndarray:
     return np.where(kind == DOTS, same | close(a1, b2), np.where(kind == LINES, same, True))
 
 
-def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1, pair_tol: float = 0.02) -> list:
-    """Groups of 4-connected screen tiles of one kind and lattice: ``(kind, tiles)``, ``tiles`` a
-    bool ``[Ty, Tx]`` mask, largest groups first. Neighbours' wave vectors agree to ``tol``
+def hypotheses(kinds: np.ndarray, feat: dict, tol: float = 0.1, pair_tol: float = 0.02, gap: int = 3) -> list:
+    """Groups of screen tiles of one kind and lattice: ``(kind, tiles)``, ``tiles`` a bool ``[Ty,
+    Tx]`` mask, largest groups first. 4-connected neighbours' wave vectors agree to ``tol``
     (relative), or to ``pair_tol`` where either is a dot tile by its pair of peaks alone (under
     strokes, or between two screens: such tiles would otherwise chain screens of close pitches
-    into one hypothesis that fits neither)."""
+    into one hypothesis that fits neither). Tiles up to ``gap`` tiles apart whose wave vectors
+    agree to ``pair_tol`` are linked too: dense strokes across a screen hide it from the tiles
+    between them (their peaks outweigh the screen's pair), which would otherwise split it into
+    groups too small to be taken. A group is only a hypothesis: its regions are the pixels its
+    lattice explains, in pieces each tested on its own (:func:`rescale.screentone.analysis.analyze`).
+    """
     ty, tx = kinds.shape
     ids = np.arange(ty * tx).reshape(ty, tx)
     v1, v2 = tile_vectors(feat, kinds)
     weak = (kinds == DOTS) & (feat["orth"] <= 0.5)
     rows, cols = [], []
-    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+    offsets = [(dy, dx) for dy in range(gap + 1) for dx in range(-gap, gap + 1) if (dy, dx) > (0, 0)]
+    for dy, dx in offsets:
+        if dy >= ty or abs(dx) >= tx:
+            continue
+        a = np.s_[: ty - dy, max(-dx, 0) : tx - max(dx, 0)]
+        b = np.s_[dy:, max(dx, 0) : tx - max(-dx, 0)]
         ka, kb = kinds[a], kinds[b]
         ok = (ka > 0) & (ka == kb)
+        close = dy + abs(dx) == 1
         ok &= _same_lattice(
             v1[a].reshape(-1, 2),
             v2[a].reshape(-1, 2),
             v1[b].reshape(-1, 2),
             v2[b].reshape(-1, 2),
             ka.ravel(),
-            np.where(weak[a] | weak[b], pair_tol, tol).ravel(),
+            np.where((weak[a] | weak[b]) | (not close), pair_tol, tol).ravel(),
         ).reshape(ok.shape)
+        if not close:
+            ok &= ka != NOISE  # a grain has no lattice to agree on
         rows.append(ids[a][ok])
         cols.append(ids[b][ok])
     rows, cols = np.concatenate(rows), np.concatenate(cols)

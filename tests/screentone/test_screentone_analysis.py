@@ -113,9 +113,9 @@ def test_fine_dots_under_hair_hatching_and_text_are_found():
     # Fine dots with hair, hatching or text drawn over them, whose peaks outweigh the screen's in
     # most tiles: found by the strongest pair of sharp peaks at right angles, their regularity
     # read without the strokes, their tiles linked where their peaks (read between the bins)
-    # agree. Measured: 25 of these 32 regions found with their screen (23 with the peaks read as
-    # the mean of their 3x3 bins, 10 before the pair of peaks), and no hatching or hair shape
-    # labelled.
+    # agree, across up to 3 tiles that the strokes hide. Measured: 27 of these 32 regions found
+    # with their screen (25 with neighbours only linked, 23 with the peaks read as the mean of
+    # their 3x3 bins, 10 before the pair of peaks), and no hatching or hair shape labelled.
     found = 0
     for seed in range(8):
         page = make_scan_pages(seed, fine=1.0, strokes=1.0)[0]
@@ -126,7 +126,7 @@ def test_fine_dots_under_hair_hatching_and_text_are_found():
             if (hit > 0).mean() > 0.5:
                 p = params[int(np.bincount(hit[hit > 0]).argmax()) - 1]
                 found += p.kind == "dots" and p.period == pytest.approx(screen.period, rel=0.02)
-    assert found >= 25
+    assert found >= 27
 
 
 def test_scan_like_pages_overall():
