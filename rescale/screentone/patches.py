@@ -224,11 +224,15 @@ class _Region:
         self._fill_pixels(vectors, reach, tol)
         self._rest()
 
-    def _fill_pixels(self, vectors, reach, tol) -> None:
+    def _fill_pixels(self, vectors, reach, tol, tiers: int = 4) -> None:
         """The target pixels the cells' copies left (near the region's border) take the source pixel
         at the shift of the nearest filled pixel plus the shortest near-lattice shift (under
         ``tol`` cycles) that lands in the source region: the copy it continues, moved by whole
-        periods."""
+        periods. Where none does, the shortest under twice ``tol``, then four and eight times
+        (``tiers``): a fine screen's lattice has few integer shifts under ``tol`` (those of a
+        2.8 px one at 45 degrees are all within 4 px), and a pixel further from the source region
+        than they reach would otherwise take the nearest source pixel, in any phase (upscaled,
+        a band of them along a region's border was most of its seam metric)."""
         rest = self.target & ~self.filled
         if not rest.any() or not self.filled.any():
             return
@@ -238,7 +242,13 @@ class _Region:
         by, bx = self.shift[0][iy[py, px], ix[py, px]], self.shift[1][iy[py, px], ix[py, px]]
         h, w = self.source.shape
         todo = np.ones(len(py), dtype=bool)
-        for ly, lx in [(0, 0), *near_lattice_offsets(vectors, reach, tol)]:
+        tried = near_lattice_offsets(vectors, reach, tol)
+        offsets = [np.zeros((1, 2), dtype=int), tried]
+        for t in range(1, tiers):
+            wider = near_lattice_offsets(vectors, reach, tol * 2**t)
+            offsets.append(wider[~(wider[:, None] == tried[None]).all(-1).any(-1)] if len(tried) else wider)
+            tried = wider
+        for ly, lx in np.concatenate(offsets):
             qy, qx = py + cy0 + by + ly - oy, px + cx0 + bx + lx - ox
             ok = todo & (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
             ok[ok] = self.source[qy[ok], qx[ok]]
