@@ -302,7 +302,8 @@ def _regularity(
     bins: int | None = None,
     over: bool = False,
     ink: float = 0.2,
-) -> float:
+    by_block: bool = False,
+):
     """How well the region ``mask`` of ``img`` repeats on ``lattice`` (wave vectors (fy, fx)):
     the share of its variance explained by its mean over one cell of the lattice (pixels folded
     into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
@@ -310,7 +311,8 @@ def _regularity(
     which nothing explains, left out of the variance. Near 1 for a screen, low for hand-drawn
     strokes, whose spacing and length vary. With ``over``, thin ink (no 3x3 square fits in it)
     darker by ``ink`` or more than the median of its block and phase (strokes drawn over the
-    screen) is left out first, if it is under half of the pixels."""
+    screen) is left out first, if it is under half of the pixels. With ``by_block``, each block's
+    own share instead, for each pixel of the mask (``[N]``, in the order of ``np.nonzero(mask)``)."""
     if bins is None:
         bins = 16 if len(lattice) == 1 else 8
     ys, xs = np.nonzero(mask)
@@ -319,6 +321,7 @@ def _regularity(
     for fy, fx in lattice:
         phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
     cell = (ys // block) * (xs.max() // block + 1) + xs // block
+    every_cell = cell
     key = cell * bins ** len(lattice) + phase
     if over:
         order = np.lexsort((values, key))
@@ -335,10 +338,42 @@ def _regularity(
     folded = np.bincount(key, values) / np.maximum(count, 1)
     ccount = np.bincount(cell)
     mean = np.bincount(cell, values) / np.maximum(ccount, 1)
+    if by_block:
+        size = every_cell.max() + 1
+        ccount = np.bincount(cell, minlength=size)
+        total = np.bincount(cell, (values - mean[cell]) ** 2, minlength=size) - noise_var * ccount
+        residual = np.bincount(cell, (values - folded[key]) ** 2, minlength=size) - noise_var * ccount
+        share = np.where(total > 0, 1 - np.maximum(residual, 0.0) / np.maximum(total, 1e-12), 0.0)
+        return share[every_cell]
     noise = noise_var * len(values)
     total = ((values - mean[cell]) ** 2).sum() - noise
     residual = ((values - folded[key]) ** 2).sum() - noise
     return float(1 - max(residual, 0.0) / total) if total > noise else 0.0
+
+
+#: Pieces of four squares (px) or more that fail the tests as a whole are tried again in squares of
+#: this side, three tiles (:func:`_squares`).
+_SIDE = 96
+_SPLIT_AREA = 4 * _SIDE**2
+
+
+def _squares(piece: np.ndarray, side: int, min_area: int) -> list:
+    """The parts (bool masks like ``piece``, each ``min_area`` px or more) of ``piece`` in each
+    ``side`` x ``side`` square of a grid over it, each connected part on its own.
+
+    A large group of tiles (one screen across a panel, its tiles linked across the strokes drawn
+    over it) grows a large piece, which may also take in a drawn texture beside or over the screen
+    that the screen's lattice explains in part. As a whole, such a piece may then fail the test
+    that it repeats on its lattice, and the whole screen was lost with it; in parts about as large
+    as a few tiles' groups, the parts that are screen pass."""
+    parts = []
+    for y in range(0, piece.shape[0], side):
+        for x in range(0, piece.shape[1], side):
+            cut = np.zeros(piece.shape, dtype=bool)
+            cut[y : y + side, x : x + side] = piece[y : y + side, x : x + side]
+            comps, n = ndimage.label(cut)
+            parts += [m for m in (comps == c for c in range(1, n + 1)) if m.sum() >= min_area]
+    return parts
 
 
 def _peak(p: np.ndarray, fy: np.ndarray, fx: np.ndarray, band: np.ndarray, guess, radius: float) -> tuple:
@@ -526,19 +561,29 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
         period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
         grow = int(np.ceil(max(3.0, period / 2)))
         comps, _ = ndimage.label(pixels)
-        for c, piece_box in enumerate(ndimage.find_objects(comps), 1):
-            # Each piece in its own box, with the reach of the steps below.
-            pb = tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)
-            piece, p_img, p_free = comps[pb] == c, sub_img[pb], free[pb]
+        # Each piece in its own box, with the reach of the steps below; the parts of a large piece
+        # that fails the tests (:func:`_squares`) come back to the end of the list.
+        todo = [
+            (pb, comps[pb] == c, True)
+            for c, piece_box in enumerate(ndimage.find_objects(comps), 1)
+            for pb in [tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)]
+        ]
+        while todo:
+            pb, piece, whole = todo.pop(0)
+            p_img, p_free = sub_img[pb], free[pb]
             if piece.sum() < t.min_area:
                 continue
-            piece = (
-                _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2) & p_free
-            )
+            if whole:
+                piece = (
+                    _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2)
+                    & p_free
+                )
             if p_img[piece].var() < t.min_var:
                 continue
             screen = _characterise(p_img, piece, kind, vectors, t.noise_prominence, t.min_regularity, noise_var)
             if screen is None:
+                if whole and kind != NOISE and piece.sum() >= _SPLIT_AREA:
+                    todo += [(pb, part, False) for part in _squares(piece, _SIDE, t.min_area)]
                 continue
             if kind == NOISE and sub_dens[pb][piece].mean() < 0.8 * t.min_density:
                 continue  # sparse changes: line art or text beside a grain
