@@ -241,23 +241,20 @@ class _Region:
         py, px = np.nonzero(rest)
         by, bx = self.shift[0][iy[py, px], ix[py, px]], self.shift[1][iy[py, px], ix[py, px]]
         h, w = self.source.shape
-        todo = np.ones(len(py), dtype=bool)
-        tried = near_lattice_offsets(vectors, reach, tol)
-        offsets = [np.zeros((1, 2), dtype=int), tried]
-        for t in range(1, tiers):
-            wider = near_lattice_offsets(vectors, reach, tol * 2**t)
-            offsets.append(wider[~(wider[:, None] == tried[None]).all(-1).any(-1)] if len(tried) else wider)
-            tried = wider
-        for ly, lx in np.concatenate(offsets):
-            qy, qx = py + cy0 + by + ly - oy, px + cx0 + bx + lx - ox
-            ok = todo & (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+        # Each pixel's source position at its base shift (window coordinates); the pixels still
+        # to fill shrink as offsets fill them.
+        sy, sx = py + cy0 + by - oy, px + cx0 + bx - ox
+        for ly, lx in [(0, 0), *near_lattice_offsets(vectors, reach, tol, tiers=tiers)]:
+            qy, qx = sy + ly, sx + lx
+            ok = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
             ok[ok] = self.source[qy[ok], qx[ok]]
-            self.out[:, py[ok], px[ok]] = self.window[:, qy[ok], qx[ok]]
-            self.filled[py[ok], px[ok]] = True
-            self.shift[0, py[ok], px[ok]], self.shift[1, py[ok], px[ok]] = by[ok] + ly, bx[ok] + lx
-            todo &= ~ok
-            if not todo.any():
-                break
+            if ok.any():
+                self.out[:, py[ok], px[ok]] = self.window[:, qy[ok], qx[ok]]
+                self.filled[py[ok], px[ok]] = True
+                self.shift[0, py[ok], px[ok]], self.shift[1, py[ok], px[ok]] = by[ok] + ly, bx[ok] + lx
+                py, px, by, bx, sy, sx = (a[~ok] for a in (py, px, by, bx, sy, sx))
+                if not len(py):
+                    break
 
     def _copy(self, cell, need, sdy, sdx) -> None:
         """Copy with shift ``(sdy, sdx)`` the pixels of ``need`` (in ``cell``) whose source lies in
