@@ -302,8 +302,7 @@ def _regularity(
     bins: int | None = None,
     over: bool = False,
     ink: float = 0.2,
-    by_block: bool = False,
-):
+) -> float:
     """How well the region ``mask`` of ``img`` repeats on ``lattice`` (wave vectors (fy, fx)):
     the share of its variance explained by its mean over one cell of the lattice (pixels folded
     into ``bins`` phases per wave vector), in blocks of ``block`` px (over which a scanned screen's
@@ -311,8 +310,7 @@ def _regularity(
     which nothing explains, left out of the variance. Near 1 for a screen, low for hand-drawn
     strokes, whose spacing and length vary. With ``over``, thin ink (no 3x3 square fits in it)
     darker by ``ink`` or more than the median of its block and phase (strokes drawn over the
-    screen) is left out first, if it is under half of the pixels. With ``by_block``, each block's
-    own share instead, for each pixel of the mask (``[N]``, in the order of ``np.nonzero(mask)``)."""
+    screen) is left out first, if it is under half of the pixels."""
     if bins is None:
         bins = 16 if len(lattice) == 1 else 8
     ys, xs = np.nonzero(mask)
@@ -321,7 +319,6 @@ def _regularity(
     for fy, fx in lattice:
         phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
     cell = (ys // block) * (xs.max() // block + 1) + xs // block
-    every_cell = cell
     key = cell * bins ** len(lattice) + phase
     if over:
         order = np.lexsort((values, key))
@@ -338,21 +335,14 @@ def _regularity(
     folded = np.bincount(key, values) / np.maximum(count, 1)
     ccount = np.bincount(cell)
     mean = np.bincount(cell, values) / np.maximum(ccount, 1)
-    if by_block:
-        size = every_cell.max() + 1
-        ccount = np.bincount(cell, minlength=size)
-        total = np.bincount(cell, (values - mean[cell]) ** 2, minlength=size) - noise_var * ccount
-        residual = np.bincount(cell, (values - folded[key]) ** 2, minlength=size) - noise_var * ccount
-        share = np.where(total > 0, 1 - np.maximum(residual, 0.0) / np.maximum(total, 1e-12), 0.0)
-        return share[every_cell]
     noise = noise_var * len(values)
     total = ((values - mean[cell]) ** 2).sum() - noise
     residual = ((values - folded[key]) ** 2).sum() - noise
     return float(1 - max(residual, 0.0) / total) if total > noise else 0.0
 
 
-#: Pieces of four squares (px) or more that fail the tests as a whole are tried again in squares of
-#: this side, three tiles (:func:`_squares`).
+#: Pieces of four squares or more that fail the tests as a whole are tried again in squares of this
+#: side (px), three tiles (:func:`_squares`).
 _SIDE = 96
 _SPLIT_AREA = 4 * _SIDE**2
 
