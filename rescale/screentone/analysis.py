@@ -2,7 +2,7 @@
 
 Three steps, each finer than the one before and run on less of the page:
 
-Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 520 lines:
+Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 600 lines:
 step 3's tests share the region being grown, its box and its lattice, and read best together).
 
 1. **Tiles.** The local spectra of overlapping tiles (one batched FFT) say which tiles hold a
