@@ -2,7 +2,7 @@
 
 Three steps, each finer than the one before and run on less of the page:
 
-Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 520 lines:
+Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 600 lines:
 step 3's tests share the region being grown, its box and its lattice, and read best together).
 
 1. **Tiles.** The local spectra of overlapping tiles (one batched FFT) say which tiles hold a
@@ -341,6 +341,31 @@ def _regularity(
     return float(1 - max(residual, 0.0) / total) if total > noise else 0.0
 
 
+#: Pieces of four squares or more that fail the tests as a whole are tried again in squares of this
+#: side (px), three tiles (:func:`_squares`).
+_SIDE = 96
+_SPLIT_AREA = 4 * _SIDE**2
+
+
+def _squares(piece: np.ndarray, side: int, min_area: int) -> list:
+    """The parts (bool masks like ``piece``, each ``min_area`` px or more) of ``piece`` in each
+    ``side`` x ``side`` square of a grid over it, each connected part on its own.
+
+    A large group of tiles (one screen across a panel, its tiles linked across the strokes drawn
+    over it) grows a large piece, which may also take in a drawn texture beside or over the screen
+    that the screen's lattice explains in part. As a whole, such a piece may then fail the test
+    that it repeats on its lattice, and the whole screen was lost with it; in parts about as large
+    as a few tiles' groups, the parts that are screen pass."""
+    parts = []
+    for y in range(0, piece.shape[0], side):
+        for x in range(0, piece.shape[1], side):
+            cut = np.zeros(piece.shape, dtype=bool)
+            cut[y : y + side, x : x + side] = piece[y : y + side, x : x + side]
+            comps, n = ndimage.label(cut)
+            parts += [m for m in (comps == c for c in range(1, n + 1)) if m.sum() >= min_area]
+    return parts
+
+
 def _peak(p: np.ndarray, fy: np.ndarray, fx: np.ndarray, band: np.ndarray, guess, radius: float) -> tuple:
     """Wave vector (fy, fx) of the strongest bin of the fftshifted power spectrum ``p`` in the upper
     half plane of ``band``, within ``radius`` (relative) of ``guess`` (either sign) if given,
@@ -526,19 +551,29 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
         period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
         grow = int(np.ceil(max(3.0, period / 2)))
         comps, _ = ndimage.label(pixels)
-        for c, piece_box in enumerate(ndimage.find_objects(comps), 1):
-            # Each piece in its own box, with the reach of the steps below.
-            pb = tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)
-            piece, p_img, p_free = comps[pb] == c, sub_img[pb], free[pb]
+        # Each piece in its own box, with the reach of the steps below; the parts of a large piece
+        # that fails the tests (:func:`_squares`) come back to the end of the list.
+        todo = [
+            (pb, comps[pb] == c, True)
+            for c, piece_box in enumerate(ndimage.find_objects(comps), 1)
+            for pb in [tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)]
+        ]
+        while todo:
+            pb, piece, whole = todo.pop(0)
+            p_img, p_free = sub_img[pb], free[pb]
             if piece.sum() < t.min_area:
                 continue
-            piece = (
-                _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2) & p_free
-            )
+            if whole:
+                piece = (
+                    _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2)
+                    & p_free
+                )
             if p_img[piece].var() < t.min_var:
                 continue
             screen = _characterise(p_img, piece, kind, vectors, t.noise_prominence, t.min_regularity, noise_var)
             if screen is None:
+                if whole and kind != NOISE and piece.sum() >= _SPLIT_AREA:
+                    todo += [(pb, part, False) for part in _squares(piece, _SIDE, t.min_area)]
                 continue
             if kind == NOISE and sub_dens[pb][piece].mean() < 0.8 * t.min_density:
                 continue  # sparse changes: line art or text beside a grain

@@ -48,10 +48,11 @@ def phase_error(vectors: list, dy, dx) -> np.ndarray:
     return np.sqrt(err)
 
 
-def near_lattice_offsets(vectors: list, reach: int, tol: float, count: int | None = None) -> np.ndarray:
+def near_lattice_offsets(vectors: list, reach: int, tol: float, count: int | None = None, tiers: int = 1) -> np.ndarray:
     """Integer shifts ``[K, 2]`` (dy, dx), none zero, within ``reach`` px whose :func:`phase_error`
     is under ``tol`` cycles, shortest first (and, as long, the more exact first); the first
-    ``count`` only if given. For noise every shift qualifies.
+    ``count`` only if given. With ``tiers`` > 1, then those under twice ``tol``, then four times,
+    and so on (``tiers`` in all), each tier in the same order. For noise every shift qualifies.
 
     Example:
         >>> near_lattice_offsets(wave_vectors("dots", 4.0, 0.0), 4, 0.01).tolist()
@@ -61,8 +62,11 @@ def near_lattice_offsets(vectors: list, reach: int, tol: float, count: int | Non
     dy, dx = dy.ravel(), dx.ravel()
     length = np.hypot(dy, dx)
     err = phase_error(vectors, dy, dx)
-    keep = (length > 0) & (length <= reach) & (err < tol)
-    order = np.lexsort((err[keep], length[keep]))
+    keep = (length > 0) & (length <= reach) & (err < tol * 2 ** (tiers - 1))
+    tier = np.zeros(int(keep.sum()), dtype=int)
+    for t in range(tiers - 1):
+        tier += err[keep] >= tol * 2**t
+    order = np.lexsort((err[keep], length[keep], tier))
     out = np.stack([dy[keep], dx[keep]], 1)[order]
     return out if count is None else out[:count]
 

@@ -224,11 +224,15 @@ class _Region:
         self._fill_pixels(vectors, reach, tol)
         self._rest()
 
-    def _fill_pixels(self, vectors, reach, tol) -> None:
+    def _fill_pixels(self, vectors, reach, tol, tiers: int = 4) -> None:
         """The target pixels the cells' copies left (near the region's border) take the source pixel
         at the shift of the nearest filled pixel plus the shortest near-lattice shift (under
         ``tol`` cycles) that lands in the source region: the copy it continues, moved by whole
-        periods."""
+        periods. Where none does, the shortest under twice ``tol``, then four and eight times
+        (``tiers``): a fine screen's lattice has few integer shifts under ``tol`` (those of a
+        2.8 px one at 45 degrees are all within 4 px), and a pixel further from the source region
+        than they reach would otherwise take the nearest source pixel, in any phase (upscaled,
+        a band of them along a region's border was most of its seam metric)."""
         rest = self.target & ~self.filled
         if not rest.any() or not self.filled.any():
             return
@@ -237,17 +241,20 @@ class _Region:
         py, px = np.nonzero(rest)
         by, bx = self.shift[0][iy[py, px], ix[py, px]], self.shift[1][iy[py, px], ix[py, px]]
         h, w = self.source.shape
-        todo = np.ones(len(py), dtype=bool)
-        for ly, lx in [(0, 0), *near_lattice_offsets(vectors, reach, tol)]:
-            qy, qx = py + cy0 + by + ly - oy, px + cx0 + bx + lx - ox
-            ok = todo & (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+        # Each pixel's source position at its base shift (window coordinates); the pixels still
+        # to fill shrink as offsets fill them.
+        sy, sx = py + cy0 + by - oy, px + cx0 + bx - ox
+        for ly, lx in [(0, 0), *near_lattice_offsets(vectors, reach, tol, tiers=tiers)]:
+            qy, qx = sy + ly, sx + lx
+            ok = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
             ok[ok] = self.source[qy[ok], qx[ok]]
-            self.out[:, py[ok], px[ok]] = self.window[:, qy[ok], qx[ok]]
-            self.filled[py[ok], px[ok]] = True
-            self.shift[0, py[ok], px[ok]], self.shift[1, py[ok], px[ok]] = by[ok] + ly, bx[ok] + lx
-            todo &= ~ok
-            if not todo.any():
-                break
+            if ok.any():
+                self.out[:, py[ok], px[ok]] = self.window[:, qy[ok], qx[ok]]
+                self.filled[py[ok], px[ok]] = True
+                self.shift[0, py[ok], px[ok]], self.shift[1, py[ok], px[ok]] = by[ok] + ly, bx[ok] + lx
+                py, px, by, bx, sy, sx = (a[~ok] for a in (py, px, by, bx, sy, sx))
+                if not len(py):
+                    break
 
     def _copy(self, cell, need, sdy, sdx) -> None:
         """Copy with shift ``(sdy, sdx)`` the pixels of ``need`` (in ``cell``) whose source lies in

@@ -197,12 +197,15 @@ def evaluate(out: np.ndarray, gt) -> dict:
     ``intensity`` grey levels (0-255), ``period`` percent, ``angle`` degrees, ``moire`` grey levels
     RMS, ``seam`` percent of a period (:func:`phase_jump`), ``screen_dist`` in [0, 1]; ``line_iou``
     and, on pages with strokes over screens, ``stroke_iou`` (:func:`stroke_iou`) in [0, 1] (higher
-    is better).
+    is better); ``seam_regions`` the number of regions ``seam`` is the mean of.
     """
     if out.shape != gt.image.shape:
         raise ValueError(f"output shape {out.shape} != ground truth {gt.image.shape}")
     rows = [r for k in range(1, len(gt.screens) + 1) if (r := region_metrics(out, gt, k)) is not None]
     res = {m: float(np.mean([r[m] for r in rows if m in r])) for m in METRICS[:-2] if any(m in r for r in rows)}
+    # How many regions the seam metric measured (it skips regions too small, or too covered by
+    # strokes, for 200 pairs of windows): the mean of a few is one region's value.
+    res["seam_regions"] = sum("seam" in r for r in rows)
     res["line_iou"] = line_iou(out, gt)
     if (strokes := stroke_iou(out, gt)) is not None:
         res["stroke_iou"] = strokes

@@ -72,6 +72,9 @@ def test_metrics_are_zero_for_the_ground_truth_and_see_what_resampling_does():
     perfect = evaluate(tgt.image, tgt)
     assert perfect["period"] == perfect["angle"] == perfect["moire"] == perfect["screen_dist"] == 0
     assert perfect["line_iou"] == 1
+    # The seam metric is a mean over the regions it could measure: how many is reported with it.
+    measured = [region_metrics(tgt.image, tgt, k) for k in range(1, len(tgt.screens) + 1)]
+    assert perfect["seam_regions"] == sum(r is not None and "seam" in r for r in measured) > 0
     # Nearest-neighbour halving keeps every other pixel: the screens' period halves exactly.
     nearest = src.image[1::2, 1::2]
     assert evaluate(nearest, tgt)["period"] == pytest.approx(50, abs=2)

@@ -112,8 +112,10 @@ def test_hatching_and_hair_are_not_taken_for_screens(seed):
 def test_fine_dots_under_hair_hatching_and_text_are_found():
     # Fine dots with hair, hatching or text drawn over them, whose peaks outweigh the screen's in
     # most tiles: found by the strongest pair of sharp peaks at right angles, their regularity
-    # read without the strokes. Measured: 23 of these 32 regions found with their screen (10
-    # before), and no hatching or hair shape labelled.
+    # read without the strokes, their tiles linked where their peaks (read between the bins)
+    # agree, across up to 3 tiles that the strokes hide. Measured: 27 of these 32 regions found
+    # with their screen (25 with neighbours only linked, 23 with the peaks read as the mean of
+    # their 3x3 bins, 10 before the pair of peaks), and no hatching or hair shape labelled.
     found = 0
     for seed in range(8):
         page = make_scan_pages(seed, fine=1.0, strokes=1.0)[0]
@@ -124,7 +126,7 @@ def test_fine_dots_under_hair_hatching_and_text_are_found():
             if (hit > 0).mean() > 0.5:
                 p = params[int(np.bincount(hit[hit > 0]).argmax()) - 1]
                 found += p.kind == "dots" and p.period == pytest.approx(screen.period, rel=0.02)
-    assert found >= 20
+    assert found >= 27
 
 
 def test_scan_like_pages_overall():
@@ -170,3 +172,38 @@ def test_a_screen_in_the_columns_past_the_last_tile_is_measured():
     page = np.asarray(Image.open(MANGA_145).convert("L"), dtype=np.float64)[1150:1650, :750] / 255.0
     labels, params = analyze(page)
     assert labels.shape == page.shape and len(params) > 0
+
+
+def test_a_screen_under_a_drawn_texture_across_a_panel_is_kept():
+    # The ceiling of page 145: fine dots (2.75 px) with wood grain drawn over them, whose tiles
+    # (most of them found by their pair of peaks) make one group across the panel. Its one large
+    # piece takes in some of the texture and, as a whole, does not repeat enough (0.37 of its
+    # variance, 0.39 needed): all of it was lost; in squares of three tiles, most of it passes.
+    # Measured: 46% of this crop screened (2% as one piece; 52% when its tiles were split into
+    # many small groups by 2% links between their biased wave vectors).
+    if not MANGA_145.is_file():
+        pytest.skip(f"the real manga pages are not here ({MANGA_145})")
+    page = np.asarray(Image.open(MANGA_145).convert("L"), dtype=np.float64)[980:1300, :760] / 255.0
+    labels, params = analyze(page)
+    assert (labels > 0).mean() > 0.4
+    fine = [p for p in params if p.kind == "dots" and 2.7 < p.period < 2.8]
+    assert sum(p.area for p in fine) > 0.4 * page.size
+
+
+def test_a_large_piece_is_cut_into_squares_of_its_connected_parts():
+    from rescale.screentone.analysis import _squares
+
+    piece = np.zeros((200, 250), dtype=bool)
+    piece[10:190, 10:240] = True
+    piece[:, 120] = False  # a cut: the squares across it hold two parts each
+    parts = _squares(piece, 96, 256)
+    union = np.zeros_like(piece)
+    for part in parts:
+        assert not (union & part).any() and part.sum() >= 256
+        union |= part
+        ys, xs = np.nonzero(part)
+        assert ys.max() // 96 == ys.min() // 96 and xs.max() // 96 == xs.min() // 96
+        assert ndimage.label(part)[1] == 1
+    assert (union == piece).all()
+    # Parts under min_area are left out.
+    assert len(_squares(piece, 96, 96 * 96)) < len(parts)

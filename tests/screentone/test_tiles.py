@@ -34,3 +34,59 @@ def test_box3_is_numpys_on_the_half_plane(maximum):
     q = combine(combine(q[:, :, :-2], q[:, :, 1:-1]), q[:, :, 2:])
     q = np.concatenate([q[:, -1:], q, q[:, :1]], 1)
     np.testing.assert_array_equal(_box3(half, maximum), combine(combine(q[:, :-2], q[:, 1:-1]), q[:, 2:]))
+
+
+@pytest.mark.parametrize("period, angle", [(2.9, 45.0), (4.1, 30.0), (5.5, 10.0), (3.3, 60.0)])
+def test_tile_wave_vector_is_the_peak_between_bins(period, angle):
+    # A plane wave whose frequency falls between the spectrum's bins: read to 0.1% (the centre of
+    # the peak); a power-weighted mean of the 3x3 bins around it was pulled towards the centre bin,
+    # 1.1-2.5% off here, more than tiles under strokes may disagree by to be linked (2%).
+    yy, xx = np.mgrid[:96, :96]
+    a = np.deg2rad(angle)
+    img = 0.5 + 0.3 * np.cos(2 * np.pi / period * (np.sin(a) * yy + np.cos(a) * xx) + 0.3)
+    feat = tile_features(img, transition_density(img), 32, 16, 12.8)
+    size = np.hypot(feat["v1"][..., 0], feat["v1"][..., 1])
+    assert np.abs(size * period - 1).max() < 0.001
+    turn = np.degrees(np.arctan2(feat["v1"][..., 0], feat["v1"][..., 1])) % 180
+    assert np.abs(turn - angle).max() < 0.1
+
+
+def _tiles_feat(kinds, vectors, orth):
+    """Tile features for :func:`hypotheses`: each tile's two wave vectors (``vectors`` ``[Ty, Tx,
+    2]`` and that turned by 90 degrees), as its strongest peaks (``orth`` > 0.5) or as its pair."""
+    turned = np.stack([vectors[..., 1], -vectors[..., 0]], -1)
+    return {
+        "v1": vectors,
+        "v2": turned,
+        "pv1": vectors,
+        "pv2": turned,
+        "orth": np.full(kinds.shape, orth),
+        "prom": np.ones(kinds.shape),
+    }
+
+
+@pytest.mark.parametrize("apart, change, together", [(3, 0.01, True), (3, 0.03, False), (4, 0.0, False)])
+def test_tiles_of_one_lattice_link_across_strokes(apart, change, together):
+    # Dense strokes across a screen hide it from the tiles between (their peaks outweigh the
+    # screen's): the screen's tiles on either side, up to 3 tiles apart, are one hypothesis where
+    # their lattices agree to 2% (tiles side by side only linked before, and these were two
+    # groups of one tile, both dropped).
+    from rescale.screentone.tiles import DOTS, hypotheses
+
+    kinds = np.zeros((2, 6), dtype=int)
+    kinds[0, 0] = kinds[1, apart] = DOTS
+    vectors = np.zeros((2, 6, 2))
+    vectors[0, 0] = [0.25, 0.25]
+    vectors[1, apart] = np.array([0.25, 0.25]) * (1 + change)
+    groups = hypotheses(kinds, _tiles_feat(kinds, vectors, orth=0.0))
+    assert len(groups) == (1 if together else 2)
+    assert all(kind == DOTS for kind, _ in groups)
+
+
+def test_noise_tiles_do_not_link_across_a_gap():
+    from rescale.screentone.tiles import NOISE, hypotheses
+
+    kinds = np.zeros((1, 6), dtype=int)
+    kinds[0, 0] = kinds[0, 2] = NOISE
+    groups = hypotheses(kinds, _tiles_feat(kinds, np.zeros((1, 6, 2)), orth=1.0))
+    assert len(groups) == 2
