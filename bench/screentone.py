@@ -87,9 +87,9 @@ def main(argv=None) -> None:
             + f" | {seam:.2f} ({regions}) | {ours:.3f} / {lanczos:.3f} |"
         )
     print(
-        "\nintensity over the regions whose tone is read on a core / over those read in strips between strokes "
-        "(narrower than a period's window: there the tone also depends on the screen's phase), mean over pages "
-        "(regions):\n"
+        "\nintensity over the regions whose tone is read on a core / over those read in strips (between strokes, "
+        "or thin regions, narrower than a period's window: there the tone also depends on the screen's phase), "
+        "mean over pages (regions):\n"
     )
     print("| set, scale | regions | " + " | ".join(methods) + " |")
     print("|---|---|" + "---|" * len(methods))

@@ -39,7 +39,7 @@ def measured_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.n
     """The screen averaged out by a Gaussian of ``sigma`` px (>= the period), normalised by the mask
     so paper outside does not count, and the core of the mask whose windows lie inside it. Tone
     measured on the core does not depend on the screen's phase against the region's border. Where
-    no 4 pixels form a core (strips between strokes narrower than the window), the mask itself is
+    no 4 pixels form a core (strips between strokes, or a region, narrower than the window), the mask itself is
     returned as the core: the tone read there also depends on where the screen's dots fall in it."""
     w = ndimage.gaussian_filter(mask.astype(float), sigma)
     tone = ndimage.gaussian_filter(np.where(mask, img, 0.0), sigma) / np.maximum(w, 1e-6)
@@ -132,8 +132,8 @@ def region_metrics(out: np.ndarray, gt, k: int) -> dict | None:
         tone, core = measured_tone(out, plain, sigma)
         res["intensity"] = abs(tone[core].mean() - gt.intensity[k - 1]) * 255
         res["moire"] = _moire(out, gt.image, plain, sigma)
-        # No core: strokes leave strips narrower than a period's window, whose tone depends on
-        # the screen's phase in them (the benchmark reports these regions' intensity apart).
+        # No core: strokes leave strips (or the region is one) narrower than a period's window,
+        # whose tone depends on the screen's phase in them (the benchmark reports these apart).
         res["strips"] = core is plain
     if screen.kind != "noise":
         p_out, a_out, _ = dominant_peak(out, mask)
@@ -204,7 +204,7 @@ def evaluate(out: np.ndarray, gt) -> dict:
     and, on pages with strokes over screens, ``stroke_iou`` (:func:`stroke_iou`) in [0, 1] (higher
     is better); ``seam_regions`` the number of regions ``seam`` is the mean of; ``intensity_core``
     and ``intensity_strips`` the mean intensity error over the regions whose tone is read on a
-    core and over those read in strips between strokes, ``core_regions`` and ``strips_regions``
+    core and over those read in strips (between strokes, or thin regions), ``core_regions`` and ``strips_regions``
     their numbers.
     """
     if out.shape != gt.image.shape:
