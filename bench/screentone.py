@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     )
     print("| scale | method | " + " | ".join(METRICS) + " | s |")
     print("|---|---|" + "---|" * (len(METRICS) + 1))
-    margins = []
+    margins, splits = [], []
     for scale, pageset in [(scale, name) for name in args.sets for scale in args.scales]:
         pages = [PAGE_SETS[pageset](seed, (args.size, args.size), (scale, scale)) for seed in range(args.pages)]
         results = {}
@@ -73,6 +73,7 @@ def main(argv=None) -> None:
         seam = seam_ratio(results)
         strokes = [mean_of(results[m], "stroke_iou") for m in ("screentone", "lanczos")]
         margins.append((f"{pageset} {scale:g}", [paired_margin(results, m) for m in MARGIN_METRICS], seam, strokes))
+        splits.append((f"{pageset} {scale:g}", tone_split(results)))
     print(
         "\nscreentone minus the best baseline, paired over pages (mean +- standard error; negative = ours better); "
         "seam: ours / the ground truth's (regions measured); stroke IoU over screens: ours / Lanczos's:\n"
@@ -85,6 +86,15 @@ def main(argv=None) -> None:
             + " | ".join(f"{d:+.3f} +- {se:.3f} ({best})" for d, se, best in cells)
             + f" | {seam:.2f} ({regions}) | {ours:.3f} / {lanczos:.3f} |"
         )
+    print(
+        "\nintensity over the regions whose tone is read on a core / over those read in strips (between strokes, "
+        "or thin regions, narrower than a period's window: there the tone also depends on the screen's phase), "
+        "mean over pages (regions):\n"
+    )
+    print("| set, scale | regions | " + " | ".join(methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    for label, (counts, cells) in splits:
+        print(f"| {label} | {counts[0]} / {counts[1]} | " + " | ".join(f"{c:.2f} / {t:.2f}" for c, t in cells) + " |")
 
 
 MARGIN_METRICS = ("intensity", "period", "moire")
@@ -115,6 +125,14 @@ def seam_ratio(results: dict) -> tuple[float, int]:
         return float("nan"), 0
     ours, truth, regions = zip(*pairs)
     return float(np.mean(ours) / np.mean(truth)), int(sum(regions))
+
+
+def tone_split(results: dict) -> tuple[tuple[int, int], list[tuple[float, float]]]:
+    """The number of regions whose tone has a core and of those read in strips (the same for every
+    method: the strips are the ground truth's), and each method's mean intensity over each."""
+    rows = results["ground truth"]
+    counts = (sum(r["core_regions"] for r in rows), sum(r["strips_regions"] for r in rows))
+    return counts, [(mean_of(v, "intensity_core"), mean_of(v, "intensity_strips")) for v in results.values()]
 
 
 def paired_margin(results: dict, metric: str) -> tuple[float, float, str]:

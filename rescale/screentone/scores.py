@@ -38,7 +38,9 @@ def _angle_diff(a: float, b: float, sym: float = 90.0) -> float:
 def measured_tone(img: np.ndarray, mask: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """The screen averaged out by a Gaussian of ``sigma`` px (>= the period), normalised by the mask
     so paper outside does not count, and the core of the mask whose windows lie inside it. Tone
-    measured on the core does not depend on the screen's phase against the region's border."""
+    measured on the core does not depend on the screen's phase against the region's border. Where
+    no 4 pixels form a core (strips between strokes, or a region, narrower than the window), the mask itself is
+    returned as the core: the tone read there also depends on where the screen's dots fall in it."""
     w = ndimage.gaussian_filter(mask.astype(float), sigma)
     tone = ndimage.gaussian_filter(np.where(mask, img, 0.0), sigma) / np.maximum(w, 1e-6)
     core = mask & (w > 0.9)
@@ -130,6 +132,9 @@ def region_metrics(out: np.ndarray, gt, k: int) -> dict | None:
         tone, core = measured_tone(out, plain, sigma)
         res["intensity"] = abs(tone[core].mean() - gt.intensity[k - 1]) * 255
         res["moire"] = _moire(out, gt.image, plain, sigma)
+        # No core: strokes leave strips (or the region is one) narrower than a period's window,
+        # whose tone depends on the screen's phase in them (the benchmark reports these apart).
+        res["strips"] = core is plain
     if screen.kind != "noise":
         p_out, a_out, _ = dominant_peak(out, mask)
         p_gt, a_gt, _ = dominant_peak(gt.image, mask)
@@ -197,7 +202,10 @@ def evaluate(out: np.ndarray, gt) -> dict:
     ``intensity`` grey levels (0-255), ``period`` percent, ``angle`` degrees, ``moire`` grey levels
     RMS, ``seam`` percent of a period (:func:`phase_jump`), ``screen_dist`` in [0, 1]; ``line_iou``
     and, on pages with strokes over screens, ``stroke_iou`` (:func:`stroke_iou`) in [0, 1] (higher
-    is better); ``seam_regions`` the number of regions ``seam`` is the mean of.
+    is better); ``seam_regions`` the number of regions ``seam`` is the mean of; ``intensity_core``
+    and ``intensity_strips`` the mean intensity error over the regions whose tone is read on a
+    core and over those read in strips (between strokes, or thin regions), ``core_regions`` and ``strips_regions``
+    their numbers.
     """
     if out.shape != gt.image.shape:
         raise ValueError(f"output shape {out.shape} != ground truth {gt.image.shape}")
@@ -206,6 +214,13 @@ def evaluate(out: np.ndarray, gt) -> dict:
     # How many regions the seam metric measured (it skips regions too small, or too covered by
     # strokes, for 200 pairs of windows): the mean of a few is one region's value.
     res["seam_regions"] = sum("seam" in r for r in rows)
+    # Intensity apart over the regions whose tone has a core and over those read in strips
+    # between strokes (:func:`measured_tone`), with their numbers.
+    for name, strips in (("core", False), ("strips", True)):
+        values = [r["intensity"] for r in rows if r.get("strips") is strips]
+        res[f"{name}_regions"] = len(values)
+        if values:
+            res[f"intensity_{name}"] = float(np.mean(values))
     res["line_iou"] = line_iou(out, gt)
     if (strokes := stroke_iou(out, gt)) is not None:
         res["stroke_iou"] = strokes

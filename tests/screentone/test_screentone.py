@@ -100,6 +100,31 @@ def test_moire_sees_a_slow_tone_wave_and_line_iou_sees_lost_lines():
     assert line_iou(np.ones_like(tgt.image), tgt) == 0
 
 
+def test_intensity_read_in_strips_between_strokes_is_flagged_and_reported_apart():
+    # Strokes every 9 px leave strips of the screen narrower than a period's window: the tone read
+    # there depends on where the dots fall in the strips (the same screen, shifted, scores 0 to 6
+    # grey levels), where read on a core it does not (0.4-0.5). The benchmark reports them apart.
+    _, tgt = make_page(0, screens=PERIODIC)
+    region = tgt.labels == 1
+    strokes = np.zeros(tgt.image.shape, dtype=np.int64)
+    strokes[:, ::9] = 1
+    core, strips = [], []
+    for offset in ((0, 0), (1, 2), (2, 3), (3, 0)):
+        shifted = tgt.image.copy()
+        shifted[region] = render_screen(PERIODIC[0], *tgt.image.shape, offset=offset)[region]
+        tgt.strokes = None
+        core.append(region_metrics(shifted, tgt, 1))
+        tgt.strokes = strokes
+        strips.append(region_metrics(shifted, tgt, 1))
+    assert not any(r["strips"] for r in core) and all(r["strips"] for r in strips)
+    assert np.ptp([r["intensity"] for r in core]) < 0.5 < 4 < np.ptp([r["intensity"] for r in strips])
+    page = evaluate(tgt.image, tgt)
+    rows = [r for k in range(1, len(tgt.screens) + 1) if (r := region_metrics(tgt.image, tgt, k)) and "strips" in r]
+    assert page["strips_regions"] == sum(r["strips"] for r in rows) > 0
+    assert page["core_regions"] == sum(not r["strips"] for r in rows)
+    assert page["intensity_strips"] == pytest.approx(np.mean([r["intensity"] for r in rows if r["strips"]]))
+
+
 # --- analysis ----------------------------------------------------------------------------------
 
 
