@@ -70,10 +70,10 @@ class ESPCNNet(nn.Module):
         channels: image channels ``C`` (1 for the Y model).
         n1, n2: feature maps of the first two layers (paper: 64, 32).
         f1, f2, f3: kernel sizes (paper: 5, 3, 3); "same" padding keeps the LR size.
-        padding: how each conv sees past the image's edge: ``"zeros"`` (the paper's layers, and
-            the weights trained before ``"replicate"`` was an option) or ``"replicate"`` (the edge
-            pixels repeated, as Pillow's filters treat borders: no dark frame for the first layer
-            to undo, docs/espcn.md).
+        padding: how each conv sees past the image's edge: ``"zeros"`` (what every weights file
+            trained before this option uses) or ``"replicate"`` (the edge pixels repeated, as
+            Pillow's filters treat borders: no dark frame for the first layer to undo; the shipped
+            x2, docs/espcn.md).
 
     Shape:
         ``[N, C, H, W]`` -> ``[N, C, r H, r W]``; no nonlinearity or clamp after the last layer.
