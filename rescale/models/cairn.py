@@ -37,7 +37,7 @@ from torch import nn
 
 from .irn import IRN, IRNMethod, pick_scale, weights_by_scale
 
-__all__ = ["CAIRN", "Restore", "CAIRNMethod", "load", "load_model", "from_irn"]
+__all__ = ["CAIRN", "Restore", "CAIRNMethod", "load", "load_model", "from_irn", "with_own_up_path"]
 
 
 class Restore(nn.Module):
@@ -128,6 +128,22 @@ def from_irn(model: CAIRN, irn_state: dict) -> None:
     model.down_net.load_state_dict(irn_state)
     if model.up_net is not None:
         model.up_net.load_state_dict(irn_state)
+
+
+def with_own_up_path(model: CAIRN, restore: int = 32, restore_convs: int = 6) -> CAIRN:
+    """``model`` made asymmetric: its up network a copy of the down network (if it shared it) and a
+    restoration branch of ``restore`` features (if it had none), zero at first: the same outputs as
+    ``model``, with an up path that can now learn to undo the codec on its own (a shared, trained
+    CAIRN continued the asymmetric way)."""
+    args = dict(model.args, shared=False)
+    if model.restore is None:
+        args.update(restore=restore, restore_convs=restore_convs)
+    grown = CAIRN(**args).to(next(model.parameters()).device)
+    grown.down_net.load_state_dict(model.down_net.state_dict())
+    grown.up_net.load_state_dict((model.up_net or model.down_net).state_dict())
+    if model.restore is not None:
+        grown.restore.load_state_dict(model.restore.state_dict())
+    return grown
 
 
 def load_model(name: str, device="cpu") -> CAIRN:

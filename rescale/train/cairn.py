@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..eval.metrics import psnr, quantize, rgb_to_y
-from ..models.cairn import CAIRN, from_irn
+from ..models.cairn import CAIRN, from_irn, with_own_up_path
 from ..models.codec import MODES, real_roundtrip, rgb_to_ycbcr, simulate
 from ..models.irn import bicubic_down
 from .irn import DEFAULT_SET5, load_eval_images
@@ -76,6 +76,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--shared", action="store_true", help="up uses the down network's inverse (no separate copy)")
     g.add_argument("--restore", type=int, default=32, help="features of the restoration branch (0: none)")
     g.add_argument("--restore-convs", type=int, default=6)
+    g.add_argument(
+        "--asymmetric",
+        action="store_true",
+        help="with --init CAIRN weights that share one network or have no restoration branch: give up its own "
+        "copy of the network and a --restore branch at zero (the same model at first, more to train)",
+    )
     g.add_argument("--train", choices=("all", "up"), default="all", help="up: freeze the down network")
     g = p.add_argument_group("codec")
     g.add_argument("--codec", choices=MODES, default="both", help="how JPEG enters training (module docstring)")
@@ -164,6 +170,8 @@ def build_model(args) -> tuple[CAIRN, dict]:
     if manifest.get("model") == "cairn":
         model = CAIRN(**arch)
         model.load_state_dict(load_state_dict(name))
+        if args.asymmetric:
+            model = with_own_up_path(model, args.restore, args.restore_convs)
         history = {
             "step": manifest["steps"],
             "seconds": manifest["wall_time_s"],

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from rescale.models.cairn import CAIRN, CAIRNMethod, from_irn
+from rescale.models.cairn import CAIRN, CAIRNMethod, from_irn, with_own_up_path
 from rescale.models.codec import jpeg_proxy, quant_tables, real_roundtrip, simulate
 from rescale.models.irn import IRN, IRNMethod
 from rescale.train.run import export_weights
@@ -104,6 +104,30 @@ def from_irn_model(irn: IRN, shared: bool, restore: int = 8) -> CAIRN:
     model = CAIRN(a["scale"], a["blocks"], a["growth"], a["convs"], a["lift_kernel"], shared=shared, restore=restore)
     from_irn(model, irn.state_dict())
     return model
+
+
+def test_a_shared_cairn_made_asymmetric_is_the_same_model_with_more_to_train(tmp_path):
+    from rescale.train.__main__ import main
+
+    shared = perturbed(from_irn_model(_tiny_irn(), shared=True, restore=0))
+    grown = with_own_up_path(shared, restore=8, restore_convs=3)
+    x = smooth_image(32, 48)
+    lr = (shared(x)[:, :3] * 255).round() / 255
+    assert torch.equal(grown(x), shared(x)) and torch.allclose(grown.up(lr), shared.up(lr), atol=1e-6)
+    assert grown.up_net is not None and grown.restore is not None
+    with torch.no_grad():
+        next(grown.up_net.parameters()).add_(0.1)  # a copy: training up leaves down alone
+    assert torch.equal(grown(x), shared(x)) and not torch.allclose(grown.up(lr), shared.up(lr), atol=1e-4)
+    # the trainer continues shared weights the asymmetric way and exports that architecture
+    meta = {"model": "cairn", "architecture": {"args": shared.args}, "steps": 7, "wall_time_s": 1.0, "hardware": []}
+    export_weights(shared, tmp_path / "shared", meta)
+    argv = ["cairn", "--data", str(_training_folder(tmp_path)), "--eval-data", "", "--run", str(tmp_path / "run")]
+    argv += ["--init", str(tmp_path / "shared.safetensors"), "--asymmetric", "--restore", "8", "--restore-convs", "3"]
+    argv += ["--batch", "2", "--patch", "32", "--threads", "1", "--warmup", "1", "--steps", "9"]
+    assert main(argv + ["--export", str(tmp_path / "grown")]) == 0
+    manifest = json.loads((tmp_path / "grown.json").read_text())
+    assert manifest["steps"] == 9  # continued from the shared weights' 7 steps
+    assert manifest["architecture"]["args"] | {"shared": False, "restore": 8} == manifest["architecture"]["args"]
 
 
 def _training_folder(tmp_path):
