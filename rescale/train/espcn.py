@@ -43,7 +43,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["add_arguments", "main", "BatchCropper", "load_training_images", "make_lr", "set5_psnr"]
+__all__ = [
+    "add_arguments",
+    "main",
+    "BatchCropper",
+    "load_training_images",
+    "make_lr",
+    "set5_psnr",
+    "init_from_other_scale",
+]
 
 #: LR pixels of real image kept around a patch when making its LR: MATLAB bicubic's support is
 #: 2 LR pixels at every scale, so the LR of the patch's interior equals that of the whole image.
@@ -212,6 +220,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="train on copies of each image downscaled by these factors (default 1: the images as they are)",
     )
+    p.add_argument(
+        "--init",
+        metavar="WEIGHTS",
+        help="start a new run from another scale's ESPCN (e.g. espcn_x2): its features, and its last layer "
+        "spread over this scale's sub-pixel positions (EDSR starts x3/x4 from x2 the same way)",
+    )
     p.add_argument("--run", metavar="DIR", help="run folder: checkpoint + log.jsonl, resumed automatically")
     p.add_argument("--export", metavar="PATH", help="write PATH.safetensors and PATH.json at the end")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
@@ -219,6 +233,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=float, default=60, help="seconds between checkpoints (default 60)")
     p.add_argument("--print-every", type=float, default=30, help="seconds between progress lines when not on a TTY")
+
+
+def init_from_other_scale(net, state: dict, scale: int) -> None:
+    """Load an x``scale`` ESPCN's ``state`` into ``net`` (another scale, same layers otherwise): the
+    first two layers as they are; each of ``net``'s sub-pixel outputs takes the filter of the
+    ``scale`` sub-pixel it lies in, so ``net`` starts as that network followed by a nearest upscale.
+
+    >>> from rescale.models.espcn import ESPCNNet
+    >>> x2, x4 = ESPCNNet(2), ESPCNNet(4)
+    >>> init_from_other_scale(x4, x2.state_dict(), 2)
+    >>> x = torch.rand(1, 1, 8, 8)
+    >>> torch.allclose(x4(x), x2(x).repeat_interleave(2, -1).repeat_interleave(2, -2))
+    True
+    """
+    r, c = net.scale, net.channels
+    sub = torch.arange(r) * scale // r  # the source sub-pixel row / column of each target one
+    src = (torch.arange(c)[:, None, None] * scale + sub[None, :, None]) * scale + sub[None, None, :]
+    state = dict(state)
+    for key in ("conv3.weight", "conv3.bias"):
+        state[key] = state[key][src.flatten()]
+    net.load_state_dict(state)
 
 
 def _param_groups(net, lr: float, last_factor: float) -> list[dict]:
@@ -302,6 +337,13 @@ def main(args: argparse.Namespace) -> int:
         step, elapsed = state["step"], state["elapsed"]
         crop.generator.manual_seed(args.seed + step)  # fresh crops after a resume
         print(f"resumed {run.ckpt} at step {step} ({elapsed / 60:.1f} min)", flush=True)
+    elif args.init:
+        from ..pretrained import load_manifest, load_state_dict
+
+        init_from_other_scale(
+            net, load_state_dict(args.init), load_manifest(args.init)["architecture"]["args"]["scale"]
+        )
+        print(f"started from {args.init}", flush=True)
     print(
         f"espcn x{scale}: {len(crop)} training images, {len(eval_images)} eval images, patch {patch} px HR, "
         f"batch {args.batch}, "

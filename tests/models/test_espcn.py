@@ -94,6 +94,29 @@ def test_training_resumes_with_another_padding(tmp_path, capsys):
     assert manifest["architecture"]["args"]["padding"] == "replicate" and manifest["steps"] == 4
     with pytest.raises(SystemExit, match="network"):  # a different network still cannot resume
         trainer.main(parser.parse_args([*common[:1], "3", *common[2:], "--steps", "6"]))
+    # a new x4 run can start from these x2 weights (--init)
+    x4 = ["--scale", "4", *common[2:-1], str(tmp_path / "run4"), "--steps", "1", "--patch", "32"]
+    x4 += ["--init", str(tmp_path / "w.safetensors")]
+    assert trainer.main(parser.parse_args(x4)) == 0
+    assert "started from" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("source, target", [(2, 4), (2, 3), (3, 2)])
+def test_a_run_started_from_another_scale_is_that_network_upscaled_by_nearest(source, target):
+    from rescale.train.espcn import init_from_other_scale
+
+    torch.manual_seed(0)
+    src = ESPCNNet(source)
+    torch.nn.init.normal_(src.conv3.weight, 0, 0.1)  # not the tiny init: every sub-pixel differs
+    torch.nn.init.normal_(src.conv3.bias, 0.5, 0.1)
+    net = ESPCNNet(target)
+    init_from_other_scale(net, src.state_dict(), source)
+    x = torch.rand(1, 1, 6, 7)
+    a, b = net(x), src(x)
+    # output pixel (target * h + i) of net: output pixel (source * h + i * source // target) of src
+    rows = torch.tensor([source * (k // target) + (k % target) * source // target for k in range(a.shape[-2])])
+    cols = torch.tensor([source * (k // target) + (k % target) * source // target for k in range(a.shape[-1])])
+    assert torch.allclose(a, b[..., rows[:, None], cols[None, :]], atol=1e-6)
 
 
 # --- the Method ------------------------------------------------------------------------------------
