@@ -322,7 +322,7 @@ def main(args: argparse.Namespace) -> int:
     loss_fn = F.l1_loss if args.loss == "l1" else F.mse_loss
 
     run = RunDir(args.run) if args.run else None
-    step, elapsed = 0, 0.0
+    step, elapsed, init = 0, 0.0, args.init
     state = run.load(map_location=device) if run else None
     if state is not None:
         saved = {"padding": "zeros", **state["config"]}  # checkpoints from before --padding padded with zeros
@@ -334,7 +334,7 @@ def main(args: argparse.Namespace) -> int:
         opt.load_state_dict(state["optimizer"])
         for group, fresh in zip(opt.param_groups, _param_groups(net, args.lr, args.last_layer_lr)):
             group["base_lr"] = fresh["base_lr"]  # this invocation's --lr, not the checkpoint's
-        step, elapsed = state["step"], state["elapsed"]
+        step, elapsed, init = state["step"], state["elapsed"], state.get("init")
         crop.generator.manual_seed(args.seed + step)  # fresh crops after a resume
         print(f"resumed {run.ckpt} at step {step} ({elapsed / 60:.1f} min)", flush=True)
     elif args.init:
@@ -361,6 +361,7 @@ def main(args: argparse.Namespace) -> int:
                     "step": step,
                     "elapsed": elapsed,
                     "config": net.config,
+                    "init": init,
                     "args": vars(args),
                 }
             )
@@ -473,6 +474,7 @@ def main(args: argparse.Namespace) -> int:
                 "shrinks": args.shrinks,
                 "padding": args.padding,
                 "seed": args.seed,
+                "init": init,  # the weights the run started from (None: a fresh network)
             },
             "steps": step,
             "weights": "the network at the last step of the run; no checkpoint is chosen by an evaluation score",

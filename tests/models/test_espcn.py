@@ -99,6 +99,9 @@ def test_training_resumes_with_another_padding(tmp_path, capsys):
     x4 += ["--init", str(tmp_path / "w.safetensors")]
     assert trainer.main(parser.parse_args(x4)) == 0
     assert "started from" in capsys.readouterr().out
+    x4[x4.index("1", x4.index("--steps"))] = "2"  # resumed without --init, the manifest still says where it began
+    assert trainer.main(parser.parse_args(x4[:-2] + ["--export", str(tmp_path / "w4")])) == 0
+    assert json.loads((tmp_path / "w4.json").read_text())["training"]["init"] == str(tmp_path / "w.safetensors")
 
 
 @pytest.mark.parametrize("source, target", [(2, 4), (2, 3), (3, 2)])
