@@ -28,7 +28,7 @@ from scipy import ndimage
 from .calibrate import local_tone
 from .distance import nearest_set_pixel
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
-from .parallel import ahead
+from .parallel import as_done
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -136,8 +136,9 @@ def synthesise(
         fill.copies(vectors, levels, reach, tol, screen.period, tone_tol)
         return box, fill
 
-    # Regions are synthesised apart (in threads), then written in order: their boxes overlap.
-    for result in ahead(region, list(enumerate(ndimage.find_objects(targets, max_label=len(screens)), 1)), workers):
+    # Regions are synthesised apart (in threads), each written under its own mask (their boxes
+    # overlap, their masks do not): in any order.
+    for result in as_done(region, list(enumerate(ndimage.find_objects(targets, max_label=len(screens)), 1)), workers):
         if result is not None:
             box, fill = result
             out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])

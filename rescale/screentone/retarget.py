@@ -28,7 +28,7 @@ from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weigh
 from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
 from .morphology import dilate, erode
-from .parallel import ahead, thread_count
+from .parallel import as_done, thread_count
 from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
@@ -129,7 +129,8 @@ def _screen_alone(
         share = _faint(inside, mid, grey[box])[inside].mean()
         return box, inside, (low, high if share > 0.3 else upper if share > 0.15 else mid, high)
 
-    for result in ahead(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
+    # Each region writes its own pixels only: in any order.
+    for result in as_done(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
         if result is not None:
             box, inside, (low, mid, high) = result
             alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
@@ -215,8 +216,9 @@ def _calibrate(
                 done[c] = calibrate_grey(synth[c][box], mask, target, sigma)
         return box, mask, done
 
-    # Regions are calibrated apart (in threads), then written in order: their boxes overlap.
-    for result in ahead(region, list(enumerate(ndimage.find_objects(regions), 1)), workers):
+    # Regions are calibrated apart (in threads), each written under its own mask (their boxes
+    # overlap, their masks do not): in any order.
+    for result in as_done(region, list(enumerate(ndimage.find_objects(regions), 1)), workers):
         if result is not None:
             box, mask, done = result
             out[(slice(None), *box)] = np.where(mask, done, out[(slice(None), *box)])
