@@ -44,7 +44,7 @@ from .morphology import dilate, erode, grow_within, opening, thin
 from .parallel import ahead, thread_count
 from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
-from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
+from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, tile_vectors, transition_density
 
 __all__ = ["ScreenParams", "Thresholds", "analyze", "screen_map", "transition_density"]
 
@@ -617,7 +617,7 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
     params: list = []
     if min(img.shape) < t.tile:
         return labels, params
-    dens = transition_density(img)
+    dens = transition_density(img, workers=workers)
     noise_var = _noise_variance(img)
     feat = tile_features(img, dens, t.tile, t.stride, t.tile / 2.5, t.min_var, workers, t.pair_density)
     kinds = tile_kinds(
@@ -635,7 +635,7 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
     # the nearest tile's.
     iy = np.clip((np.arange(img.shape[0]) - (t.tile - t.stride) // 2) // t.stride, 0, ty - 1)
     ix = np.clip((np.arange(img.shape[1]) - (t.tile - t.stride) // 2) // t.stride, 0, tx - 1)
-    groups = []
+    groups, vectors = [], tile_vectors(feat, kinds)
     for kind, tiles in hypotheses(kinds, feat):
         if tiles.sum() < t.min_tiles:
             continue
@@ -643,9 +643,8 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
         # The group's box with the reach of its tiles and of the fit's window.
         y0, y1 = max(ys.min() * t.stride - t.tile, 0), min(ys.max() * t.stride + 2 * t.tile, img.shape[0])
         x0, x1 = max(xs.min() * t.stride - t.tile, 0), min(xs.max() * t.stride + 2 * t.tile, img.shape[1])
-        groups.append(
-            _Group(kind, tiles, np.s_[y0:y1, x0:x1], lattice_vectors(feat, tiles, kind, kinds) if kind != NOISE else [])
-        )
+        waves = lattice_vectors(feat, tiles, kind, kinds, vectors) if kind != NOISE else []
+        groups.append(_Group(kind, tiles, np.s_[y0:y1, x0:x1], waves))
 
     taking = threading.Lock()  # the labels are read (by the threads) and written (here) whole
 
