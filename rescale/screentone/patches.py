@@ -28,6 +28,7 @@ from scipy import ndimage
 from .calibrate import local_tone
 from .distance import nearest_set_pixel
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
+from .morphology import boxes
 from .parallel import as_done
 
 __all__ = ["synthesise", "cell_sizes"]
@@ -110,7 +111,7 @@ def synthesise(
     levels_y, levels_x = cell_sizes(sy, locality, finest), cell_sizes(sx, locality, finest)
     depth = max(len(levels_y), len(levels_x))
     levels = [(levels_y[min(i, len(levels_y) - 1)], levels_x[min(i, len(levels_x) - 1)]) for i in range(depth)]
-    src_boxes = ndimage.find_objects(sources, max_label=len(screens))
+    src_boxes = boxes(sources, len(screens))
 
     def region(item):  # the region's box and its filled _Region, or None
         k, box = item
@@ -138,7 +139,7 @@ def synthesise(
 
     # Regions are synthesised apart (in threads), each written under its own mask (their boxes
     # overlap, their masks do not): in any order.
-    for result in as_done(region, list(enumerate(ndimage.find_objects(targets, max_label=len(screens)), 1)), workers):
+    for result in as_done(region, list(enumerate(boxes(targets, len(screens)), 1)), workers):
         if result is not None:
             box, fill = result
             out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])

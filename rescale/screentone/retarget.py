@@ -27,7 +27,7 @@ from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
 from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
-from .morphology import dilate, erode
+from .morphology import boxes, dilate, erode
 from .parallel import as_done, thread_count
 from .patches import synthesise
 
@@ -73,7 +73,7 @@ def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int, workers: i
         return k, box, region & (dist > width)
 
     # Each region writes its own pixels only: in any order.
-    for result in as_done(region, list(enumerate(ndimage.find_objects(labels), 1)), workers):
+    for result in as_done(region, list(enumerate(boxes(labels), 1)), workers):
         if result is not None:
             k, box, inside = result
             out[box][inside] = k
@@ -138,7 +138,7 @@ def _screen_alone(
         return box, inside, (low, high if share > 0.3 else upper if share > 0.15 else mid, high)
 
     # Each region writes its own pixels only: in any order.
-    for result in as_done(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
+    for result in as_done(region, list(enumerate(boxes(interior), 1)), workers):
         if result is not None:
             box, inside, (low, mid, high) = result
             alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
@@ -180,7 +180,7 @@ def _calibrate(
     (else by adjusting grey levels); sy, sx: target/source scale per axis; workers: threads.
     """
     out = synth.copy()
-    src_boxes = ndimage.find_objects(sources, max_label=len(screens))
+    src_boxes = boxes(sources, len(screens))
 
     def region(item):  # (box, mask, the region's calibrated pixels [C, box]) or None
         k, box = item
@@ -226,7 +226,7 @@ def _calibrate(
 
     # Regions are calibrated apart (in threads), each written under its own mask (their boxes
     # overlap, their masks do not): in any order.
-    for result in as_done(region, list(enumerate(ndimage.find_objects(regions), 1)), workers):
+    for result in as_done(region, list(enumerate(boxes(regions), 1)), workers):
         if result is not None:
             box, mask, done = result
             out[(slice(None), *box)] = np.where(mask, done, out[(slice(None), *box)])
