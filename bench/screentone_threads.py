@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from screentone_pages import page_files  # (bench/ is on the path of a script run from it)
 
 import rescale
 from rescale.screentone.analysis import analyze
@@ -45,10 +46,7 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs per page; the one with the least CPU time is kept")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
-    files = [Path(args.data) / f"black_jack_v01_pdf{n}.jpg" for n in args.pages]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise SystemExit(f"no page at {', '.join(missing)} (the manga pages live in ../shared/data/manga)")
+    files = page_files(args.data, args.pages)
     print("$ .venv/bin/python bench/screentone_threads.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"load average at start: {os.getloadavg()[0]:.2f}; {args.workers} threads, {args.scale:g}x\n")
     print("| page | analysis wall s | CPU s | main thread CPU s | synthesis wall s | CPU s | main thread CPU s |")
