@@ -67,7 +67,7 @@ def transition_density(img: np.ndarray, contrast: float = 0.08, sigma: float = 2
         _changes(img[y0 : min(y1 + 1, h)], mean, float(contrast), counts)
         out[y0:y1] = counts[: y1 - y0]
 
-    step = -(-h // max(workers, 1))
+    step = max(-(-h // max(workers, 1)), 1)
     for _ in ahead(band, [(y, min(y + step, h)) for y in range(0, h, step)], workers):
         pass
     return out

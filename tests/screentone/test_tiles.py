@@ -102,3 +102,4 @@ def test_transition_density_in_bands_is_the_whole_pages(shape, workers):
     img = rng.random(shape)
     img[rng.random(shape) < 0.02] = 300.0
     np.testing.assert_array_equal(transition_density(img, workers=workers), transition_density(img, workers=1))
+    assert transition_density(np.zeros((0, shape[1])), workers=workers).shape == (0, shape[1])
