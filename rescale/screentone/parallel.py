@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-__all__ = ["ahead", "as_done", "thread_count"]
+__all__ = ["ahead", "as_done", "largest_first", "thread_count"]
 
 
 def thread_count(workers: int | None = None) -> int:
@@ -62,3 +62,17 @@ def as_done(fn, items: list, workers: int):
             for future in done:
                 yield future.result()
                 running |= {pool.submit(fn, item) for _, item in zip(range(1), todo)}
+
+
+def largest_first(boxes: list) -> list:
+    """``(k, box)`` for each label ``k`` (from 1) of ``boxes`` (``ndimage.find_objects``'s list:
+    pairs of slices, or ``None`` for a label that is absent), the largest boxes first: handed to
+    :func:`as_done` in this order, the largest regions start first and the last ones to finish are
+    small, so the threads end together (longest processing time first).
+
+    Example:
+        >>> largest_first([(slice(0, 2), slice(0, 2)), None, (slice(0, 5), slice(1, 3))])
+        [(3, (slice(0, 5, None), slice(1, 3, None))), (1, (slice(0, 2, None), slice(0, 2, None)))]
+    """
+    items = [(k, box) for k, box in enumerate(boxes, 1) if box is not None]
+    return sorted(items, key=lambda item: -(item[1][0].stop - item[1][0].start) * (item[1][1].stop - item[1][1].start))

@@ -29,7 +29,7 @@ from .calibrate import local_tone
 from .distance import nearest_set_pixel
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
 from .morphology import boxes
-from .parallel import as_done
+from .parallel import as_done, largest_first
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -139,7 +139,7 @@ def synthesise(
 
     # Regions are synthesised apart (in threads), each written under its own mask (their boxes
     # overlap, their masks do not): in any order.
-    for result in as_done(region, list(enumerate(boxes(targets, len(screens)), 1)), workers):
+    for result in as_done(region, largest_first(boxes(targets, len(screens))), workers):
         if result is not None:
             box, fill = result
             out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])

@@ -28,7 +28,7 @@ from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weigh
 from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
 from .morphology import boxes, dilate, erode
-from .parallel import as_done, thread_count
+from .parallel import as_done, largest_first, thread_count
 from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
@@ -73,7 +73,7 @@ def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int, workers: i
         return k, box, region & (dist > width)
 
     # Each region writes its own pixels only: in any order.
-    for result in as_done(region, list(enumerate(boxes(labels), 1)), workers):
+    for result in as_done(region, largest_first(boxes(labels)), workers):
         if result is not None:
             k, box, inside = result
             out[box][inside] = k
@@ -138,7 +138,7 @@ def _screen_alone(
         return box, inside, (low, high if share > 0.3 else upper if share > 0.15 else mid, high)
 
     # Each region writes its own pixels only: in any order.
-    for result in as_done(region, list(enumerate(boxes(interior), 1)), workers):
+    for result in as_done(region, largest_first(boxes(interior)), workers):
         if result is not None:
             box, inside, (low, mid, high) = result
             alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
@@ -226,7 +226,7 @@ def _calibrate(
 
     # Regions are calibrated apart (in threads), each written under its own mask (their boxes
     # overlap, their masks do not): in any order.
-    for result in as_done(region, list(enumerate(boxes(regions), 1)), workers):
+    for result in as_done(region, largest_first(boxes(regions)), workers):
         if result is not None:
             box, mask, done = result
             out[(slice(None), *box)] = np.where(mask, done, out[(slice(None), *box)])
