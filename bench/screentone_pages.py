@@ -49,6 +49,16 @@ ROOT = Path(__file__).resolve().parents[1]
 ZOOM = 2
 
 
+def page_files(data: str, pages: list) -> list:
+    """The files of the shared manga ``pages`` (numbers as strings) in folder ``data``; exits saying
+    where they live if one is missing."""
+    files = [Path(data) / f"black_jack_v01_pdf{n}.jpg" for n in pages]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise SystemExit(f"no page at {', '.join(missing)} (the manga pages live in ../shared/data/manga)")
+    return files
+
+
 def busiest_box(labels: np.ndarray, box: int) -> tuple[int, int]:
     """``(y, x)`` of the ``box`` x ``box`` square with the most screened pixels (on a 16 px grid)."""
     share = ndimage.uniform_filter((labels > 0).astype(np.float32), box, mode="constant")
@@ -143,10 +153,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.repeat < 1:
         raise SystemExit(f"--repeat must be at least 1, got {args.repeat}")
-    files = [Path(args.data) / f"black_jack_v01_pdf{n}.jpg" for n in args.pages]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise SystemExit(f"no page at {', '.join(missing)} (the manga pages live in ../shared/data/manga)")
+    files = page_files(args.data, args.pages)
     unsaved = [n for n in args.pages if args.compare and not (Path(args.compare) / f"{n}.npz").is_file()]
     if unsaved:
         raise SystemExit(f"nothing saved for pages {', '.join(unsaved)} in {args.compare} (run with --save first)")

@@ -2,8 +2,10 @@
 
 Three steps, each finer than the one before and run on less of the page:
 
-Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 600 lines:
+Steps 1 and 2 are :mod:`rescale.screentone.tiles`; step 3 and the assembly are here (about 700 lines:
 step 3's tests share the region being grown, its box and its lattice, and read best together).
+Step 3 runs the groups side by side in threads, each on the pixels the groups before it left free
+when it started, checked against them before it is taken (:func:`analyze`).
 
 1. **Tiles.** The local spectra of overlapping tiles (one batched FFT) say which tiles hold a
    screen and which: dots have two strong, sharp peaks at right angles, line screens one strong,
@@ -29,6 +31,7 @@ Ink/paper changes are counted against the local mean with a minimum contrast, so
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +44,7 @@ from .morphology import dilate, erode, grow_within, opening, thin
 from .parallel import ahead, thread_count
 from .smooth import gaussian
 from .spectrum import masked_spectrum, refine_peak
-from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, transition_density
+from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, tile_vectors, transition_density
 
 __all__ = ["ScreenParams", "Thresholds", "analyze", "screen_map", "transition_density"]
 
@@ -422,6 +425,119 @@ def _noise_variance(img: np.ndarray, block: int = 8, most: float = 0.03**2) -> f
     return float(min(np.percentile(blocks.var(axis=(1, 3), ddof=1), 5) / 0.725, most))
 
 
+@dataclass(frozen=True)
+class _Group:
+    """A screen hypothesis of :func:`analyze`: its tiles' ``kind``, the ``tiles`` (bool ``[Ty, Tx]``),
+    the ``box`` (slices) of the page its regions may take, and its wave ``vectors``."""
+
+    kind: int
+    tiles: np.ndarray
+    box: tuple
+    vectors: list
+
+
+def _group_regions(
+    img: np.ndarray,
+    dens: np.ndarray,
+    kinds: np.ndarray,
+    t: Thresholds,
+    noise_var: float,
+    tile_index: tuple,
+    group: _Group,
+    maps: tuple | None,
+    free: np.ndarray,
+    done: dict,
+) -> list:
+    """The regions that ``group`` finds among the ``free`` pixels (bool, its box; changed in place)
+    of the page: ``(piece box, piece mask, ScreenParams)`` in the order they are taken, each piece
+    box a pair of slices of the group's box. ``maps`` are the group's :func:`_fit_maps` (``None`` for
+    noise), ``tile_index`` the tile row of each page row and the tile column of each page column.
+    ``done`` keeps each piece's outcome by what it depends on (its mask and the free pixels around
+    it; :func:`_piece`): run again on fewer free pixels, the pieces that did not change are not
+    tested again."""
+    kind, tiles, box = group.kind, group.tiles, group.box
+    iy, ix = tile_index
+    core = tiles[np.ix_(iy[box[0]], ix[box[1]])]
+    core &= free
+    found: list = []
+    if core.sum() < 16:
+        return found
+    if kind == NOISE:
+        pixels = _noise_pixels(dens[box], core, t.tile // 2, free, t.min_density)
+    else:
+        pixels = _periodic_pixels(maps, core, free, t.tile // 2)
+    comps, _ = ndimage.label(pixels)
+    # Each piece in its own box, with the reach of the steps below; the parts of a large piece
+    # that fails the tests (:func:`_squares`) come back to the end of the list.
+    todo = [
+        (pb, comps[pb] == c, True)
+        for c, piece_box in enumerate(ndimage.find_objects(comps), 1)
+        for pb in [tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)]
+    ]
+    while todo:
+        pb, piece, whole = todo.pop(0)
+        if piece.sum() < t.min_area:
+            continue
+        p_free = free[pb]
+        # (A part of a piece is tested as it is: the free pixels around it do not enter.)
+        key = (tuple((b.start, b.stop) for b in pb), piece.tobytes(), p_free.tobytes() if whole else None)
+        if key not in done:
+            done[key] = _piece(img, dens, kinds, t, noise_var, group, pb, piece, whole, p_free)
+        outcome = done[key]
+        if isinstance(outcome, list):  # the parts to test instead
+            todo += [(pb, part, False) for part in outcome]
+        elif outcome is not None:
+            found.append((pb, *outcome))
+            p_free &= ~outcome[0]
+    return found
+
+
+def _piece(
+    img: np.ndarray,
+    dens: np.ndarray,
+    kinds: np.ndarray,
+    t: Thresholds,
+    noise_var: float,
+    group: _Group,
+    pb: tuple,
+    piece: np.ndarray,
+    whole: bool,
+    p_free: np.ndarray,
+):
+    """What becomes of a ``piece`` (bool, on the box ``pb`` of ``group``'s box) of the pixels
+    ``group``'s screen explains, among the ``p_free`` pixels (bool, on ``pb``): ``(region mask,
+    ScreenParams)`` if it is a region of the screen (a ``whole`` piece is first grown to its
+    outline and has its holes filled), the list of its parts to test instead if it is large and
+    fails as a whole (:func:`_squares`), or ``None``."""
+    kind, vectors = group.kind, group.vectors
+    p_img = img[group.box][pb]
+    # Noise has no period; 2 px is about its grain.
+    period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
+    if whole:
+        grow = int(np.ceil(max(3.0, period / 2)))
+        piece = _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2) & p_free
+    if p_img[piece].var() < t.min_var:
+        return None
+    screen = _characterise(p_img, piece, kind, vectors, t.noise_prominence, t.min_regularity, noise_var)
+    if screen is None:
+        if whole and kind != NOISE and piece.sum() >= _SPLIT_AREA:
+            return _squares(piece, _SIDE, t.min_area)
+        return None
+    if kind == NOISE and dens[group.box][pb][piece].mean() < 0.8 * t.min_density:
+        return None  # sparse changes: line art or text beside a grain
+    # A screen shows several periods across; a thin strip along a pair of parallel outlines has a
+    # spectral peak but is no screen.
+    if distance_to_background(piece).max() < max(1.75 * screen.period, t.min_radius):
+        return None
+    # Most of a screen's tiles look screened (by this group or another of its kind: a stroke across
+    # a screen splits its tiles); a region grown from a few (lines crossing, a bundle of strokes)
+    # is not a screen.
+    origin = (group.box[0].start + pb[0].start, group.box[1].start + pb[1].start)
+    if _support(piece, origin, kinds == kind, t.tile, t.stride) < t.min_support:
+        return None
+    return piece, screen
+
+
 # --- the analysis ----------------------------------------------------------------------------------
 
 
@@ -501,7 +617,7 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
     params: list = []
     if min(img.shape) < t.tile:
         return labels, params
-    dens = transition_density(img)
+    dens = transition_density(img, workers=workers)
     noise_var = _noise_variance(img)
     feat = tile_features(img, dens, t.tile, t.stride, t.tile / 2.5, t.min_var, workers, t.pair_density)
     kinds = tile_kinds(
@@ -519,7 +635,7 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
     # the nearest tile's.
     iy = np.clip((np.arange(img.shape[0]) - (t.tile - t.stride) // 2) // t.stride, 0, ty - 1)
     ix = np.clip((np.arange(img.shape[1]) - (t.tile - t.stride) // 2) // t.stride, 0, tx - 1)
-    groups = []
+    groups, vectors = [], tile_vectors(feat, kinds)
     for kind, tiles in hypotheses(kinds, feat):
         if tiles.sum() < t.min_tiles:
             continue
@@ -527,68 +643,32 @@ def analyze(img, thresholds: Thresholds | None = None, workers: int | None = Non
         # The group's box with the reach of its tiles and of the fit's window.
         y0, y1 = max(ys.min() * t.stride - t.tile, 0), min(ys.max() * t.stride + 2 * t.tile, img.shape[0])
         x0, x1 = max(xs.min() * t.stride - t.tile, 0), min(xs.max() * t.stride + 2 * t.tile, img.shape[1])
-        groups.append(
-            (kind, tiles, np.s_[y0:y1, x0:x1], lattice_vectors(feat, tiles, kind, kinds) if kind != NOISE else [])
-        )
+        waves = lattice_vectors(feat, tiles, kind, kinds, vectors) if kind != NOISE else []
+        groups.append(_Group(kind, tiles, np.s_[y0:y1, x0:x1], waves))
 
-    def fit(group):  # what does not depend on the regions found before (most of the work)
-        kind, _, box, vectors = group
-        return None if kind == NOISE else _fit_maps(img[box], dens[box], vectors)
+    taking = threading.Lock()  # the labels are read (by the threads) and written (here) whole
 
-    for (kind, tiles, box, vectors), maps in zip(groups, ahead(fit, groups, workers)):
-        y0, x0 = box[0].start, box[1].start
-        core = tiles[np.ix_(iy[box[0]], ix[box[1]])]
-        sub_img, sub_labels, sub_dens = img[box], labels[box], dens[box]
-        free = sub_labels == 0
-        core &= free
-        if core.sum() < 16:
-            continue
-        if kind == NOISE:
-            pixels = _noise_pixels(sub_dens, core, t.tile // 2, free, t.min_density)
-        else:
-            pixels = _periodic_pixels(maps, core, free, t.tile // 2)
-        # Noise has no period; 2 px is about its grain.
-        period = 1.0 / np.hypot(*vectors[0]) if vectors else 2.0
-        grow = int(np.ceil(max(3.0, period / 2)))
-        comps, _ = ndimage.label(pixels)
-        # Each piece in its own box, with the reach of the steps below; the parts of a large piece
-        # that fails the tests (:func:`_squares`) come back to the end of the list.
-        todo = [
-            (pb, comps[pb] == c, True)
-            for c, piece_box in enumerate(ndimage.find_objects(comps), 1)
-            for pb in [tuple(slice(max(b.start - t.tile // 2, 0), b.stop + t.tile // 2) for b in piece_box)]
-        ]
-        while todo:
-            pb, piece, whole = todo.pop(0)
-            p_img, p_free = sub_img[pb], free[pb]
-            if piece.sum() < t.min_area:
-                continue
-            if whole:
-                piece = (
-                    _fill_holes(_to_outline(p_img, piece, p_free, grow, t.tile // 4), t.min_area, 1.5 * period + 2)
-                    & p_free
-                )
-            if p_img[piece].var() < t.min_var:
-                continue
-            screen = _characterise(p_img, piece, kind, vectors, t.noise_prominence, t.min_regularity, noise_var)
-            if screen is None:
-                if whole and kind != NOISE and piece.sum() >= _SPLIT_AREA:
-                    todo += [(pb, part, False) for part in _squares(piece, _SIDE, t.min_area)]
-                continue
-            if kind == NOISE and sub_dens[pb][piece].mean() < 0.8 * t.min_density:
-                continue  # sparse changes: line art or text beside a grain
-            # A screen shows several periods across; a thin strip along a pair of parallel
-            # outlines has a spectral peak but is no screen.
-            if distance_to_background(piece).max() < max(1.75 * screen.period, t.min_radius):
-                continue
-            # Most of a screen's tiles look screened (by this group or another of its kind: a
-            # stroke across a screen splits its tiles); a region grown from a few (lines crossing,
-            # a bundle of strokes) is not a screen.
-            if _support(piece, (y0 + pb[0].start, x0 + pb[1].start), kinds == kind, t.tile, t.stride) < t.min_support:
-                continue
-            sub_labels[pb][piece] = len(params) + 1  # views: writes into labels
-            p_free &= ~piece
-            params.append(screen)
+    def regions(group):  # a group's regions on the page as it was when its fit was done
+        maps = None if group.kind == NOISE else _fit_maps(img[group.box], dens[group.box], group.vectors)
+        with taking:
+            free = labels[group.box] == 0
+        done: dict = {}
+        found = _group_regions(img, dens, kinds, t, noise_var, (iy, ix), group, maps, free.copy(), done)
+        return free, maps, done, found
+
+    # The groups are worked on side by side, each on the pixels left free by the groups before it
+    # that were taken when its fit was done; one whose box an earlier group took pixels of since is
+    # done again (the pieces that did not change are not tested again), so the result is the one
+    # of working through them in order.
+    for group, (free, maps, done, found) in zip(groups, ahead(regions, groups, workers)):
+        now = labels[group.box] == 0
+        if not np.array_equal(free, now):
+            found = _group_regions(img, dens, kinds, t, noise_var, (iy, ix), group, maps, now, done)
+        with taking:
+            sub_labels = labels[group.box]
+            for pb, piece, screen in found:
+                sub_labels[pb][piece] = len(params) + 1  # views: writes into labels
+                params.append(screen)
     return labels, params
 
 

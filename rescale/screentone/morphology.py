@@ -7,7 +7,8 @@ time; these run along whole rows (a pixel and its four neighbours are five loads
 ors, which vectorise). The results are booleans: the same pixels, whatever computes them.
 
 :func:`thin` finds the thin parts of a region's flagged pixels (a 3x3 square opening, ndimage's)
-over the region's box rather than a page-sized mask.
+over the region's box rather than a page-sized mask. :func:`boxes` is ``ndimage.find_objects`` in
+one pass over a page's labels (the retargeting takes the boxes of four page-sized label maps).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numba as nb
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["erode", "dilate", "opening", "grow_within", "thin"]
+__all__ = ["erode", "dilate", "opening", "grow_within", "thin", "boxes"]
 
 
 @nb.njit(nogil=True, cache=True, boundscheck=False)
@@ -160,3 +161,42 @@ def thin(ys: np.ndarray, xs: np.ndarray, flags: np.ndarray) -> np.ndarray:
     mask = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1), dtype=bool)
     mask[ys - y0, xs - x0] = flags
     return (mask & ~ndimage.binary_opening(mask, np.ones((3, 3))))[ys - y0, xs - x0]
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _extents(labels, n, out):
+    """``out[k - 1]``: the first and last row and the first and last column (``[4]``) of label ``k``
+    in ``labels`` (``[H, W]``), for ``k`` in 1..n; rows -1 where it is absent."""
+    h, w = labels.shape
+    for y in range(h):
+        row = labels[y]
+        for x in range(w):
+            k = row[x]
+            if k < 1 or k > n:
+                continue
+            e = out[k - 1]
+            if e[0] < 0:
+                e[0], e[2], e[3] = y, x, x
+            elif x < e[2]:
+                e[2] = x
+            elif x > e[3]:
+                e[3] = x
+            e[1] = y
+
+
+def boxes(labels: np.ndarray, max_label: int | None = None) -> list:
+    """``scipy.ndimage.find_objects(labels, max_label)`` for a 2-d int array: for each label 1..``max_label``
+    (default: the largest), the pair of slices of its bounding box, or ``None`` where it is absent.
+
+    Example:
+        >>> labels = np.array([[0, 2, 2], [0, 0, 2], [3, 0, 0]])
+        >>> boxes(labels)
+        [None, (slice(0, 2, None), slice(1, 3, None)), (slice(2, 3, None), slice(0, 1, None))]
+    """
+    labels = np.asarray(labels)
+    if max_label is None:
+        max_label = int(labels.max()) if labels.size else 0
+    out = np.full((max(max_label, 0), 4), -1, dtype=np.int64)
+    if labels.size and max_label > 0:
+        _extents(np.ascontiguousarray(labels), int(max_label), out)
+    return [None if y0 < 0 else (slice(int(y0), int(y1) + 1), slice(int(x0), int(x1) + 1)) for y0, y1, x0, x1 in out]

@@ -28,7 +28,8 @@ from scipy import ndimage
 from .calibrate import local_tone
 from .distance import nearest_set_pixel
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
-from .parallel import ahead
+from .morphology import boxes
+from .parallel import as_done, largest_first
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -110,7 +111,7 @@ def synthesise(
     levels_y, levels_x = cell_sizes(sy, locality, finest), cell_sizes(sx, locality, finest)
     depth = max(len(levels_y), len(levels_x))
     levels = [(levels_y[min(i, len(levels_y) - 1)], levels_x[min(i, len(levels_x) - 1)]) for i in range(depth)]
-    src_boxes = ndimage.find_objects(sources, max_label=len(screens))
+    src_boxes = boxes(sources, len(screens))
 
     def region(item):  # the region's box and its filled _Region, or None
         k, box = item
@@ -136,8 +137,9 @@ def synthesise(
         fill.copies(vectors, levels, reach, tol, screen.period, tone_tol)
         return box, fill
 
-    # Regions are synthesised apart (in threads), then written in order: their boxes overlap.
-    for result in ahead(region, list(enumerate(ndimage.find_objects(targets, max_label=len(screens)), 1)), workers):
+    # Regions are synthesised apart (in threads), each written under its own mask (their boxes
+    # overlap, their masks do not): in any order.
+    for result in as_done(region, largest_first(boxes(targets, len(screens))), workers):
         if result is not None:
             box, fill = result
             out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])

@@ -27,8 +27,8 @@ from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
 from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
-from .morphology import dilate, erode
-from .parallel import ahead, thread_count
+from .morphology import boxes, dilate, erode
+from .parallel import as_done, largest_first, thread_count
 from .patches import synthesise
 
 __all__ = ["retarget", "Screentone", "load"]
@@ -48,17 +48,19 @@ def _nearest_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     return labels[np.ix_(iy, ix)]
 
 
-def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int) -> np.ndarray:
+def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int, workers: int = 1) -> np.ndarray:
     """The regions without their outlines. A detected region ends at the outer edge of its outline
     (if it has one); the outline is the run of rings, counted inward, that are mostly ink, more so
-    than the screen inside."""
+    than the screen inside. Regions side by side in ``workers`` threads."""
     ink = grey < 0.5
     out = np.zeros_like(labels)
-    for k, box in enumerate(ndimage.find_objects(labels), 1):
+
+    def region(item):  # the region's box and its interior there, or None
+        k, box = item
         if box is None:
-            continue
+            return None
         box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in box)  # keep the outside ring
-        region, sub_ink, sub_out = labels[box] == k, ink[box], out[box]
+        region, sub_ink = labels[box] == k, ink[box]
         dist = np.rint(distance_to_background(region))
         core = dist > max_border + 2
         screen_ink = sub_ink[core].mean() if core.any() else sub_ink[region].mean()
@@ -68,7 +70,13 @@ def _interiors(grey: np.ndarray, labels: np.ndarray, max_border: int) -> np.ndar
             if not ring.any() or sub_ink[ring].mean() <= (1 + screen_ink) / 2:
                 break
             width = d
-        sub_out[region & (dist > width)] = k
+        return k, box, region & (dist > width)
+
+    # Each region writes its own pixels only: in any order.
+    for result in as_done(region, largest_first(boxes(labels)), workers):
+        if result is not None:
+            k, box, inside = result
+            out[box][inside] = k
     return out
 
 
@@ -129,7 +137,8 @@ def _screen_alone(
         share = _faint(inside, mid, grey[box])[inside].mean()
         return box, inside, (low, high if share > 0.3 else upper if share > 0.15 else mid, high)
 
-    for result in ahead(region, list(enumerate(ndimage.find_objects(interior), 1)), workers):
+    # Each region writes its own pixels only: in any order.
+    for result in as_done(region, largest_first(boxes(interior)), workers):
         if result is not None:
             box, inside, (low, mid, high) = result
             alone[box] = np.where(inside, np.maximum(mid, grey[box]), alone[box])
@@ -171,7 +180,7 @@ def _calibrate(
     (else by adjusting grey levels); sy, sx: target/source scale per axis; workers: threads.
     """
     out = synth.copy()
-    src_boxes = ndimage.find_objects(sources, max_label=len(screens))
+    src_boxes = boxes(sources, len(screens))
 
     def region(item):  # (box, mask, the region's calibrated pixels [C, box]) or None
         k, box = item
@@ -215,8 +224,9 @@ def _calibrate(
                 done[c] = calibrate_grey(synth[c][box], mask, target, sigma)
         return box, mask, done
 
-    # Regions are calibrated apart (in threads), then written in order: their boxes overlap.
-    for result in ahead(region, list(enumerate(ndimage.find_objects(regions), 1)), workers):
+    # Regions are calibrated apart (in threads), each written under its own mask (their boxes
+    # overlap, their masks do not): in any order.
+    for result in as_done(region, largest_first(boxes(regions)), workers):
         if result is not None:
             box, mask, done = result
             out[(slice(None), *box)] = np.where(mask, done, out[(slice(None), *box)])
@@ -270,7 +280,7 @@ def retarget(
     grey = page.mean(0)
     workers = thread_count(workers)
     labels, screens = analysis if analysis is not None else analyze(grey, workers=workers)
-    interior = _interiors(grey, labels, max_border)
+    interior = _interiors(grey, labels, max_border, workers)
     bitonal = _is_bitonal(grey)
     tone = np.array([1.0] + [s.intensity for s in screens])[interior]
 

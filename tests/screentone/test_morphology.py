@@ -50,3 +50,15 @@ def test_thin_is_ndimages_square_opening_on_the_page(seed):
     assert expected.any() and (page[ys, xs] & ~expected).any()  # thin and thick parts both
     np.testing.assert_array_equal(thin(ys, xs, page[ys, xs]), expected)
     assert thin(ys[:0], xs[:0], expected[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (40, 55)])
+@pytest.mark.parametrize("max_label", [None, 3, 12])
+def test_boxes_are_ndimage_find_objects(shape, max_label):
+    from rescale.screentone.morphology import boxes
+
+    rng = np.random.default_rng(sum(shape))
+    labels = np.where(rng.random(shape) > 0.7, rng.integers(1, 10, shape), 0)  # labels missing too
+    labels[0, 0] = 0
+    for lab in (labels, labels.astype(np.int32), np.zeros(shape, np.int64), labels[:, ::-1]):
+        assert boxes(lab, max_label) == ndimage.find_objects(lab, max_label=max_label or 0)

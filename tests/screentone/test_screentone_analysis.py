@@ -207,3 +207,26 @@ def test_a_large_piece_is_cut_into_squares_of_its_connected_parts():
     assert (union == piece).all()
     # Parts under min_area are left out.
     assert len(_squares(piece, 96, 96 * 96)) < len(parts)
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_groups_worked_on_side_by_side_give_the_regions_of_working_in_order(seed, monkeypatch):
+    # The threads find each group's regions among the pixels left free when they start; a group
+    # whose box an earlier group took pixels of since is done again. Here every group is worked on
+    # before any is taken (the stalest the threads can be): on these pages, taking those results
+    # as they are labels some pixels differently (measured), so the checks must redo the
+    # conflicting groups, and the outcome must be the in-order one, bit for bit.
+    from rescale.screentone import analysis
+
+    page = make_scan_page(seed, size=(256, 256), n_regions=8, fine=0.0).image
+    in_order = analyze(page, workers=1)
+    calls = []
+    group_regions = analysis._group_regions
+    monkeypatch.setattr(analysis, "_group_regions", lambda *a: calls.append(a[6]) or group_regions(*a))
+    monkeypatch.setattr(analysis, "ahead", lambda fn, items, workers: iter([fn(item) for item in items]))
+    labels, params = analyze(page, workers=1)
+    assert len(calls) > len({id(g) for g in calls})  # some groups were done again
+    assert np.array_equal(labels, in_order[0]) and params == in_order[1]
+    monkeypatch.undo()
+    labels, params = analyze(page, workers=3)  # real threads, in whatever order they run
+    assert np.array_equal(labels, in_order[0]) and params == in_order[1]
