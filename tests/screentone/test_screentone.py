@@ -147,14 +147,15 @@ def test_pitch_and_angle_are_the_screens_not_those_of_the_strokes_over_it():
     assert blurred["period"] > 50 and blurred["angle"] > 20
 
 
-def test_dominant_peak_stays_inside_its_band_beside_a_stronger_tone_wave():
+def test_dominant_peak_stays_by_its_band_beside_a_stronger_tone_wave():
     # A 40 px tone wave is below the band (max_period 24): the peak found is at its inner edge,
-    # and must not be drawn into the stronger wave when located between the bins.
+    # and must not be drawn into the stronger wave when located between the bins (369 px before;
+    # within a bin of the edge now, where a peak just past it is still located).
     rng = np.random.default_rng(0)
     cols = np.mgrid[:96, :96][1]
     img = 0.5 + 0.4 * np.sin(2 * np.pi * cols / 40) + 0.01 * rng.standard_normal((96, 96))
     period, _, _ = dominant_peak(img, max_period=24.0)
-    assert period <= 25
+    assert period <= 26
 
 
 # --- analysis ----------------------------------------------------------------------------------
