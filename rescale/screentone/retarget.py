@@ -333,7 +333,15 @@ def retarget(
             # Pixels the strokes ink are not screen: left out of the tone.
             screen_px = np.where(over.mean(0) >= (0.5 if bitonal else 0.8), tgt_interior, 0)
             synth = _calibrate(synth, clean, sources, screen_px, screens, bitonal, sy, sx, workers)
-        structure = np.where(tgt_interior[None] > 0, np.minimum(synth, over) if bitonal else synth * over, structure)
+        screened = tgt_interior > 0
+        if not bitonal:
+            # The interiors, sampled at the target's pixel centres, reach a pixel into the outline
+            # here and there: on their rim, an outline's ink (darker than the region's tone by 0.1)
+            # stays, not covered by the screen.
+            rim = screened & ~erode(screened, 1)
+            tones = np.array([1.0] + [s.intensity for s in screens])[tgt_labels]
+            screened &= ~(rim & (structure.mean(0) < np.minimum(0.5, tones - 0.1)))
+        structure = np.where(screened[None], np.minimum(synth, over) if bitonal else synth * over, structure)
     return structure[0] if squeeze else structure
 
 

@@ -65,7 +65,11 @@ def dominant_peak(
     fy, fx = np.meshgrid(f, f, indexing="ij")
     r = np.hypot(fx, fy)
     q = np.where((r >= 1 / max_period) & (fy >= 0), p, 0.0)  # half plane: the spectrum is symmetric
-    vy, vx = refine_peak(p, *np.unravel_index(np.argmax(q), q.shape))
+    i, j = np.unravel_index(np.argmax(q), q.shape)
+    # Kept within a bin of its own: a peak on the band's inner edge, beside the stronger tone
+    # gradients, is no maximum of the spectrum, and the parabola through it can run off (a 58 px
+    # "period" with max_period 24); a peak just past the edge is still located.
+    vy, vx = (np.clip(v, (c - 1 - n // 2) / n, (c + 1 - n // 2) / n) for v, c in zip(refine_peak(p, i, j), (i, j)))
     period = 1.0 / max(np.hypot(vx, vy), 1e-9)
     angle = float(np.degrees(np.arctan2(vy, vx)) % 180.0)
     # Prominence: power near the peak (and its mirror) over the AC power. "Near" is relative to
