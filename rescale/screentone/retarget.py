@@ -314,7 +314,9 @@ def retarget(
         # replaced by the screen alone (copied all over the region, they would darken its tone).
         faint = np.broadcast_to(_faint(interior > 0, alone, grey), page.shape)
         taken = np.where(faint, np.maximum(light - page, 0.0), 0.0)
-        over = 1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05)
+        # Rescaled apart, the strokes' share can exceed the light it is taken from where the screen
+        # is dark (down to 1 - 1 / 0.05 by the floor): a share is at most all of it.
+        over = np.clip(1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05), 0.0, 1.0)
         clean = np.where(faint, alone[None], page)
     sources = np.where(dilate(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so

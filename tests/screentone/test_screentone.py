@@ -586,3 +586,11 @@ def test_cli_screentone_shows_progress_on_a_terminal_over_several_pages(tmp_path
     # The bar over the 3 pages (tqdm draws at most every 0.1 s, so which counts show varies).
     assert "/3 [" in err and "img/s" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["page0.png", "page1.png", "page2.png"]
+
+
+def test_a_scan_page_comes_out_within_paper_and_ink():
+    """The docstring's [0, 1]: on this scan page the strokes' share, rescaled apart from the light it
+    is taken from, once exceeded it where the screen is dark and left pixels at -0.28."""
+    img = make_scan_page(3).image
+    out = retarget(img, (round(img.shape[1] * 0.67), round(img.shape[0] * 0.67)))
+    assert out.min() >= 0.0 and out.max() <= 1.0
