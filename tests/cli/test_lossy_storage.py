@@ -75,7 +75,7 @@ def test_a_lossless_only_method_in_a_lossy_file_is_flagged(tmp_path, capsys):
 
 
 # CAIRN through JPEG q90 over bicubic through JPEG q90 on the monarch crop, per scale: the shipped
-# cairn_x2 measures +4.03 dB (32.95 against 28.93), cairn_x4 +2.70 (26.20 against 23.50); Set5 in docs/cairn.md
+# cairn_x2 measures +4.24 dB (33.17 against 28.93), cairn_x4 +2.70 (26.20 against 23.50); Set5 in docs/cairn.md
 @needs_photo
 @pytest.mark.parametrize("scale, margin", [(2, 3.5), (4, 2.0)])
 def test_jpeg_round_trip_restores_at_the_measured_quality(tmp_path, capsys, scale, margin):
