@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .blas import one_blas_thread
 from .parallel import ahead
 from .smooth import gaussian, gaussian_kernel
 
@@ -213,8 +214,9 @@ def tile_features(
     todo = np.flatnonzero(out["var"] > min_var)
     step = 512  # tiles per batch: bounds the memory of the spectra
     batches = [todo[s : s + step] for s in range(0, len(todo), step)]
-    for _ in ahead(batch, batches, workers):
-        pass
+    with one_blas_thread():  # the sums' small products, on this package's threads only
+        for _ in ahead(batch, batches, workers):
+            pass
     return {k: v.reshape(ty, tx, *v.shape[1:]) for k, v in out.items()}
 
 
