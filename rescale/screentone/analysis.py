@@ -39,6 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from .distance import distance_to_background
+from .grouped import median_by_key
 from .lattice import wave_vectors
 from .morphology import dilate, erode, grow_within, opening, thin
 from .parallel import ahead, thread_count
@@ -324,11 +325,7 @@ def _regularity(
     cell = (ys // block) * (xs.max() // block + 1) + xs // block
     key = cell * bins ** len(lattice) + phase
     if over:
-        order = np.lexsort((values, key))
-        starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
-        counts = np.diff(np.r_[starts, len(order)])
-        median = np.empty(len(values))
-        median[order] = np.repeat(values[order][starts + counts // 2], counts)
+        median = median_by_key(key, values)
         # Strokes are thin: solid ink (a pupil, a black fill) is not left out, as it is no screen.
         plain = ~thin(ys, xs, values <= median - ink)
         if plain.mean() > 0.5:
