@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from .distance import distance_to_background
-from .grouped import median_by_key
+from .grouped import block_phase_keys, median_by_key
 from .lattice import wave_vectors
 from .morphology import dilate, erode, grow_within, opening, thin
 from .parallel import ahead, thread_count
@@ -319,13 +319,7 @@ def _regularity(
     screen) is left out first, if it is under half of the pixels."""
     if bins is None:
         bins = 16 if len(lattice) == 1 else 8
-    ys, xs = np.nonzero(mask)
-    values = img[ys, xs]
-    phase = np.zeros(len(ys), dtype=np.int64)
-    for fy, fx in lattice:
-        phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
-    cell = (ys // block) * (xs.max() // block + 1) + xs // block
-    key = cell * bins ** len(lattice) + phase
+    ys, xs, values, cell, key = block_phase_keys(img, mask, lattice, bins, block)
     if over:
         median = median_by_key(key, values)
         # Strokes are thin: solid ink (a pupil, a black fill) is not left out, as it is no screen.
