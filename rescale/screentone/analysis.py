@@ -75,15 +75,19 @@ def _frequencies(vectors: list) -> list:
     return [vectors[0], 2 * vectors[0]]
 
 
-def _waves(shape: tuple, vectors: list) -> np.ndarray:
-    """``exp(i phase)`` of each of the screen's :func:`_frequencies`, complex ``[N, H, W]``: the outer
-    product of its rows' and columns' factors (a multiplication per pixel instead of a cosine and
-    a sine)."""
+def _factors(shape: tuple, vectors: list) -> tuple[np.ndarray, np.ndarray]:
+    """``exp(i phase)`` of each of the screen's :func:`_frequencies` as the outer product of its
+    rows' and columns' factors (a multiplication per pixel instead of a cosine and a sine): the
+    factors, complex ``[N, H]`` and ``[N, W]``."""
     freqs = _frequencies(vectors)
-    waves = np.empty((len(freqs), *shape), dtype=np.complex128)
-    for wave, (fy, fx) in zip(waves, freqs):
-        np.outer(np.exp(2j * np.pi * fy * np.arange(shape[0])), np.exp(2j * np.pi * fx * np.arange(shape[1])), out=wave)
-    return waves
+    rows = np.array([np.exp(2j * np.pi * fy * np.arange(shape[0])) for fy, _ in freqs])
+    cols = np.array([np.exp(2j * np.pi * fx * np.arange(shape[1])) for _, fx in freqs])
+    return rows, cols
+
+
+def _waves(shape: tuple, vectors: list) -> np.ndarray:
+    """``exp(i phase)`` of each of the screen's :func:`_frequencies`, complex ``[N, H, W]``."""
+    return np.stack([np.outer(a, b) for a, b in zip(*_factors(shape, vectors))])
 
 
 def _demodulated(img: np.ndarray, vectors: list, sigma: float) -> tuple:
@@ -104,7 +108,7 @@ def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarra
     demodulated and averaged by a Gaussian of ``sigma`` px: the +v and -v halves of a real wave,
     twice the amplitude squared) and its share of the local variance; the planes are smoothed and
     reduced row by row (:func:`~rescale.screentone.smooth.demodulated_power`)."""
-    return demodulated_power(img, _waves(img.shape, vectors), sigma, truncate=3.0)
+    return demodulated_power(img, *_factors(img.shape, vectors), sigma, truncate=3.0)
 
 
 def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndarray:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .complex_product import numpy_form, product
+
 __all__ = ["demodulated_power", "gaussian", "gaussian_kernel"]
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, boundscheck=False)
@@ -129,15 +131,25 @@ def gaussian(img: np.ndarray, sigma: float, truncate: float = 4.0, mode: str = "
 
 
 @nb.njit(**_JIT)
-def _products(img, waves, y, out):
-    """``out [2K + 2, W]``: row ``y`` of the planes :func:`demodulated_power` smooths."""
-    k = waves.shape[0]
+def _products(img, rows, cols, waves, form, y, out):
+    """``out [2K + 2, W]``: row ``y`` of the planes :func:`demodulated_power` smooths, each wave
+    ``rows[k, y] * cols[k]`` made as numpy's outer product makes it (``form``), or read from
+    ``waves`` (``form`` -1)."""
+    k = rows.shape[0]
     row = img[y]
     for i in range(k):
-        wave, re, im = waves[i, y], out[2 * i], out[2 * i + 1]
-        for x in range(row.shape[0]):
-            re[x] = row[x] * wave[x].real
-            im[x] = row[x] * wave[x].imag
+        re, im = out[2 * i], out[2 * i + 1]
+        if form < 0:
+            wave = waves[i, y]
+            for x in range(row.shape[0]):
+                re[x] = row[x] * wave[x].real
+                im[x] = row[x] * wave[x].imag
+        else:
+            ar, ai = rows[i, y].real, rows[i, y].imag
+            for x in range(row.shape[0]):
+                wr, wi = product(ar, ai, cols[i, x].real, cols[i, x].imag, form)
+                re[x] = row[x] * wr
+                im[x] = row[x] * wi
     mean, square = out[2 * k], out[2 * k + 1]
     for x in range(row.shape[0]):
         mean[x] = row[x]
@@ -145,22 +157,23 @@ def _products(img, waves, y, out):
 
 
 @nb.njit(**_JIT)
-def _demodulated_power(img, waves, w, power, share):
+def _demodulated_power(img, rows, cols, waves, form, w, power, share):
     """:func:`demodulated_power`: each row of every plane smoothed down the columns from a ring of
     the ``2r + 1`` rows of products around it (the rows a reflected tap reads lie among them),
     then along the row, as :func:`_vertical` and :func:`_horizontal` add them."""
     h, width = img.shape
-    planes = 2 * waves.shape[0] + 2
+    k = rows.shape[0]
+    planes = 2 * k + 2
     r = (w.shape[0] - 1) // 2
     ring_len = 2 * r + 1
     ring = np.empty((planes, ring_len, width))
-    rows = np.empty((planes, width))
+    out_rows = np.empty((planes, width))
     column = np.empty(width)
     line = np.empty(width + 2 * r)
     ready = 0  # rows of products made so far
     for y in range(h):
         while ready < h and ready <= y + r:
-            _products(img, waves, ready, ring[:, ready % ring_len])
+            _products(img, rows, cols, waves, form, ready, ring[:, ready % ring_len])
             ready += 1
         w0 = w[r]
         for p in range(planes):
@@ -174,7 +187,7 @@ def _demodulated_power(img, waves, w, power, share):
                     column[x] = column[x] + (ra[x] + rb[x]) * wj
             for i in range(-r, width + r):
                 line[i + r] = column[_edge(i, width, 0)]
-            out = rows[p]
+            out = out_rows[p]
             centre = line[r : r + width]
             for x in range(width):
                 out[x] = centre[x] * w0
@@ -183,38 +196,51 @@ def _demodulated_power(img, waves, w, power, share):
                 a_, b_ = line[r - j : r - j + width], line[r + j : r + j + width]
                 for x in range(width):
                     out[x] = out[x] + (a_[x] + b_[x]) * wj
-        k = waves.shape[0]
-        mean, square = rows[2 * k], rows[2 * k + 1]
+        mean, square = out_rows[2 * k], out_rows[2 * k + 1]
         for x in range(width):
             acc = 0.0
             for i in range(k):
-                re, im = rows[2 * i, x], rows[2 * i + 1, x]
+                re, im = out_rows[2 * i, x], out_rows[2 * i + 1, x]
                 acc = acc + 2 * (re * re + im * im)
             power[y, x] = acc
             share[y, x] = acc / max(square[x] - mean[x] * mean[x], 1e-9)
 
 
-def demodulated_power(img: np.ndarray, waves: np.ndarray, sigma: float, truncate: float = 3.0) -> tuple:
-    """The local power of the waves ``waves`` (complex ``[K, H, W]``, ``exp(i phase)`` of each
-    frequency) in ``img`` (``[H, W]``), and its share of the local variance, ``[H, W]`` each, as
+def demodulated_power(
+    img: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float, truncate: float = 3.0
+) -> tuple:
+    """The local power of the waves ``waves[k] = np.outer(rows[k], cols[k])`` (complex row and
+    column factors ``[K, H]`` and ``[K, W]``: ``exp(i phase)`` of each frequency) in ``img`` (``[H,
+    W]``), and its share of the local variance, ``[H, W]`` each, as
 
         re_k, im_k = gaussian(img * waves[k].real), gaussian(img * waves[k].imag)
         power = sum_k 2 * (re_k**2 + im_k**2)   (from 0, in order)
         share = power / max(gaussian(img * img) - gaussian(img)**2, 1e-9)
 
-    give them bit for bit, every ``gaussian`` of ``sigma`` px, ``truncate``, edges ``reflect``.
+    give them bit for bit, every ``gaussian`` of ``sigma`` px, ``truncate``, edges ``reflect``. The
+    waves are made row by row as numpy's outer product makes them on this machine
+    (:func:`~rescale.screentone.complex_product.numpy_form`; by numpy itself where neither form is).
 
     Example:
         >>> img = np.random.default_rng(0).random((30, 40))
-        >>> wave = np.exp(2j * np.pi * 0.25 * np.arange(40))[None, None].repeat(30, 1)
-        >>> power, share = demodulated_power(img, wave, 2.0)
-        >>> re, im = gaussian(img * wave[0].real, 2.0, 3.0), gaussian(img * wave[0].imag, 2.0, 3.0)
+        >>> rows, cols = np.ones((1, 30), complex), np.exp(2j * np.pi * 0.25 * np.arange(40))[None]
+        >>> power, share = demodulated_power(img, rows, cols, 2.0)
+        >>> wave = np.outer(rows[0], cols[0])
+        >>> re, im = gaussian(img * wave.real, 2.0, 3.0), gaussian(img * wave.imag, 2.0, 3.0)
         >>> bool((power == 0.0 + 2 * (re**2 + im**2)).all())
         True
     """
     img = np.ascontiguousarray(img, dtype=np.float64)
-    waves = np.ascontiguousarray(waves, dtype=np.complex128)
+    rows = np.ascontiguousarray(rows, dtype=np.complex128)
+    cols = np.ascontiguousarray(cols, dtype=np.complex128)
+    form = numpy_form()
+    if form is None:
+        waves = np.stack([np.outer(a, b) for a, b in zip(rows, cols)])
+    else:
+        waves = np.zeros((rows.shape[0], 1, 1), dtype=np.complex128)  # not read
     power, share = np.empty(img.shape), np.empty(img.shape)
     if img.size:
-        _demodulated_power(img, waves, gaussian_kernel(sigma, truncate), power, share)
+        _demodulated_power(
+            img, rows, cols, waves, -1 if form is None else form, gaussian_kernel(sigma, truncate), power, share
+        )
     return power, share
