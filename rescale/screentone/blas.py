@@ -2,10 +2,10 @@
 
 The tile spectra's sums are one small matrix product per batch (:func:`rescale.screentone.tiles.
 tile_features`: 512 x 2112 by 2112 x 14). OpenBLAS splits it over its own threads, and each of
-them then spins, waiting for the next call, for about 0.1 s: on the cores this package's own
-threads need. On a 2-core machine that was 0.35-0.5 CPU s of a page's 2.4-2.9 s of analysis, and
-as much of a thread's wall time. OpenBLAS splits a product by rows and columns, never along the
-sums, so one thread gives the same bits.
+them then spins a while (its thread timeout) waiting for the next call: on the cores this
+package's own threads need. On the 2-core development machine that was 0.35-0.5 CPU s of a manga
+page's 2.7-2.9 s of analysis. OpenBLAS splits a product by rows and columns, never along the sums,
+so one thread gives the same bits.
 
 OpenBLAS's thread count is the process's (its ``openblas_set_num_threads_local`` sets it too, in a
 pthreads build): while any block of :func:`one_blas_thread` runs, every BLAS call of the process
