@@ -39,10 +39,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from .distance import distance_to_background
+from .grouped import block_phase_keys, median_by_key
 from .lattice import wave_vectors
 from .morphology import dilate, erode, grow_within, opening, thin
 from .parallel import ahead, thread_count
-from .smooth import gaussian
+from .smooth import demodulated_power, gaussian
 from .spectrum import masked_spectrum, refine_peak
 from .tiles import NOISE, hypotheses, lattice_vectors, tile_features, tile_kinds, tile_vectors, transition_density
 
@@ -65,43 +66,49 @@ class ScreenParams:
 # --- 3. pixels -------------------------------------------------------------------------------------
 
 
-def _demodulated(img: np.ndarray, vectors: list, sigma: float, extra: tuple = ()) -> tuple:
-    """For each frequency of a periodic screen (its fundamentals and first harmonics): the wave
-    ``exp(i phase)`` ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``:
-    the image demodulated and averaged by a Gaussian of ``sigma`` px); and the ``extra`` planes
-    averaged alike. Returns ``(waves, re, im, extra)``, the last three ``[N, H, W]``: all planes
-    are smoothed in one call."""
+def _frequencies(vectors: list) -> list:
+    """A periodic screen's frequencies: its fundamentals and first harmonics (dots: ``a, b, a + b,
+    a - b``; lines: ``v, 2 v``)."""
     if len(vectors) == 2:
         a, b = vectors
-        freqs = [a, b, a + b, a - b]
-    else:
-        freqs = [vectors[0], 2 * vectors[0]]
-    # exp(i 2 pi (fy y + fx x)) as the outer product of its rows' and columns' factors (a
-    # multiplication per pixel instead of a cosine and a sine).
-    waves = [
-        np.outer(np.exp(2j * np.pi * fy * np.arange(img.shape[0])), np.exp(2j * np.pi * fx * np.arange(img.shape[1])))
-        for fy, fx in freqs
-    ]
-    stack = np.empty((2 * len(waves) + len(extra), *img.shape))
-    for i, wave in enumerate(waves):
-        np.multiply(img, wave.real, out=stack[2 * i])
-        np.multiply(img, wave.imag, out=stack[2 * i + 1])
-    for i, plane in enumerate(extra):
-        stack[2 * len(waves) + i] = plane
+        return [a, b, a + b, a - b]
+    return [vectors[0], 2 * vectors[0]]
+
+
+def _factors(shape: tuple, vectors: list) -> tuple[np.ndarray, np.ndarray]:
+    """``exp(i phase)`` of each of the screen's :func:`_frequencies` as the outer product of its
+    rows' and columns' factors (a multiplication per pixel instead of a cosine and a sine): the
+    factors, complex ``[N, H]`` and ``[N, W]``."""
+    freqs = _frequencies(vectors)
+    rows = np.array([np.exp(2j * np.pi * fy * np.arange(shape[0])) for fy, _ in freqs])
+    cols = np.array([np.exp(2j * np.pi * fx * np.arange(shape[1])) for _, fx in freqs])
+    return rows, cols
+
+
+def _waves(shape: tuple, vectors: list) -> np.ndarray:
+    """``exp(i phase)`` of each of the screen's :func:`_frequencies`, complex ``[N, H, W]``."""
+    return np.stack([np.outer(a, b) for a, b in zip(*_factors(shape, vectors))])
+
+
+def _demodulated(img: np.ndarray, vectors: list, sigma: float) -> tuple:
+    """For each frequency of a periodic screen (:func:`_frequencies`): the wave ``exp(i phase)``
+    ``[H, W]`` and its local complex amplitude (real and imaginary parts ``[H, W]``: the image
+    demodulated and averaged by a Gaussian of ``sigma`` px). Returns ``(waves, re, im)``, each
+    ``[N, H, W]``: all planes are smoothed in one call."""
+    waves = _waves(img.shape, vectors)
+    stack = np.empty((2 * len(waves), *img.shape))
+    np.multiply(img, waves.real, out=stack[0::2])
+    np.multiply(img, waves.imag, out=stack[1::2])
     smooth = gaussian(stack, sigma, truncate=3.0)
-    n = 2 * len(waves)
-    return waves, smooth[0:n:2], smooth[1:n:2], smooth[n:]
+    return waves, smooth[0::2], smooth[1::2]
 
 
 def _screen_fit(img: np.ndarray, vectors: list, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Local power of a periodic screen ``[H, W]`` (its fundamentals and first harmonics, each
-    demodulated and averaged by a Gaussian of ``sigma`` px) and its share of the local variance."""
-    _, res, ims, (mean, square) = _demodulated(img, vectors, sigma, (img, img * img))
-    power = np.zeros(img.shape)
-    for re, im in zip(res, ims):
-        power += 2 * (re**2 + im**2)  # the +v and -v halves of a real wave
-    var = np.maximum(square - mean**2, 1e-9)
-    return power, power / var
+    demodulated and averaged by a Gaussian of ``sigma`` px: the +v and -v halves of a real wave,
+    twice the amplitude squared) and its share of the local variance; the planes are smoothed and
+    reduced row by row (:func:`~rescale.screentone.smooth.demodulated_power`)."""
+    return demodulated_power(img, *_factors(img.shape, vectors), sigma, truncate=3.0)
 
 
 def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndarray:
@@ -109,7 +116,7 @@ def screen_model(img: np.ndarray, screen: ScreenParams, sigma: float) -> np.ndar
     its fundamentals and first harmonics with their local amplitudes and phases (over a Gaussian of
     ``sigma`` px). What the model leaves out (``img - model``) is what is drawn over the screen."""
     model = gaussian(img, sigma)
-    waves, res, ims, _ = _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma)
+    waves, res, ims = _demodulated(img, wave_vectors(screen.kind, screen.period, screen.angle), sigma)
     for wave, re, im in zip(waves, res, ims):
         model += 2 * (re * wave.real + im * wave.imag)
     return model
@@ -316,19 +323,9 @@ def _regularity(
     screen) is left out first, if it is under half of the pixels."""
     if bins is None:
         bins = 16 if len(lattice) == 1 else 8
-    ys, xs = np.nonzero(mask)
-    values = img[ys, xs]
-    phase = np.zeros(len(ys), dtype=np.int64)
-    for fy, fx in lattice:
-        phase = phase * bins + (np.floor((fy * ys + fx * xs) * bins) % bins).astype(np.int64)
-    cell = (ys // block) * (xs.max() // block + 1) + xs // block
-    key = cell * bins ** len(lattice) + phase
+    ys, xs, values, cell, key = block_phase_keys(img, mask, lattice, bins, block)
     if over:
-        order = np.lexsort((values, key))
-        starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
-        counts = np.diff(np.r_[starts, len(order)])
-        median = np.empty(len(values))
-        median[order] = np.repeat(values[order][starts + counts // 2], counts)
+        median = median_by_key(key, values)
         # Strokes are thin: solid ink (a pupil, a black fill) is not left out, as it is no screen.
         plain = ~thin(ys, xs, values <= median - ink)
         if plain.mean() > 0.5:

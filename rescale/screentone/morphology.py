@@ -6,16 +6,16 @@ the page, a few times each. ndimage's generic loops visit each pixel's neighbour
 time; these run along whole rows (a pixel and its four neighbours are five loads and four ands or
 ors, which vectorise). The results are booleans: the same pixels, whatever computes them.
 
-:func:`thin` finds the thin parts of a region's flagged pixels (a 3x3 square opening, ndimage's)
-over the region's box rather than a page-sized mask. :func:`boxes` is ``ndimage.find_objects`` in
-one pass over a page's labels (the retargeting takes the boxes of four page-sized label maps).
+:func:`thin` finds the thin parts of a region's flagged pixels (ndimage's 3x3 square opening)
+over the region's box rather than a page-sized mask, in loops over that box. :func:`boxes` is
+``ndimage.find_objects`` in one pass over a page's labels (the retargeting takes the boxes of four
+page-sized label maps).
 """
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["erode", "dilate", "opening", "grow_within", "thin", "boxes"]
 
@@ -157,10 +157,44 @@ def thin(ys: np.ndarray, xs: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """
     if len(ys) == 0:
         return np.zeros(0, dtype=bool)
+    out = np.empty(len(ys), dtype=np.uint8)
+    _thin(
+        np.ascontiguousarray(ys, dtype=np.int64),
+        np.ascontiguousarray(xs, dtype=np.int64),
+        np.ascontiguousarray(flags, dtype=bool).view(np.uint8),
+        out,
+    )
+    return out.view(bool)
+
+
+@nb.njit(nogil=True, cache=True, boundscheck=False)
+def _thin(ys, xs, flags, out):
+    """:func:`thin` over the pixels' box: the flagged pixels no 3x3 square of flagged ones covers
+    (the opening's erosion and dilation by the square, each as three across then three down;
+    outside the box counts as unset)."""
     y0, x0 = ys.min(), xs.min()
-    mask = np.zeros((ys.max() - y0 + 1, xs.max() - x0 + 1), dtype=bool)
-    mask[ys - y0, xs - x0] = flags
-    return (mask & ~ndimage.binary_opening(mask, np.ones((3, 3))))[ys - y0, xs - x0]
+    h, w = ys.max() - y0 + 1, xs.max() - x0 + 1
+    mask = np.zeros((h, w), np.uint8)
+    for i in range(ys.shape[0]):
+        mask[ys[i] - y0, xs[i] - x0] = flags[i]
+    across = np.zeros((h, w), np.uint8)
+    for y in range(h):
+        for x in range(1, w - 1):
+            across[y, x] = mask[y, x - 1] & mask[y, x] & mask[y, x + 1]
+    core = np.zeros((h, w), np.uint8)  # the erosion: the centres of the squares
+    for y in range(1, h - 1):
+        for x in range(w):
+            core[y, x] = across[y - 1, x] & across[y, x] & across[y + 1, x]
+    for y in range(h):
+        for x in range(w):
+            left = core[y, x - 1] if x > 0 else 0
+            right = core[y, x + 1] if x < w - 1 else 0
+            across[y, x] = left | core[y, x] | right
+    for i in range(ys.shape[0]):
+        y, x = ys[i] - y0, xs[i] - x0
+        up = across[y - 1, x] if y > 0 else 0
+        down = across[y + 1, x] if y < h - 1 else 0
+        out[i] = flags[i] & ~(up | across[y, x] | down) & 1
 
 
 @nb.njit(nogil=True, cache=True, boundscheck=False)

@@ -180,7 +180,7 @@ class _Region:
         # Taken on the source region's box only: the Gaussians' zero edges there read what the
         # window holds around it (nothing: the tone is masked by the region), so the values are
         # those of the whole window, at a fraction of its area (the window's margins are wide).
-        box = ndimage.find_objects(self.source.astype(np.int8))[0]
+        box = boxes(self.source.view(np.uint8), 1)[0]
         grey = self.window[(slice(None), *box)].mean(0)
         tone[box] = local_tone(grey, self.source[box], max(period, 2.0)) * insidef[box]
         dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]

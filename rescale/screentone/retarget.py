@@ -27,6 +27,7 @@ from .analysis import analyze
 from .calibrate import calibrate_bitonal, calibrate_grey, local_tone, mask_weight, region_tone, tone_ramp
 from .distance import distance_to_background
 from .lattice import directions, lattice_median, wave_vectors
+from .layers import scan_layers
 from .morphology import boxes, dilate, erode
 from .parallel import as_done, largest_first, thread_count
 from .patches import synthesise
@@ -302,22 +303,20 @@ def retarget(
         # they take at each pixel, rescaled with the screen as weight (where its dots are dark, a
         # stroke does not show), is taken from the synthesised screen's light.
         alone, spread = _screen_alone(grey, interior, screens, workers)
-        inside = (interior > 0)[None]
-        light = np.where(inside, alone[None], 1.0)
-        # Darker than the screen by more than its reads disagree (and than noise) is surely a
-        # stroke: never copied (not at the rim, where an outline's blur darkens the screen).
-        sure = np.where(inside, np.maximum(light - page - np.maximum(spread, 0.04), 0.0), 0.0)
-        strokes = erode(interior > 0, 2) & (sure.mean(0) > 0.15)
-        screen = (interior > 0) & ~strokes
-        # Faint strokes too: their whole darkness is taken (less would leave a thin stroke fainter
-        # than a filter keeps it), and the screens' copies and tones come from the page with them
-        # replaced by the screen alone (copied all over the region, they would darken its tone).
-        faint = np.broadcast_to(_faint(interior > 0, alone, grey), page.shape)
-        taken = np.where(faint, np.maximum(light - page, 0.0), 0.0)
+        inside = interior > 0
+        # The light the screen alone lets through; darker than the screen by more than its reads
+        # disagree (and than noise) is surely a stroke (sure): never copied (not at the rim, where
+        # an outline's blur darkens the screen). Faint strokes too: their whole darkness is taken
+        # (less would leave a thin stroke fainter than a filter keeps it), and the screens' copies
+        # and tones come from the page with them replaced by the screen alone (clean: copied all
+        # over the region, they would darken its tone). One pass over the page (layers.py).
+        faint = _faint(inside, alone, grey)
+        light, sure, taken, clean = scan_layers(page, alone, spread, inside, faint)
+        strokes = erode(inside, 2) & (sure > 0.15)
+        screen = inside & ~strokes
         # Rescaled apart, the strokes' share can exceed the light it is taken from where the screen
         # is dark (down to 1 - 1 / 0.05 by the floor): a share is at most all of it.
         over = np.clip(1.0 - rescaled(taken, False) / np.maximum(rescaled(light, False), 0.05), 0.0, 1.0)
-        clean = np.where(faint, alone[None], page)
     sources = np.where(dilate(strokes), 0, interior)
     # Outside the screens, the structure is resampled with each screen flattened to its tone, so
     # an outline keeps the weight it has beside its screen (beside paper, a re-binarised outline

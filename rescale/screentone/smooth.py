@@ -9,6 +9,10 @@ down to 1, in float64, along the columns (axis 0) first, then along the rows; ed
 (``d c b a | a b c d``) or ``constant`` zeros. They are faster because their inner loops run along
 contiguous rows (the vertical pass adds whole rows, the horizontal one a row's shifted copies),
 which LLVM vectorises, and they take a stack of planes in one call.
+
+:func:`demodulated_power` is the screen fit's (:mod:`rescale.screentone.analysis`) ten smoothed
+planes reduced to the two maps it keeps, row by row: the same sums, without writing the planes
+(the products, then each pass's output: tens of MB per group) to memory and reading them back.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["gaussian", "gaussian_kernel"]
+from .complex_product import numpy_form, product
+
+__all__ = ["demodulated_power", "gaussian", "gaussian_kernel"]
 
 _JIT = dict(nogil=True, cache=True, fastmath=False, boundscheck=False)
 _MODES = {"reflect": 0, "constant": 1}
@@ -122,3 +128,119 @@ def gaussian(img: np.ndarray, sigma: float, truncate: float = 4.0, mode: str = "
     _vertical(planes, out, kernel, _MODES[mode])
     _horizontal(out, out, kernel, _MODES[mode])  # in place: each row is read into a buffer first
     return out.reshape(img.shape)
+
+
+@nb.njit(**_JIT)
+def _products(img, rows, cols, waves, form, y, out):
+    """``out [2K + 2, W]``: row ``y`` of the planes :func:`demodulated_power` smooths, each wave
+    ``rows[k, y] * cols[k]`` made as numpy's outer product makes it (``form``), or read from
+    ``waves`` (``form`` -1)."""
+    k = rows.shape[0]
+    row = img[y]
+    for i in range(k):
+        re, im = out[2 * i], out[2 * i + 1]
+        if form < 0:
+            wave = waves[i, y]
+            for x in range(row.shape[0]):
+                re[x] = row[x] * wave[x].real
+                im[x] = row[x] * wave[x].imag
+        else:
+            ar, ai = rows[i, y].real, rows[i, y].imag
+            for x in range(row.shape[0]):
+                wr, wi = product(ar, ai, cols[i, x].real, cols[i, x].imag, form)
+                re[x] = row[x] * wr
+                im[x] = row[x] * wi
+    mean, square = out[2 * k], out[2 * k + 1]
+    for x in range(row.shape[0]):
+        mean[x] = row[x]
+        square[x] = row[x] * row[x]
+
+
+@nb.njit(**_JIT)
+def _demodulated_power(img, rows, cols, waves, form, w, power, share):
+    """:func:`demodulated_power`: each row of every plane smoothed down the columns from a ring of
+    the ``2r + 1`` rows of products around it (the rows a reflected tap reads lie among them),
+    then along the row, as :func:`_vertical` and :func:`_horizontal` add them."""
+    h, width = img.shape
+    k = rows.shape[0]
+    planes = 2 * k + 2
+    r = (w.shape[0] - 1) // 2
+    ring_len = 2 * r + 1
+    ring = np.empty((planes, ring_len, width))
+    out_rows = np.empty((planes, width))
+    column = np.empty(width)
+    line = np.empty(width + 2 * r)
+    ready = 0  # rows of products made so far
+    for y in range(h):
+        while ready < h and ready <= y + r:
+            _products(img, rows, cols, waves, form, ready, ring[:, ready % ring_len])
+            ready += 1
+        w0 = w[r]
+        for p in range(planes):
+            mid = ring[p, y % ring_len]
+            for x in range(width):
+                column[x] = mid[x] * w0
+            for j in range(r, 0, -1):
+                a, b, wj = _edge(y - j, h, 0), _edge(y + j, h, 0), w[r - j]
+                ra, rb = ring[p, a % ring_len], ring[p, b % ring_len]
+                for x in range(width):
+                    column[x] = column[x] + (ra[x] + rb[x]) * wj
+            for i in range(-r, width + r):
+                line[i + r] = column[_edge(i, width, 0)]
+            out = out_rows[p]
+            centre = line[r : r + width]
+            for x in range(width):
+                out[x] = centre[x] * w0
+            for j in range(r, 0, -1):
+                wj = w[r - j]
+                a_, b_ = line[r - j : r - j + width], line[r + j : r + j + width]
+                for x in range(width):
+                    out[x] = out[x] + (a_[x] + b_[x]) * wj
+        mean, square = out_rows[2 * k], out_rows[2 * k + 1]
+        for x in range(width):
+            acc = 0.0
+            for i in range(k):
+                re, im = out_rows[2 * i, x], out_rows[2 * i + 1, x]
+                acc = acc + 2 * (re * re + im * im)
+            power[y, x] = acc
+            share[y, x] = acc / max(square[x] - mean[x] * mean[x], 1e-9)
+
+
+def demodulated_power(
+    img: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigma: float, truncate: float = 3.0
+) -> tuple:
+    """The local power of the waves ``waves[k] = np.outer(rows[k], cols[k])`` (complex row and
+    column factors ``[K, H]`` and ``[K, W]``: ``exp(i phase)`` of each frequency) in ``img`` (``[H,
+    W]``), and its share of the local variance, ``[H, W]`` each, as
+
+        re_k, im_k = gaussian(img * waves[k].real), gaussian(img * waves[k].imag)
+        power = sum_k 2 * (re_k**2 + im_k**2)   (from 0, in order)
+        share = power / max(gaussian(img * img) - gaussian(img)**2, 1e-9)
+
+    give them bit for bit, every ``gaussian`` of ``sigma`` px, ``truncate``, edges ``reflect``. The
+    waves are made row by row as numpy's outer product makes them on this machine
+    (:func:`~rescale.screentone.complex_product.numpy_form`; by numpy itself where neither form is).
+
+    Example:
+        >>> img = np.random.default_rng(0).random((30, 40))
+        >>> rows, cols = np.ones((1, 30), complex), np.exp(2j * np.pi * 0.25 * np.arange(40))[None]
+        >>> power, share = demodulated_power(img, rows, cols, 2.0)
+        >>> wave = np.outer(rows[0], cols[0])
+        >>> re, im = gaussian(img * wave.real, 2.0, 3.0), gaussian(img * wave.imag, 2.0, 3.0)
+        >>> bool((power == 0.0 + 2 * (re**2 + im**2)).all())
+        True
+    """
+    img = np.ascontiguousarray(img, dtype=np.float64)
+    rows = np.ascontiguousarray(rows, dtype=np.complex128)
+    cols = np.ascontiguousarray(cols, dtype=np.complex128)
+    form = numpy_form()
+    if form is None:
+        waves = np.stack([np.outer(a, b) for a, b in zip(rows, cols)])
+    else:
+        waves = np.zeros((rows.shape[0], 1, 1), dtype=np.complex128)  # not read
+    power, share = np.empty(img.shape), np.empty(img.shape)
+    if img.size:
+        _demodulated_power(
+            img, rows, cols, waves, -1 if form is None else form, gaussian_kernel(sigma, truncate), power, share
+        )
+    return power, share

@@ -52,6 +52,17 @@ def test_thin_is_ndimages_square_opening_on_the_page(seed):
     assert thin(ys[:0], xs[:0], expected[:0]).shape == (0,)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (2, 5), (3, 3), (4, 1), (5, 7)])
+def test_thin_on_small_boxes_is_ndimages(shape):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(20):
+        page = np.zeros((shape[0] + 4, shape[1] + 4), bool)
+        page[2:-2, 2:-2] = rng.random(shape) < 0.8
+        ys, xs = np.nonzero(np.pad(np.ones(shape, bool), 2))
+        expected = (page & ~ndimage.binary_opening(page, np.ones((3, 3))))[ys, xs]
+        np.testing.assert_array_equal(thin(ys, xs, page[ys, xs]), expected)
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (40, 55)])
 @pytest.mark.parametrize("max_label", [None, 3, 12])
 def test_boxes_are_ndimage_find_objects(shape, max_label):

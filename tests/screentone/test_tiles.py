@@ -103,3 +103,16 @@ def test_transition_density_in_bands_is_the_whole_pages(shape, workers):
     img[rng.random(shape) < 0.02] = 300.0
     np.testing.assert_array_equal(transition_density(img, workers=workers), transition_density(img, workers=1))
     assert transition_density(np.zeros((0, shape[1])), workers=workers).shape == (0, shape[1])
+
+
+def test_band_power_is_numpys():
+    from rescale.screentone.tiles import _band_power
+
+    rng = np.random.default_rng(5)
+    h = (rng.normal(size=(9, 64, 33)) + 1j * rng.normal(size=(9, 64, 33))).astype(np.complex64) * 30
+    band = (rng.random((64, 33)) > 0.2).astype(np.float32)
+    want = h.real**2 + h.imag**2
+    want *= band
+    got = _band_power(h, band)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
