@@ -30,6 +30,7 @@ from .distance import nearest_set_pixel
 from .lattice import near_lattice_offsets, phase_error, wave_vectors
 from .morphology import boxes
 from .parallel import as_done, largest_first
+from .spectrum import refine_vectors
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -131,9 +132,9 @@ def synthesise(
         source = _crop(sources, origin, size, 0) == k
         if not source.any():
             return None
-        fill = _Region(
-            _crop(src, origin, size, 1.0), source, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx
-        )
+        window = _crop(src, origin, size, 1.0)
+        vectors = refine_vectors(window.mean(0), source, vectors)
+        fill = _Region(window, source, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx)
         fill.copies(vectors, levels, reach, tol, screen.period, tone_tol)
         return box, fill
 
