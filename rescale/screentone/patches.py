@@ -85,6 +85,7 @@ def synthesise(
     tol: float = 0.03,
     tone_tol: float = 0.1,
     finest: tuple = (32,),
+    rims: np.ndarray | None = None,
     workers: int = 1,
 ) -> np.ndarray:
     """Screen pixels for every labelled target pixel, copied 1:1 from the source.
@@ -103,6 +104,10 @@ def synthesise(
         tone_tol: difference between a copy's local tone and the source's where the scale maps
             the cell that costs, per pixel copied, as much as a pixel left unfilled.
         finest: the cell sizes after the first level (:func:`cell_sizes`).
+        rims: bool ``[H, W]``, source pixels that copies leave out where their region keeps half
+            its source pixels without them (on scans, the interiors' rims, darkened by the
+            outline's blur: copied into the middle of an upscaled region, they drew its outline's
+            arcs across the screen).
         workers: threads (regions are synthesised side by side).
 
     Returns:
@@ -132,6 +137,10 @@ def synthesise(
         source = _crop(sources, origin, size, 0) == k
         if not source.any():
             return None
+        if rims is not None:
+            inner = source & ~_crop(rims, origin, size, False)
+            if inner.sum() >= 0.5 * source.sum():
+                source = inner
         window = _crop(src, origin, size, 1.0)
         vectors = refine_vectors(window.mean(0), source, vectors)
         fill = _Region(window, source, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx)

@@ -47,3 +47,30 @@ def test_pixels_far_from_the_source_region_keep_the_lattice_phase():
     params = [ScreenParams("dots", period, angle, 0.5, 0)]
     out = synthesise(screen[None], sources, targets, params, 2.0, 2.0, search=32)[0]
     assert phase_jump(out, ndimage.binary_erosion(targets == 1, iterations=2), vectors, period) < 1.0
+
+
+@pytest.mark.parametrize("with_rims", [False, True])
+def test_rims_are_not_copied_into_the_middle_of_an_upscaled_region(with_rims):
+    # A scan's outline darkens its region's rim (here by 0.3, below any pixel of the screen):
+    # enlarged 1.5x, copies of the rim drew arcs of it across the screen. Given as ``rims``, no
+    # pixel 4 px or more inside the target region is that dark; without, some are (the check can
+    # fail).
+    from scipy import ndimage
+
+    from rescale.screentone.analysis import ScreenParams
+    from rescale.screentone.lattice import wave_vectors
+    from rescale.screentone.patches import synthesise
+
+    period, angle = 3.2, 45.0
+    yy, xx = np.mgrid[:96, :96]
+    screen = 0.5 + 0.1 * sum(np.cos(2 * np.pi * (fy * yy + fx * xx)) for fy, fx in wave_vectors("dots", period, angle))
+    region = np.hypot((yy - 48) / 40, (xx - 48) / 30) < 1
+    rims = region & ~ndimage.binary_erosion(region, iterations=2)
+    page = np.where(rims, screen - 0.3, screen)
+    ty, tx = np.mgrid[:144, :144]
+    targets = (np.hypot((ty - 72) / 60, (tx - 72) / 45) < 1).astype(int)
+    params = [ScreenParams("dots", period, angle, 0.5, 0)]
+    out = synthesise(page[None], region.astype(int), targets, params, 1.5, 1.5, rims=rims if with_rims else None)[0]
+    deep = ndimage.binary_erosion(targets == 1, iterations=4)
+    dark = (out[deep] < screen.min() - 0.01).sum()
+    assert (dark == 0) if with_rims else (dark > 0)
