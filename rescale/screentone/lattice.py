@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["wave_vectors", "phase_error", "near_lattice_offsets", "directions", "lattice_median"]
+__all__ = ["wave_vectors", "phase_error", "onto_lattice", "near_lattice_offsets", "directions", "lattice_median"]
 
 
 def wave_vectors(kind: str, period: float, angle: float) -> list:
@@ -46,6 +46,28 @@ def phase_error(vectors: list, dy, dx) -> np.ndarray:
         u = fy * dy + fx * dx
         err += (u - np.round(u)) ** 2
     return np.sqrt(err)
+
+
+def onto_lattice(vectors: list, dy, dx) -> tuple[np.ndarray, np.ndarray]:
+    """The shortest real offsets ``(ey, ex)`` that move the integer shifts ``(dy, dx)`` exactly onto
+    the screen's lattice (each phase a whole number of cycles): for dots the one solution of both
+    phases, for lines the offset along the wave vector; 0 for noise.
+
+    Example (a 4 px dot screen's lattice holds (4, 4), not (3, 5)):
+        >>> [float(e[0]) for e in onto_lattice(wave_vectors("dots", 4.0, 0.0), np.array([3]), np.array([5]))]
+        [1.0, -1.0]
+    """
+    dy, dx = np.asarray(dy, dtype=float), np.asarray(dx, dtype=float)
+    if not vectors:
+        return np.zeros_like(dy), np.zeros_like(dx)
+    # The phases' residuals to the nearest whole cycles, to be added by the offset.
+    res = [np.round(fy * dy + fx * dx) - (fy * dy + fx * dx) for fy, fx in vectors]
+    if len(vectors) == 1:
+        (fy, fx), (r,) = vectors[0], res
+        n = fy * fy + fx * fx
+        return r * fy / n, r * fx / n
+    inv = np.linalg.inv(np.array(vectors, dtype=float))
+    return inv[0, 0] * res[0] + inv[0, 1] * res[1], inv[1, 0] * res[0] + inv[1, 1] * res[1]
 
 
 def near_lattice_offsets(vectors: list, reach: int, tol: float, count: int | None = None, tiers: int = 1) -> np.ndarray:

@@ -327,8 +327,24 @@ def retarget(
     tgt_labels = _nearest_labels(labels, height, width)
     if tgt_labels.any():
         sy, sx = height / page.shape[1], width / page.shape[2]
+        # On a scan, the outline's blur darkens the interior's rim: no copy takes it where the
+        # region has enough other pixels (the rim of the target is filled from within, by whole
+        # periods, and the outline laid over it). And a scan's screens are blurred and noisy: their
+        # lattices are read again from the copies' sources, and copies moved exactly onto them.
+        rims = None if bitonal else (interior > 0) & ~erode(interior > 0, 2)
         synth = synthesise(
-            clean, sources, tgt_labels, screens, sy, sx, locality=locality, search=search, tol=tol, workers=workers
+            clean,
+            sources,
+            tgt_labels,
+            screens,
+            sy,
+            sx,
+            locality=locality,
+            search=search,
+            tol=tol,
+            rims=rims,
+            exact=not bitonal,
+            workers=workers,
         )
         if calibrate:
             # Pixels the strokes ink are not screen: left out of the tone.

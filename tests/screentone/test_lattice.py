@@ -42,3 +42,21 @@ def test_lattice_median_in_a_mask_reads_the_pixel_itself_outside_it(count):
     ranks = (0.25, 0.5, 0.625, 0.75)
     want = _reference(img, offsets, ranks, mask)
     np.testing.assert_array_equal(lattice_median(img, offsets, ranks, mask=mask), want)
+
+
+@pytest.mark.parametrize("kind, period, angle", [("dots", 9.36, 60.0), ("dots", 2.9, 45.0), ("lines", 7.86, 15.0)])
+def test_onto_lattice_moves_shifts_exactly_onto_the_lattice(kind, period, angle):
+    from rescale.screentone.lattice import onto_lattice, phase_error
+
+    rng = np.random.default_rng(0)
+    vectors = wave_vectors(kind, period, angle)
+    dy, dx = rng.integers(-60, 61, (2, 200))
+    ey, ex = onto_lattice(vectors, dy, dx)
+    # On the lattice (no phase error), by the shortest move: at most half a period along each
+    # wave (for lines, along the wave vector only).
+    np.testing.assert_allclose(phase_error(vectors, dy + ey, dx + ex), 0.0, atol=1e-9)
+    for fy, fx in vectors:
+        assert np.all(np.abs(fy * ey + fx * ex) <= 0.5 + 1e-9)
+    if kind == "lines":
+        (fy, fx) = vectors[0]
+        np.testing.assert_allclose(ey * fx - ex * fy, 0.0, atol=1e-12)
