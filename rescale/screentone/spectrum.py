@@ -83,7 +83,13 @@ def dominant_peak(
 
 
 def refine_vectors(
-    img: np.ndarray, mask: np.ndarray, vectors: list, rounds: int = 5, reach: float = 0.02, crop: int = 256
+    img: np.ndarray,
+    mask: np.ndarray,
+    vectors: list,
+    rounds: int = 5,
+    reach: float = 0.02,
+    crop: int = 256,
+    origin: tuple = (0, 0),
 ) -> list:
     """The wave ``vectors`` (fy, fx) of the screen in region ``mask`` of ``img`` ``[H, W]`` (one for
     lines; two at right angles of one length for dots, as :func:`.lattice.wave_vectors` gives
@@ -95,6 +101,8 @@ def refine_vectors(
     of their length (a stronger peak nearby: strokes, another screen) are kept as given. A region
     more than ``crop`` px across is read on that much of it, around its box's centre (a 256 px
     crop pins a screen to a few hundredths of a percent; the transform's cost grows with it).
+    ``origin``: where ``img``'s first pixel lies in the image whose phases are read (given a crop
+    around the region, the values are those of the whole image, to the bit).
 
     The analysis reads the screen from a binned, zero-padded spectrum of the region with the
     strokes over it, 0.3% off on the scan benchmark's regions (mean; up to 2%); this reads them
@@ -118,7 +126,7 @@ def refine_vectors(
     # Hann window read them 0.17% off).
     # Complex once: each product below would otherwise cast it again (the same zgemm, same bits).
     z = np.where(m, sub - sub[m].mean(), 0.0).astype(complex)
-    yy, xx = np.arange(y0, y1), np.arange(x0, x1)
+    yy, xx = np.arange(y0 + origin[0], y1 + origin[0]), np.arange(x0 + origin[1], x1 + origin[1])
     v = np.asarray(vectors[0], dtype=float)
     # The second vector's turn (+-90 degrees) from the first, kept as given.
     turn = 1.0 if len(vectors) < 2 or np.dot(vectors[1], [v[1], -v[0]]) >= 0 else -1.0
