@@ -32,6 +32,7 @@ from .lattice import near_lattice_offsets, onto_lattice, phase_error, wave_vecto
 from .morphology import boxes
 from .parallel import as_done, largest_first
 from .spectrum import refine_vectors
+from .spline import cubic_read
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -221,8 +222,7 @@ class _Region:
         if self.lattice is None or not len(qy):
             return self.window[:, qy, qx]
         ey, ex = onto_lattice(self.lattice, sdy, sdx)
-        at = np.stack([qy + ey - self.base[0], qx + ex - self.base[1]])
-        return np.stack([ndimage.map_coordinates(c, at, order=3, mode="nearest", prefilter=False) for c in self.coeffs])
+        return cubic_read(self.coeffs, qy + ey - self.base[0], qx + ex - self.base[1])
 
     def copies(self, vectors, levels, reach, tol, period, tone_tol) -> None:
         """Fill the target level by level (see :func:`synthesise`), then the rest."""
