@@ -32,6 +32,7 @@ from .lattice import near_lattice_offsets, onto_lattice, phase_error, wave_vecto
 from .morphology import boxes
 from .parallel import as_done, largest_first
 from .spectrum import refine_vectors
+from .spline import cubic_read
 
 __all__ = ["synthesise", "cell_sizes"]
 
@@ -147,16 +148,21 @@ def synthesise(
             int(np.ceil(box[1].stop / sx)) + margin - origin[1],
         )
         source = _crop(sources, origin, size, 0) == k
-        if not source.any():
+        inside = _box(source)
+        if inside is None:
             return None
         if rims is not None:
-            inner = source & ~_crop(rims, origin, size, False)
-            if inner.sum() >= 0.5 * source.sum():
-                source = inner
+            # Only the source's box is read from the rims: the window's margins are wide.
+            corner = (origin[0] + inside[0].start, origin[1] + inside[1].start)
+            inner = source[inside] & ~_crop(rims, corner, source[inside].shape, False)
+            if inner.sum() >= 0.5 * source[inside].sum():
+                source[inside] = inner
+                inner_box = _box(inner)
+                inside = tuple(slice(a.start + b.start, a.start + b.stop) for a, b in zip(inside, inner_box))
         window = _crop(src, origin, size, 1.0)
-        fill = _Region(window, source, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx)
+        fill = _Region(window, source, inside, origin, targets[box] == k, (box[0].start, box[1].start), sy, sx)
         if exact and vectors:
-            vectors = refine_vectors(window.mean(0), source, vectors)
+            vectors = refine_vectors(fill.grey, source[inside], vectors, origin=(inside[0].start, inside[1].start))
             fill.read_on_lattice(vectors)
         fill.copies(vectors, levels, reach, tol, screen.period, tone_tol)
         return box, fill
@@ -168,6 +174,11 @@ def synthesise(
             box, fill = result
             out[(slice(None), *box)] = np.where(fill.target, fill.out, out[(slice(None), *box)])
     return out
+
+
+def _box(mask: np.ndarray) -> tuple | None:
+    """The bounding box (a pair of slices) of bool ``mask``'s set pixels, or ``None`` if none is."""
+    return boxes(mask.view(np.uint8), 1)[0]
 
 
 def _crop(a: np.ndarray, origin: tuple, size: tuple, fill) -> np.ndarray:
@@ -183,10 +194,11 @@ def _crop(a: np.ndarray, origin: tuple, size: tuple, fill) -> np.ndarray:
 
 class _Region:
     """One region's synthesis, in local coordinates: the target box (its top-left at page pixel
-    ``corner``) and the source window (at ``origin``)."""
+    ``corner``) and the source window (at ``origin``), its source region's bounding box ``box``."""
 
-    def __init__(self, window, source, origin, target, corner, sy, sx):
-        self.window, self.source, self.origin = window, source, origin
+    def __init__(self, window, source, box, origin, target, corner, sy, sx):
+        self.window, self.source, self.box, self.origin = window, source, box, origin
+        self.grey = window[(slice(None), *box)].mean(0)  # the source's box, its channels' mean
         self.target, self.corner, self.sy, self.sx = target, corner, sy, sx
         self.out = np.ones((window.shape[0], *target.shape))
         self.filled = np.zeros(target.shape, dtype=bool)
@@ -199,7 +211,7 @@ class _Region:
         region's box and ``margin`` px around it (reads lie in the region, give or take the moves
         onto the lattice), not on the window's wide margins."""
         self.lattice = vectors
-        box = ndimage.find_objects(self.source.astype(np.int8))[0]
+        box = self.box
         self.base = tuple(max(b.start - margin, 0) for b in box)
         crop = tuple(slice(o, b.stop + margin) for o, b in zip(self.base, box))
         self.coeffs = np.stack([ndimage.spline_filter(c[crop], 3, mode="nearest") for c in self.window])
@@ -210,8 +222,7 @@ class _Region:
         if self.lattice is None or not len(qy):
             return self.window[:, qy, qx]
         ey, ex = onto_lattice(self.lattice, sdy, sdx)
-        at = np.stack([qy + ey - self.base[0], qx + ex - self.base[1]])
-        return np.stack([ndimage.map_coordinates(c, at, order=3, mode="nearest", prefilter=False) for c in self.coeffs])
+        return cubic_read(self.coeffs, qy + ey - self.base[0], qx + ex - self.base[1])
 
     def copies(self, vectors, levels, reach, tol, period, tone_tol) -> None:
         """Fill the target level by level (see :func:`synthesise`), then the rest."""
@@ -225,9 +236,8 @@ class _Region:
         # Taken on the source region's box only: the Gaussians' zero edges there read what the
         # window holds around it (nothing: the tone is masked by the region), so the values are
         # those of the whole window, at a fraction of its area (the window's margins are wide).
-        box = boxes(self.source.view(np.uint8), 1)[0]
-        grey = self.window[(slice(None), *box)].mean(0)
-        tone[box] = local_tone(grey, self.source[box], max(period, 2.0)) * insidef[box]
+        box = self.box
+        tone[box] = local_tone(self.grey, self.source[box], max(period, 2.0)) * insidef[box]
         dy, dx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
         near = 1e-3 * (dy**2 + dx**2)  # among equals, the copy nearest to where the scale maps it
         for ch, cw in levels:
@@ -312,7 +322,8 @@ class _Region:
         qy, qx = py + cy0 + sdy - oy, px + cx0 + sdx - ox
         ok = self.source[qy, qx]
         py, px, qy, qx = py[ok], px[ok], qy[ok], qx[ok]
-        self.out[:, py, px] = self._read(qy, qx, np.full(len(qy), sdy), np.full(len(qy), sdx))
+        # One shift for all: moved onto the lattice once (the same values as pixel by pixel).
+        self.out[:, py, px] = self._read(qy, qx, np.array([sdy]), np.array([sdx]))
         self.filled[py, px] = True
         self.shift[0, py, px], self.shift[1, py, px] = sdy, sdx
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
+from .blas import one_blas_thread
+
 __all__ = ["masked_spectrum", "refine_peak", "dominant_peak", "refine_vectors"]
 
 _PAD = 256  # FFT size: zero padding interpolates the spectrum so peaks are located finely
@@ -81,7 +83,13 @@ def dominant_peak(
 
 
 def refine_vectors(
-    img: np.ndarray, mask: np.ndarray, vectors: list, rounds: int = 5, reach: float = 0.02, crop: int = 256
+    img: np.ndarray,
+    mask: np.ndarray,
+    vectors: list,
+    rounds: int = 5,
+    reach: float = 0.02,
+    crop: int = 256,
+    origin: tuple = (0, 0),
 ) -> list:
     """The wave ``vectors`` (fy, fx) of the screen in region ``mask`` of ``img`` ``[H, W]`` (one for
     lines; two at right angles of one length for dots, as :func:`.lattice.wave_vectors` gives
@@ -93,6 +101,8 @@ def refine_vectors(
     of their length (a stronger peak nearby: strokes, another screen) are kept as given. A region
     more than ``crop`` px across is read on that much of it, around its box's centre (a 256 px
     crop pins a screen to a few hundredths of a percent; the transform's cost grows with it).
+    ``origin``: where ``img``'s first pixel lies in the image whose phases are read (given a crop
+    around the region, the values are those of the whole image, to the bit).
 
     The analysis reads the screen from a binned, zero-padded spectrum of the region with the
     strokes over it, 0.3% off on the scan benchmark's regions (mean; up to 2%); this reads them
@@ -114,8 +124,9 @@ def refine_vectors(
         return list(vectors)
     # No window: with only the region's pixels, the transform's peak is sharpest unwindowed (a
     # Hann window read them 0.17% off).
-    z = np.where(m, sub - sub[m].mean(), 0.0)
-    yy, xx = np.arange(y0, y1), np.arange(x0, x1)
+    # Complex once: each product below would otherwise cast it again (the same zgemm, same bits).
+    z = np.where(m, sub - sub[m].mean(), 0.0).astype(complex)
+    yy, xx = np.arange(y0 + origin[0], y1 + origin[0]), np.arange(x0 + origin[1], x1 + origin[1])
     v = np.asarray(vectors[0], dtype=float)
     # The second vector's turn (+-90 degrees) from the first, kept as given.
     turn = 1.0 if len(vectors) < 2 or np.dot(vectors[1], [v[1], -v[0]]) >= 0 else -1.0
@@ -135,10 +146,15 @@ def refine_vectors(
         return float(np.clip(0.5 * (lo - hi) / curve, -1.0, 1.0)) if curve < 0 else float(np.sign(hi - lo))
 
     f, step = v.copy(), 0.5 / max(z.shape)
-    for _ in range(rounds):
-        p = grid(f, step)
-        f = f + step * np.array([offset(p[0, 1], p[1, 1], p[2, 1]), offset(p[1, 0], p[1, 1], p[1, 2])])
-        step /= 2
+    # The products are small (3 x 256 by 256 x 256): OpenBLAS's threads cost more than they share
+    # (they wait on a core the regions' own threads hold; 4 ms a call against 0.3 on one). On one
+    # thread the bits no longer depend on the machine's cores (on page 145 at 0.5x one region's
+    # vectors moved by their last bit against two threads: outputs 1e-13 apart).
+    with one_blas_thread():
+        for _ in range(rounds):
+            p = grid(f, step)
+            f = f + step * np.array([offset(p[0, 1], p[1, 1], p[2, 1]), offset(p[1, 0], p[1, 1], p[1, 2])])
+            step /= 2
     if np.hypot(*(f - v)) > reach * np.hypot(*v):
         return list(vectors)
     return [f] if len(vectors) < 2 else [f, turn * np.array([f[1], -f[0]])]

@@ -54,3 +54,21 @@ def test_refine_vectors_keeps_a_start_far_from_the_peak():
     got = refine_vectors(img, mask, start)
     for g, s in zip(got, start):
         np.testing.assert_array_equal(g, s)
+
+
+@pytest.mark.parametrize("kind, seed", [("dots", 6), ("lines", 7)])
+def test_refine_vectors_on_the_region_box_with_its_origin_is_the_whole_image_to_the_bit(kind, seed):
+    # The synthesis hands over the source region's box and where it lies, not the wide window:
+    # the same pixels at the same phases, so the same vectors to the last bit. A box larger than
+    # the crop (100 px) checks the crop's centring too.
+    img, mask = _page(kind, 3.6, 30.0, seed)
+    whole = refine_vectors(img, mask, wave_vectors(kind, 3.62, 30.2), crop=100)
+    box = np.s_[3:125, 2:121]  # around the disc (rows 8-119, columns 4-115), not tight
+    assert mask[box].sum() == mask.sum()
+    part = refine_vectors(img[box], mask[box], wave_vectors(kind, 3.62, 30.2), crop=100, origin=(3, 2))
+    moved = refine_vectors(img[box], mask[box], wave_vectors(kind, 3.62, 30.2), crop=100)
+    assert any(not np.array_equal(w, v) for w, v in zip(whole, wave_vectors(kind, 3.62, 30.2)))  # refined
+    for w, p in zip(whole, part):
+        np.testing.assert_array_equal(w, p)
+    # Without the origin the phases differ: the bits may too (the magnitudes are the same only in exact arithmetic).
+    assert all(np.allclose(w, m, rtol=1e-9, atol=0) for w, m in zip(whole, moved))
