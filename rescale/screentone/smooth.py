@@ -78,6 +78,25 @@ def _vertical(src, dst, w, mode):
                         out[x] = out[x] + rc[x] * wj
 
 
+@nb.njit(inline="always", **_JIT)
+def _line_taps(line, w, out):
+    """``out`` = the row held in ``line`` (its ``r`` edge pixels padded on each side) smoothed by
+    the taps ``w``, the centre first, then the pairs of taps from the outermost in."""
+    r = (w.shape[0] - 1) // 2
+    width = out.shape[0]
+    w0 = w[r]
+    centre = line[r : r + width]
+    for x in range(width):
+        out[x] = centre[x] * w0
+    # The taps' shifted views of the line, indexed from 0 (negative indices would be
+    # wrapped around one by one, which stops the loop's vectorisation).
+    for j in range(r, 0, -1):
+        wj = w[r - j]
+        a, b = line[r - j : r - j + width], line[r + j : r + j + width]
+        for x in range(width):
+            out[x] = out[x] + (a[x] + b[x]) * wj
+
+
 @nb.njit(**_JIT)
 def _horizontal(src, dst, w, mode):
     """``dst[p, y, x] = sum_j w[j] src[p, y, x + j]`` in ndimage's order, through a line buffer
@@ -91,17 +110,7 @@ def _horizontal(src, dst, w, mode):
             for i in range(-r, width + r):
                 k = _edge(i, width, mode)
                 line[i + r] = row[k] if k >= 0 else 0.0
-            w0 = w[r]
-            centre = line[r : r + width]
-            for x in range(width):
-                out[x] = centre[x] * w0
-            # The taps' shifted views of the line, indexed from 0 (negative indices would be
-            # wrapped around one by one, which stops the loop's vectorisation).
-            for j in range(r, 0, -1):
-                wj = w[r - j]
-                a, b = line[r - j : r - j + width], line[r + j : r + j + width]
-                for x in range(width):
-                    out[x] = out[x] + (a[x] + b[x]) * wj
+            _line_taps(line, w, out)
 
 
 def gaussian(img: np.ndarray, sigma: float, truncate: float = 4.0, mode: str = "reflect") -> np.ndarray:
@@ -187,15 +196,7 @@ def _demodulated_power(img, rows, cols, waves, form, w, power, share):
                     column[x] = column[x] + (ra[x] + rb[x]) * wj
             for i in range(-r, width + r):
                 line[i + r] = column[_edge(i, width, 0)]
-            out = out_rows[p]
-            centre = line[r : r + width]
-            for x in range(width):
-                out[x] = centre[x] * w0
-            for j in range(r, 0, -1):
-                wj = w[r - j]
-                a_, b_ = line[r - j : r - j + width], line[r + j : r + j + width]
-                for x in range(width):
-                    out[x] = out[x] + (a_[x] + b_[x]) * wj
+            _line_taps(line, w, out_rows[p])
         mean, square = out_rows[2 * k], out_rows[2 * k + 1]
         for x in range(width):
             acc = 0.0
