@@ -140,6 +140,8 @@ def refine_vectors(
             p = p + (np.abs(q) ** 2).T
         return p
 
+    # Not refine_peak's parabola: here the grid walks (a step towards the larger side where the
+    # log power is not concave, the vertex kept within a step), where refine_peak stays in its bin.
     def offset(lo, mid, hi):  # the parabola's vertex through log powers, in grid steps
         lo, mid, hi = np.log(lo + 1e-30), np.log(mid + 1e-30), np.log(hi + 1e-30)
         curve = lo - 2 * mid + hi
